@@ -1,0 +1,3 @@
+module github.com/sambaeval/sambaeval
+
+go 1.26.8
