@@ -1,0 +1,39 @@
+// Command sambaeval evaluates SAMBA hybrid language models (Mamba + sliding-window
+// attention + SwiGLU) with its own forward engine.
+//
+// Each subcommand lives in its own file and only wires flags to package functions.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sambaeval",
+		Short:         "Evaluate SAMBA language models: MMLU, GSM8K, HumanEval, passkey, long-context perplexity",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, add := range commands {
+		root.AddCommand(add())
+	}
+	return root
+}
+
+// commands holds the constructors of every subcommand; each command file
+// appends its own in init.
+var commands []func() *cobra.Command
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "sambaeval:", err)
+		os.Exit(1)
+	}
+}
