@@ -1,0 +1,359 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sambaeval/sambaeval/kernels"
+)
+
+// State is everything one sequence carries between chunks: per Mamba block
+// the convolution window and SSM state, per attention block its key/value
+// cache (a ring of the last window-1 positions for sliding-window blocks),
+// and the number of tokens seen. Its size does not depend on the sequence
+// length, except for full-attention blocks.
+type State struct {
+	Pos   int
+	mamba []*kernels.MambaState // per block; nil for attention blocks
+	kv    []*kernels.KVCache    // per block; nil for Mamba blocks
+}
+
+// newState allocates a zero state.
+func (m *Model) newState() *State {
+	c, be := &m.Config, m.be
+	s := &State{mamba: make([]*kernels.MambaState, len(m.layout)), kv: make([]*kernels.KVCache, len(m.layout))}
+	kvDim := c.NQueryGroups * c.HeadSize
+	for i, b := range m.layout {
+		switch {
+		case b.Mixer == Mamba:
+			s.mamba[i] = &kernels.MambaState{
+				Conv: be.Alloc((c.MambaDConv - 1) * c.DInner()),
+				SSM:  be.Alloc(c.DInner() * c.MambaDState),
+			}
+		case b.Window > 0:
+			n := b.Window - 1
+			s.kv[i] = &kernels.KVCache{K: be.Alloc(max(n, 1) * kvDim), V: be.Alloc(max(n, 1) * kvDim), Cap: n}
+		default:
+			s.kv[i] = &kernels.KVCache{} // grown on demand
+		}
+	}
+	return s
+}
+
+// buffers lists the state's buffers in a fixed order.
+func (s *State) buffers() []kernels.Buffer {
+	var bs []kernels.Buffer
+	for i := range s.mamba {
+		if ms := s.mamba[i]; ms != nil {
+			bs = append(bs, ms.Conv, ms.SSM)
+		}
+		if kv := s.kv[i]; kv != nil && kv.K != nil {
+			bs = append(bs, kv.K, kv.V)
+		}
+	}
+	return bs
+}
+
+// Bytes is the memory the state occupies.
+func (s *State) Bytes() int64 {
+	var n int64
+	for _, b := range s.buffers() {
+		n += 4 * int64(b.Len())
+	}
+	return n
+}
+
+// grow makes every full-attention cache hold at least n positions.
+func (m *Model) grow(s *State, n int) {
+	kvDim := m.Config.NQueryGroups * m.Config.HeadSize
+	for i, b := range m.layout {
+		kv := s.kv[i]
+		if b.Mixer != Attention || b.Window > 0 || kv.Cap >= n {
+			continue
+		}
+		c := max(n, 2*kv.Cap, 256)
+		k, v := m.be.Alloc(c*kvDim), m.be.Alloc(c*kvDim)
+		if kv.Cap > 0 {
+			m.be.Copy(k, 0, kv.K, 0, kv.Cap*kvDim)
+			m.be.Copy(v, 0, kv.V, 0, kv.Cap*kvDim)
+			m.be.Free(kv.K)
+			m.be.Free(kv.V)
+		}
+		*kv = kernels.KVCache{K: k, V: v, Cap: c}
+	}
+}
+
+// Session processes one token sequence incrementally. Tokens may be fed in
+// pieces of any size; results equal those of one pass over the whole
+// sequence. A Session is not safe for concurrent use, and sessions of one
+// model must not be used concurrently (the model owns one workspace).
+type Session struct {
+	m     *Model
+	state *State
+	// ChunkSize is the most tokens fed to the model in one step (default 2048).
+	ChunkSize int
+}
+
+// NewSession starts a sequence at position 0 with zero state.
+func (m *Model) NewSession() *Session {
+	return &Session{m: m, state: m.newState(), ChunkSize: 2048}
+}
+
+// Pos is the number of tokens the session has seen.
+func (s *Session) Pos() int { return s.state.Pos }
+
+// StateBytes is the memory the session's state occupies.
+func (s *Session) StateBytes() int64 { return s.state.Bytes() }
+
+// Snapshot is a saved copy of a session's state.
+type Snapshot struct {
+	m     *Model
+	state *State
+}
+
+// Pos is the number of tokens the snapshot has seen.
+func (sn *Snapshot) Pos() int { return sn.state.Pos }
+
+// copyState copies src into dst, growing dst's full-attention caches as needed.
+func (m *Model) copyState(dst, src *State) {
+	m.grow(dst, src.maxFullCap())
+	for i := range src.mamba {
+		if a := src.mamba[i]; a != nil {
+			b := dst.mamba[i]
+			m.be.Copy(b.Conv, 0, a.Conv, 0, a.Conv.Len())
+			m.be.Copy(b.SSM, 0, a.SSM, 0, a.SSM.Len())
+		}
+		if a := src.kv[i]; a != nil && a.Cap > 0 {
+			b := dst.kv[i]
+			n := a.K.Len()
+			if m.layout[i].Window == 0 {
+				n = src.Pos * m.Config.NQueryGroups * m.Config.HeadSize
+			}
+			m.be.Copy(b.K, 0, a.K, 0, n)
+			m.be.Copy(b.V, 0, a.V, 0, n)
+		}
+	}
+	dst.Pos = src.Pos
+}
+
+func (s *State) maxFullCap() int {
+	n := 0
+	for _, kv := range s.kv {
+		if kv != nil && kv.K != nil {
+			n = max(n, kv.Cap)
+		}
+	}
+	return n
+}
+
+// Snapshot saves the session's state so that Restore can return to it.
+func (s *Session) Snapshot() *Snapshot {
+	st := s.m.newState()
+	s.m.copyState(st, s.state)
+	return &Snapshot{m: s.m, state: st}
+}
+
+// Restore returns the session to a snapshot's state.
+func (s *Session) Restore(sn *Snapshot) error {
+	if sn.m != s.m {
+		return errors.New("restore: snapshot belongs to another model")
+	}
+	s.m.copyState(s.state, sn.state)
+	return nil
+}
+
+// NewSessionFrom starts a session at a snapshot's state.
+func (m *Model) NewSessionFrom(sn *Snapshot) (*Session, error) {
+	s := m.NewSession()
+	return s, s.Restore(sn)
+}
+
+// Free releases the session's state buffers.
+func (s *Session) Free() {
+	for _, b := range s.state.buffers() {
+		s.m.be.Free(b)
+	}
+	s.state = s.m.newState()
+}
+
+// Free releases the snapshot's buffers.
+func (sn *Snapshot) Free() {
+	for _, b := range sn.state.buffers() {
+		sn.m.be.Free(b)
+	}
+}
+
+// checkIDs rejects token ids outside the embedding.
+func (m *Model) checkIDs(ids []int32) error {
+	for i, id := range ids {
+		if id < 0 || int(id) >= m.Config.PaddedVocabSize {
+			return fmt.Errorf("token %d at index %d is outside the vocabulary (%d)", id, i, m.Config.PaddedVocabSize)
+		}
+	}
+	return nil
+}
+
+// step feeds ids[j] to sessions[j] together in chunks of at most chunk
+// tokens per sequence, calling visit after each forward pass with the
+// final hidden states [M, D] and where each sequence's rows are.
+func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h kernels.Mat, seqs []kernels.Seq, offs []int)) error {
+	if len(sessions) != len(ids) {
+		return fmt.Errorf("%d sessions but %d token lists", len(sessions), len(ids))
+	}
+	for j, s := range sessions {
+		if s.m != m {
+			return errors.New("session belongs to another model")
+		}
+		if err := m.checkIDs(ids[j]); err != nil {
+			return err
+		}
+	}
+	if chunk <= 0 {
+		chunk = 2048
+	}
+	done := make([]int, len(ids))
+	for {
+		var (
+			batch  []int32
+			seqs   []kernels.Seq
+			states []*State
+			offs   []int // index into ids[j] of each seq's first row
+			owners []int
+		)
+		for j, s := range sessions {
+			n := min(chunk, len(ids[j])-done[j])
+			if n <= 0 {
+				continue
+			}
+			m.grow(s.state, s.state.Pos+n)
+			seqs = append(seqs, kernels.Seq{Row: len(batch), Len: n, Pos: s.state.Pos})
+			states = append(states, s.state)
+			offs = append(offs, done[j])
+			owners = append(owners, j)
+			batch = append(batch, ids[j][done[j]:done[j]+n]...)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		h := m.forward(batch, seqs, states)
+		for k, j := range owners {
+			sessions[j].state.Pos += seqs[k].Len
+			done[j] += seqs[k].Len
+		}
+		if visit != nil {
+			visit(h, seqs, withOwners(offs, owners))
+		}
+	}
+}
+
+// withOwners packs, per seq, the owning session index and the offset of
+// its first row into that session's ids: offs[2k] = owner, offs[2k+1] = offset.
+func withOwners(offs, owners []int) []int {
+	out := make([]int, 0, 2*len(offs))
+	for k := range offs {
+		out = append(out, owners[k], offs[k])
+	}
+	return out
+}
+
+// Prefill feeds ids to the session without scoring them.
+func (s *Session) Prefill(ids []int32) error {
+	return s.m.step([]*Session{s}, [][]int32{ids}, s.ChunkSize, nil)
+}
+
+// Score feeds ids to the session and scores, for each i, targets[i] as the
+// token that follows ids[0..i] (a negative target is not scored). Only one
+// block of logits exists at a time.
+func (s *Session) Score(ids, targets []int32) ([]kernels.TokenScore, error) {
+	out, err := s.m.ScoreBatch([]*Session{s}, [][]int32{ids}, [][]int32{targets}, s.ChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// ScoreBatch is Score for several sessions run together.
+func (m *Model) ScoreBatch(sessions []*Session, ids, targets [][]int32, chunk int) ([][]kernels.TokenScore, error) {
+	out := make([][]kernels.TokenScore, len(ids))
+	for j := range ids {
+		if len(targets[j]) != len(ids[j]) {
+			return nil, fmt.Errorf("sequence %d: %d ids but %d targets", j, len(ids[j]), len(targets[j]))
+		}
+		if err := m.checkIDs(nonNegative(targets[j])); err != nil {
+			return nil, fmt.Errorf("target %w", err)
+		}
+		out[j] = make([]kernels.TokenScore, len(ids[j]))
+	}
+	err := m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
+		// Gather targets per row of h, then score the rows a block at a time.
+		tg := make([]int32, h.Rows)
+		dst := make([][]kernels.TokenScore, 0, len(seqs))
+		for k, sq := range seqs {
+			j, off := owners[2*k], owners[2*k+1]
+			copy(tg[sq.Row:sq.Row+sq.Len], targets[j][off:off+sq.Len])
+			dst = append(dst, out[j][off:off+sq.Len])
+		}
+		scores := m.logProbs(h, tg)
+		for k, sq := range seqs {
+			copy(dst[k], scores[sq.Row:sq.Row+sq.Len])
+		}
+	})
+	return out, err
+}
+
+func nonNegative(ids []int32) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		if id >= 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// logProbs scores the rows of h against targets, headRows rows at a time.
+func (m *Model) logProbs(h kernels.Mat, targets []int32) []kernels.TokenScore {
+	out := make([]kernels.TokenScore, h.Rows)
+	for r0 := 0; r0 < h.Rows; r0 += headRows {
+		r1 := min(r0+headRows, h.Rows)
+		lg := m.ws.logits.RowSlice(0, r1-r0)
+		m.be.MatMul(lg, h.RowSlice(r0, r1), m.head, false)
+		m.be.LogProbs(out[r0:r1], lg, targets[r0:r1])
+	}
+	return out
+}
+
+// Logits feeds ids (at least one) to the session and returns the logits
+// for the token that follows them, over the real vocabulary.
+func (s *Session) Logits(ids []int32) ([]float32, error) {
+	out, err := s.m.LogitsBatch([]*Session{s}, [][]int32{ids}, s.ChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// LogitsBatch is Logits for several sessions run together.
+func (m *Model) LogitsBatch(sessions []*Session, ids [][]int32, chunk int) ([][]float32, error) {
+	V := m.Config.VocabSize
+	out := make([][]float32, len(ids))
+	for j := range ids {
+		if len(ids[j]) == 0 {
+			return nil, fmt.Errorf("sequence %d: no tokens to predict from", j)
+		}
+	}
+	err := m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
+		for k, sq := range seqs {
+			j, off := owners[2*k], owners[2*k+1]
+			if off+sq.Len != len(ids[j]) {
+				continue // not this sequence's last chunk
+			}
+			lg := m.ws.logits.RowSlice(0, 1)
+			m.be.MatMul(lg, h.RowSlice(sq.Row+sq.Len-1, sq.Row+sq.Len), m.head, false)
+			row := make([]float32, m.Config.PaddedVocabSize)
+			m.be.Read(row, lg.Buf, lg.Off)
+			out[j] = row[:V]
+		}
+	})
+	return out, err
+}
