@@ -6,6 +6,7 @@ import (
 
 	"github.com/sambaeval/sambaeval/checkpoint"
 	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/tokenizer"
 )
 
 // Model is a loaded Samba model on one backend.
@@ -15,6 +16,11 @@ import (
 // RMSNorm(x)·wteᵀ. The residual stream x stays float32 throughout.
 type Model struct {
 	Config Config
+	// Tokenizer is the model's tokenizer (set by Open).
+	Tokenizer *tokenizer.Tokenizer
+	// Info says where the model came from (set by Open).
+	Info *Info
+
 	be     kernels.Backend
 	layout []Block
 

@@ -1,0 +1,204 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sambaeval/sambaeval/checkpoint"
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/models"
+	"github.com/sambaeval/sambaeval/tokenizer"
+)
+
+// DefaultName is the name of the embedded default model.
+const DefaultName = "samba-tiny"
+
+// Spec says which model to open, as the --model family of flags does.
+type Spec struct {
+	// Model is empty or "samba-tiny" for the embedded default model, a
+	// model directory, or a built-in config name when RandomWeights is set.
+	Model string
+	// RandomWeights, when set, builds a seeded random model of the config
+	// named by Model (or by Config).
+	RandomWeights *uint64
+	// Config names a built-in config; needed for checkpoints that carry none.
+	Config string
+	// Tokenizer overrides the tokenizer.model file.
+	Tokenizer string
+	// Device is the --device value: auto, cpu, cuda, cuda:N.
+	Device string
+}
+
+// Info describes where an opened model came from, for results files.
+type Info struct {
+	Source string `json:"source"` // what the user asked for
+	Path   string `json:"path,omitempty"`
+	Name   string `json:"name"`
+	Device string `json:"device"`
+	files  []string
+	fsys   fs.FS
+	seed   *uint64
+	once   sync.Once
+	hash   string
+}
+
+// Hash returns the sha256 over the weight files (in name order), or
+// "random:<config>:<seed>" for random weights. It is computed on first use.
+func (in *Info) Hash() string {
+	in.once.Do(func() {
+		if in.seed != nil {
+			in.hash = fmt.Sprintf("random:%s:%d", in.Name, *in.seed)
+			return
+		}
+		h := sha256.New()
+		for _, f := range in.files {
+			var r io.ReadCloser
+			var err error
+			if in.fsys != nil {
+				r, err = in.fsys.Open(f)
+			} else {
+				r, err = os.Open(f)
+			}
+			if err != nil {
+				in.hash = "unavailable: " + err.Error()
+				return
+			}
+			io.Copy(h, r)
+			r.Close()
+		}
+		in.hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	})
+	return in.hash
+}
+
+// Open resolves a Spec: it opens the backend, loads the weights and the
+// tokenizer, and returns the model ready to run.
+func Open(spec Spec) (*Model, error) {
+	be, err := kernels.Open(spec.Device)
+	if err != nil {
+		return nil, err
+	}
+	m, err := open(spec, be)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	m.Info.Device = be.Name()
+	return m, nil
+}
+
+func open(spec Spec, be kernels.Backend) (*Model, error) {
+	name := spec.Model
+	switch {
+	case spec.RandomWeights != nil:
+		if spec.Config != "" {
+			if name != "" && !strings.EqualFold(name, spec.Config) {
+				return nil, fmt.Errorf("--model %q and --config %q disagree; give one config name", name, spec.Config)
+			}
+			name = spec.Config
+		}
+		if name == "" {
+			return nil, errors.New("--random-weights needs a config name in --model (e.g. Samba_421M)")
+		}
+		cfg, err := Named(name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := Random(cfg, *spec.RandomWeights, be)
+		if err != nil {
+			return nil, err
+		}
+		m.Info = &Info{Source: spec.Model, Name: cfg.Name, seed: spec.RandomWeights}
+		return m, m.attachTokenizer(spec.Tokenizer, nil, "")
+	case name == "" || name == DefaultName:
+		fsys, err := models.Default()
+		if err != nil {
+			return nil, err
+		}
+		m, err := LoadFS(fsys, DefaultName, be)
+		if err != nil {
+			return nil, err
+		}
+		files, _, _ := shardList(fsys)
+		m.Info = &Info{Source: DefaultName, Name: DefaultName, fsys: fsys, files: files}
+		return m, m.attachTokenizer(spec.Tokenizer, fsys, "tokenizer.model")
+	}
+	st, err := os.Stat(name)
+	switch {
+	case err == nil && st.IsDir():
+		m, err := LoadDir(name, be)
+		if err != nil {
+			return nil, err
+		}
+		files, _, _ := shardList(os.DirFS(name))
+		for i := range files {
+			files[i] = filepath.Join(name, files[i])
+		}
+		m.Info = &Info{Source: spec.Model, Path: name, Name: m.Config.Name, files: files}
+		tok := spec.Tokenizer
+		if tok == "" {
+			tok = filepath.Join(name, "tokenizer.model")
+		}
+		return m, m.attachTokenizer(tok, nil, "")
+	case err == nil:
+		return nil, fmt.Errorf("--model %s: a file, not a model directory (for a .pth checkpoint, use it with --config)", name)
+	}
+	if _, nerr := Named(name); nerr == nil {
+		return nil, fmt.Errorf("--model %s is a config name: add --random-weights SEED to build a random model", name)
+	}
+	return nil, fmt.Errorf("--model %s: no such model directory, and not a built-in config (%s)", name, strings.Join(NamedConfigs(), ", "))
+}
+
+func shardList(fsys fs.FS) ([]string, map[string]string, error) {
+	files, w, err := checkpoint.ShardFiles(fsys)
+	sort.Strings(files)
+	return files, w, err
+}
+
+// attachTokenizer loads the tokenizer: path if given, else file within
+// fsys, else the default Llama-2 tokenizer of the embedded model.
+func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
+	var (
+		tok *tokenizer.Tokenizer
+		err error
+	)
+	switch {
+	case path != "":
+		tok, err = tokenizer.Load(path)
+	case fsys != nil:
+		var b []byte
+		if b, err = fs.ReadFile(fsys, file); err == nil {
+			tok, err = tokenizer.FromBytes(b)
+		}
+	default:
+		var d fs.FS
+		if d, err = models.Default(); err == nil {
+			var b []byte
+			if b, err = fs.ReadFile(d, "tokenizer.model"); err == nil {
+				tok, err = tokenizer.FromBytes(b)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	if m.Config.AddedTokens == "phi3" {
+		if err := tok.AddTokens(tokenizer.Phi3AddedTokens()); err != nil {
+			return err
+		}
+	}
+	if n := tok.VocabSize(); n > m.Config.PaddedVocabSize {
+		return fmt.Errorf("tokenizer has %d tokens but the model's embedding only %d rows", n, m.Config.PaddedVocabSize)
+	}
+	m.Tokenizer = tok
+	return nil
+}
