@@ -26,7 +26,7 @@ type Buffer interface {
 // Mat is a row-major matrix view of a Buffer: element (r, c) is at
 // Off + r*Stride + c. Views share memory with the buffer.
 type Mat struct {
-	Buf                    Buffer
+	Buf                     Buffer
 	Off, Rows, Cols, Stride int
 }
 

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/sambaeval/sambaeval/checkpoint"
 	"github.com/sambaeval/sambaeval/kernels"
@@ -28,8 +29,9 @@ type Model struct {
 	lnF       kernels.Mat    // [1, D]
 	blocks    []*block
 
-	ws  *workspace
-	src checkpoint.Source // closed by Close
+	ws     *workspace
+	tokens atomic.Int64
+	src    checkpoint.Source // closed by Close
 }
 
 // block holds one block's weights.

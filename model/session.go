@@ -124,11 +124,9 @@ func (m *Model) copyState(dst, src *State) {
 			m.be.Copy(b.SSM, 0, a.SSM, 0, a.SSM.Len())
 		}
 		if a := src.kv[i]; a != nil && a.Cap > 0 {
+			// Only slots [0, min(Pos, Cap)) hold positions yet.
 			b := dst.kv[i]
-			n := a.K.Len()
-			if m.layout[i].Window == 0 {
-				n = src.Pos * m.Config.NQueryGroups * m.Config.HeadSize
-			}
+			n := min(src.Pos, a.Cap) * m.Config.NQueryGroups * m.Config.HeadSize
 			m.be.Copy(b.K, 0, a.K, 0, n)
 			m.be.Copy(b.V, 0, a.V, 0, n)
 		}
@@ -166,6 +164,14 @@ func (s *Session) Restore(sn *Snapshot) error {
 func (m *Model) NewSessionFrom(sn *Snapshot) (*Session, error) {
 	s := m.NewSession()
 	return s, s.Restore(sn)
+}
+
+// Reset returns the session to position 0 with zero state.
+func (s *Session) Reset() {
+	for _, b := range s.state.buffers() {
+		s.m.be.Zero(b)
+	}
+	s.state.Pos = 0
 }
 
 // Free releases the session's state buffers.
@@ -236,6 +242,7 @@ func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h
 			return nil
 		}
 		h := m.forward(batch, seqs, states)
+		m.tokens.Add(int64(len(batch)))
 		for k, j := range owners {
 			sessions[j].state.Pos += seqs[k].Len
 			done[j] += seqs[k].Len
@@ -255,6 +262,9 @@ func withOwners(offs, owners []int) []int {
 	}
 	return out
 }
+
+// TokensProcessed counts the tokens the model has run forward passes over.
+func (m *Model) TokensProcessed() int64 { return m.tokens.Load() }
 
 // Prefill feeds ids to the session without scoring them.
 func (s *Session) Prefill(ids []int32) error {

@@ -34,4 +34,3 @@ func Default() (fs.FS, error) {
 	}
 	return nil, errors.New("built without the embedded model (-tags noembed) and no models/samba-tiny found; set SAMBAEVAL_ROOT")
 }
-

@@ -1,0 +1,484 @@
+package evaluator
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sambaeval/sambaeval/model"
+)
+
+// LM runs requests on a model.
+type LM struct {
+	M *model.Model
+	// BatchSize is how many continuations or generations run together
+	// (default 1). Results do not depend on it.
+	BatchSize int
+	// ChunkSize is the most tokens per sequence in one forward pass
+	// (default 2048). Results do not depend on it.
+	ChunkSize int
+	// MinSharedPrefix is the shortest common prompt prefix (in tokens)
+	// that is computed once and shared (default 16).
+	MinSharedPrefix int
+}
+
+func (lm *LM) batch() int {
+	if lm.BatchSize < 1 {
+		return 1
+	}
+	return lm.BatchSize
+}
+
+func (lm *LM) encode(s string) []int32 {
+	ids := lm.M.Tokenizer.Encode(s)
+	out := make([]int32, len(ids))
+	for i, v := range ids {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+func (lm *LM) eos() int32 { return int32(lm.M.Tokenizer.EOS()) }
+
+// EncodePair tokenizes a (context, continuation) pair as lm-eval does:
+// trailing spaces of the context move to the continuation, the pair is
+// encoded whole, and the continuation's tokens are those after the
+// context's own encoding. An empty context becomes the EOS token, the
+// document separator Samba was trained with (it uses no BOS).
+func (lm *LM) EncodePair(ctx, cont string) (ctxToks, contToks []int32) {
+	if n := len(ctx) - len(strings.TrimRight(ctx, " ")); n > 0 {
+		cont = ctx[len(ctx)-n:] + cont
+		ctx = ctx[:len(ctx)-n]
+	}
+	if ctx == "" {
+		return []int32{lm.eos()}, lm.encode(cont)
+	}
+	whole := lm.encode(ctx + cont)
+	ctxToks = lm.encode(ctx)
+	if len(ctxToks) > len(whole) {
+		return ctxToks, nil
+	}
+	return ctxToks, whole[len(ctxToks):]
+}
+
+// Done receives each finished response with the index of its request.
+type Done func(i int, r Response) error
+
+// Run answers reqs, calling done as each finishes (in no fixed order).
+// skip[i] marks requests already answered (e.g. from the resume cache).
+func (lm *LM) Run(reqs []Request, skip []bool, done Done) error {
+	var ll, gen, roll []int
+	for i, r := range reqs {
+		if skip != nil && skip[i] {
+			continue
+		}
+		switch r.Kind {
+		case Loglikelihood:
+			ll = append(ll, i)
+		case GenerateUntil:
+			gen = append(gen, i)
+		case LoglikelihoodRolling:
+			roll = append(roll, i)
+		default:
+			return fmt.Errorf("request %d: unknown kind %q", i, r.Kind)
+		}
+	}
+	if err := lm.loglikelihood(reqs, ll, done); err != nil {
+		return err
+	}
+	if err := lm.generate(reqs, gen, done); err != nil {
+		return err
+	}
+	return lm.rolling(reqs, roll, done)
+}
+
+// job is one request tokenized: the state after prefix is what it starts
+// from, then it feeds feed.
+type job struct {
+	idx    int
+	prefix []int32 // context minus its last token
+	feed   []int32 // last context token, then the continuation minus its last token
+	cont   []int32 // scored tokens (loglikelihood)
+}
+
+func compareTokens(a, b []int32) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
+func lcp(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// groups sorts jobs by prefix and splits them into runs with equal prefixes.
+func groups(jobs []job) [][]job {
+	sort.SliceStable(jobs, func(i, j int) bool { return compareTokens(jobs[i].prefix, jobs[j].prefix) < 0 })
+	var out [][]job
+	for i := 0; i < len(jobs); {
+		j := i + 1
+		for j < len(jobs) && compareTokens(jobs[j].prefix, jobs[i].prefix) == 0 {
+			j++
+		}
+		out = append(out, jobs[i:j])
+		i = j
+	}
+	return out
+}
+
+// prefixer computes the state after each group's prefix, sharing the work
+// of a long common prefix (such as a few-shot block) between neighbours.
+type prefixer struct {
+	lm       *LM
+	work     *model.Session
+	base     *model.Snapshot
+	baseToks []int32
+}
+
+func (p *prefixer) close() {
+	if p.base != nil {
+		p.base.Free()
+	}
+	if p.work != nil {
+		p.work.Free()
+	}
+}
+
+// at returns a snapshot of the state after toks; next is the following
+// group's prefix, used to decide whether a shared base is worth keeping.
+func (p *prefixer) at(toks, next []int32) (*model.Snapshot, error) {
+	m := p.lm.M
+	if p.work == nil {
+		p.work = m.NewSession()
+		p.work.ChunkSize = p.lm.ChunkSize
+	}
+	minShared := p.lm.MinSharedPrefix
+	if minShared <= 0 {
+		minShared = 16
+	}
+	if p.base != nil && lcp(toks, p.baseToks) < len(p.baseToks) {
+		p.base.Free()
+		p.base, p.baseToks = nil, nil
+	}
+	if p.base == nil {
+		if n := lcp(toks, next); n >= minShared && n < len(toks) {
+			p.work.Reset()
+			if err := p.work.Prefill(toks[:n]); err != nil {
+				return nil, err
+			}
+			p.base, p.baseToks = p.work.Snapshot(), toks[:n]
+		}
+	}
+	start := 0
+	if p.base != nil {
+		if err := p.work.Restore(p.base); err != nil {
+			return nil, err
+		}
+		start = len(p.baseToks)
+	} else {
+		p.work.Reset()
+	}
+	if start < len(toks) {
+		if err := p.work.Prefill(toks[start:]); err != nil {
+			return nil, err
+		}
+	}
+	return p.work.Snapshot(), nil
+}
+
+// forEachGroup walks the groups, handing each one's starting snapshot to f,
+// which must not keep it after returning unless it says so by returning
+// keep = true (then it must Free it itself).
+func (lm *LM) forEachGroup(gs [][]job, f func(g []job, sn *model.Snapshot) (keep bool, err error)) error {
+	p := &prefixer{lm: lm}
+	defer p.close()
+	for gi, g := range gs {
+		var next []int32
+		if gi+1 < len(gs) {
+			next = gs[gi+1][0].prefix
+		}
+		sn, err := p.at(g[0].prefix, next)
+		if err != nil {
+			return err
+		}
+		keep, err := f(g, sn)
+		if !keep {
+			sn.Free()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pool holds reusable sessions.
+type pool struct {
+	lm   *LM
+	free []*model.Session
+}
+
+func (p *pool) get(sn *model.Snapshot) (*model.Session, error) {
+	var s *model.Session
+	if n := len(p.free); n > 0 {
+		s, p.free = p.free[n-1], p.free[:n-1]
+	} else {
+		s = p.lm.M.NewSession()
+		s.ChunkSize = p.lm.ChunkSize
+	}
+	return s, s.Restore(sn)
+}
+
+func (p *pool) put(s ...*model.Session) { p.free = append(p.free, s...) }
+
+func (p *pool) close() {
+	for _, s := range p.free {
+		s.Free()
+	}
+}
+
+func (lm *LM) loglikelihood(reqs []Request, idx []int, done Done) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	jobs := make([]job, 0, len(idx))
+	for _, i := range idx {
+		ctx, cont := lm.EncodePair(reqs[i].Context, reqs[i].Continuation)
+		if len(cont) == 0 {
+			return fmt.Errorf("request %d: continuation %q encodes to no tokens", i, reqs[i].Continuation)
+		}
+		feed := append([]int32{ctx[len(ctx)-1]}, cont[:len(cont)-1]...)
+		jobs = append(jobs, job{idx: i, prefix: ctx[:len(ctx)-1], feed: feed, cont: cont})
+	}
+	type item struct {
+		j  job
+		sn *model.Snapshot
+	}
+	pl := &pool{lm: lm}
+	defer pl.close()
+	var pending []item
+	snapRefs := map[*model.Snapshot]int{}
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		ss := make([]*model.Session, len(pending))
+		feeds, targets := make([][]int32, len(pending)), make([][]int32, len(pending))
+		for k, it := range pending {
+			s, err := pl.get(it.sn)
+			if err != nil {
+				return err
+			}
+			ss[k], feeds[k], targets[k] = s, it.j.feed, it.j.cont
+		}
+		out, err := lm.M.ScoreBatch(ss, feeds, targets, lm.ChunkSize)
+		pl.put(ss...)
+		if err != nil {
+			return err
+		}
+		for k, it := range pending {
+			r := Response{Greedy: true, Tokens: len(it.j.cont)}
+			for _, sc := range out[k] {
+				r.LogProb += float64(sc.LogProb)
+				r.Greedy = r.Greedy && sc.Greedy
+			}
+			if err := done(it.j.idx, r); err != nil {
+				return err
+			}
+			if snapRefs[it.sn]--; snapRefs[it.sn] == 0 {
+				delete(snapRefs, it.sn)
+				it.sn.Free()
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	err := lm.forEachGroup(groups(jobs), func(g []job, sn *model.Snapshot) (bool, error) {
+		snapRefs[sn] = len(g)
+		for _, j := range g {
+			pending = append(pending, item{j, sn})
+			if len(pending) == lm.batch() {
+				if err := flush(); err != nil {
+					return true, err
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// stopper ends a generation at the first stop sequence in its decoded text.
+type stopper struct {
+	until []string
+	text  bytes.Buffer
+	dec   interface {
+		Add(int) string
+		Flush() string
+	}
+}
+
+func (s *stopper) stop(gen []int32) bool {
+	s.text.WriteString(s.dec.Add(int(gen[len(gen)-1])))
+	t := s.text.String()
+	for _, u := range s.until {
+		if u != "" && strings.Contains(t, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// cut returns text up to the first stop sequence.
+func cut(text string, until []string) string {
+	end := len(text)
+	for _, u := range until {
+		if u == "" {
+			continue
+		}
+		if i := strings.Index(text, u); i >= 0 && i < end {
+			end = i
+		}
+	}
+	return text[:end]
+}
+
+func (lm *LM) generate(reqs []Request, idx []int, done Done) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	jobs := make([]job, 0, len(idx))
+	for _, i := range idx {
+		ctx := lm.encode(reqs[i].Context)
+		if len(ctx) == 0 {
+			ctx = []int32{lm.eos()}
+		}
+		jobs = append(jobs, job{idx: i, prefix: ctx[:len(ctx)-1], feed: ctx[len(ctx)-1:]})
+	}
+	pl := &pool{lm: lm}
+	defer pl.close()
+	type item struct {
+		j  job
+		sn *model.Snapshot
+	}
+	var pending []item
+	snapRefs := map[*model.Snapshot]int{}
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		rq := make([]*model.Request, len(pending))
+		stops := make([]*stopper, len(pending))
+		for k, it := range pending {
+			r := reqs[it.j.idx]
+			s, err := pl.get(it.sn)
+			if err != nil {
+				return err
+			}
+			st := &stopper{until: r.Until, dec: lm.M.Tokenizer.NewDecoder()}
+			max := r.MaxTokens
+			if max <= 0 {
+				max = 256
+			}
+			stops[k] = st
+			rq[k] = &model.Request{Session: s, Prompt: it.j.feed, MaxTokens: max, EOS: lm.eos(), Sample: r.Sample, Stop: st.stop}
+		}
+		res, err := lm.M.Generate(rq, lm.ChunkSize)
+		for _, r := range rq {
+			pl.put(r.Session)
+		}
+		if err != nil {
+			return err
+		}
+		for k, it := range pending {
+			st := stops[k]
+			st.text.WriteString(st.dec.Flush())
+			text := cut(st.text.String(), reqs[it.j.idx].Until)
+			if err := done(it.j.idx, Response{Text: text, Tokens: len(res[k].Tokens), Reason: res[k].Reason}); err != nil {
+				return err
+			}
+			if snapRefs[it.sn]--; snapRefs[it.sn] == 0 {
+				delete(snapRefs, it.sn)
+				it.sn.Free()
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	err := lm.forEachGroup(groups(jobs), func(g []job, sn *model.Snapshot) (bool, error) {
+		snapRefs[sn] = len(g)
+		for _, j := range g {
+			pending = append(pending, item{j, sn})
+			if len(pending) == lm.batch() {
+				if err := flush(); err != nil {
+					return true, err
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+func (lm *LM) rolling(reqs []Request, idx []int, done Done) error {
+	for _, i := range idx {
+		r := reqs[i]
+		toks := r.Tokens
+		if toks == nil {
+			toks = lm.encode(r.Text)
+		}
+		if r.PrefixEOS {
+			toks = append([]int32{lm.eos()}, toks...)
+		}
+		if len(toks) < 2 {
+			return fmt.Errorf("request %d: %d tokens, need at least 2 to score", i, len(toks))
+		}
+		if r.ScoreFrom < 0 || r.ScoreFrom >= len(toks)-1 {
+			return errors.New("rolling request: score_from outside the text")
+		}
+		s := lm.M.NewSession()
+		s.ChunkSize = lm.ChunkSize
+		targets := make([]int32, len(toks)-1)
+		copy(targets, toks[1:])
+		for k := 0; k < r.ScoreFrom; k++ {
+			targets[k] = -1
+		}
+		out, err := s.Score(toks[:len(toks)-1], targets)
+		s.Free()
+		if err != nil {
+			return err
+		}
+		resp := Response{Tokens: len(targets) - r.ScoreFrom}
+		if r.KeepLogProbs {
+			resp.LogProbs = make([]float32, 0, resp.Tokens)
+		}
+		for _, sc := range out[r.ScoreFrom:] {
+			resp.LogProb += float64(sc.LogProb)
+			if r.KeepLogProbs {
+				resp.LogProbs = append(resp.LogProbs, sc.LogProb)
+			}
+		}
+		if err := done(i, resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
