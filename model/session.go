@@ -282,33 +282,57 @@ func (s *Session) Score(ids, targets []int32) ([]kernels.TokenScore, error) {
 	return out[0], nil
 }
 
+// ScoreFunc is Score that hands each score to fn (in order) instead of
+// keeping them, so scoring a million tokens needs no per-token memory.
+func (s *Session) ScoreFunc(ids, targets []int32, fn func(i int, sc kernels.TokenScore)) error {
+	return s.m.ScoreBatchFunc([]*Session{s}, [][]int32{ids}, [][]int32{targets}, s.ChunkSize,
+		func(_, i int, sc kernels.TokenScore) { fn(i, sc) })
+}
+
 // ScoreBatch is Score for several sessions run together.
 func (m *Model) ScoreBatch(sessions []*Session, ids, targets [][]int32, chunk int) ([][]kernels.TokenScore, error) {
 	out := make([][]kernels.TokenScore, len(ids))
 	for j := range ids {
-		if len(targets[j]) != len(ids[j]) {
-			return nil, fmt.Errorf("sequence %d: %d ids but %d targets", j, len(ids[j]), len(targets[j]))
-		}
-		if err := m.checkIDs(nonNegative(targets[j])); err != nil {
-			return nil, fmt.Errorf("target %w", err)
-		}
 		out[j] = make([]kernels.TokenScore, len(ids[j]))
 	}
-	err := m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
-		// Gather targets per row of h, then score the rows a block at a time.
+	err := m.ScoreBatchFunc(sessions, ids, targets, chunk, func(j, i int, sc kernels.TokenScore) { out[j][i] = sc })
+	return out, err
+}
+
+// ScoreBatchFunc is ScoreBatch that hands each score to fn with its
+// sequence and token index; each sequence's scores arrive in order.
+func (m *Model) ScoreBatchFunc(sessions []*Session, ids, targets [][]int32, chunk int, fn func(seq, i int, sc kernels.TokenScore)) error {
+	for j := range ids {
+		if j >= len(targets) || len(targets[j]) != len(ids[j]) {
+			return fmt.Errorf("sequence %d: ids and targets differ in length", j)
+		}
+		if err := m.checkIDs(nonNegative(targets[j])); err != nil {
+			return fmt.Errorf("target %w", err)
+		}
+	}
+	return m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
 		tg := make([]int32, h.Rows)
-		dst := make([][]kernels.TokenScore, 0, len(seqs))
 		for k, sq := range seqs {
 			j, off := owners[2*k], owners[2*k+1]
 			copy(tg[sq.Row:sq.Row+sq.Len], targets[j][off:off+sq.Len])
-			dst = append(dst, out[j][off:off+sq.Len])
 		}
 		scores := m.logProbs(h, tg)
 		for k, sq := range seqs {
-			copy(dst[k], scores[sq.Row:sq.Row+sq.Len])
+			j, off := owners[2*k], owners[2*k+1]
+			for r := 0; r < sq.Len; r++ {
+				fn(j, off+r, scores[sq.Row+r])
+			}
 		}
 	})
-	return out, err
+}
+
+func allNegative(ids []int32) bool {
+	for _, id := range ids {
+		if id >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func nonNegative(ids []int32) []int32 {
@@ -326,6 +350,9 @@ func (m *Model) logProbs(h kernels.Mat, targets []int32) []kernels.TokenScore {
 	out := make([]kernels.TokenScore, h.Rows)
 	for r0 := 0; r0 < h.Rows; r0 += headRows {
 		r1 := min(r0+headRows, h.Rows)
+		if allNegative(targets[r0:r1]) {
+			continue // nothing to score here: skip the head
+		}
 		lg := m.ws.logits.RowSlice(0, r1-r0)
 		m.be.MatMul(lg, h.RowSlice(r0, r1), m.head, false)
 		m.be.LogProbs(out[r0:r1], lg, targets[r0:r1])
