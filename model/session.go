@@ -356,6 +356,11 @@ func (m *Model) logProbs(h kernels.Mat, targets []int32) []kernels.TokenScore {
 		lg := m.ws.logits.RowSlice(0, r1-r0)
 		m.be.MatMul(lg, h.RowSlice(r0, r1), m.head, false)
 		m.be.LogProbs(out[r0:r1], lg, targets[r0:r1])
+		for r := r0; r < r1; r++ {
+			if targets[r] < 0 {
+				out[r] = kernels.TokenScore{} // unscored rows carry nothing
+			}
+		}
 	}
 	return out
 }
