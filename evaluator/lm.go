@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/model"
 )
 
@@ -440,45 +441,106 @@ func (lm *LM) generate(reqs []Request, idx []int, done Done) error {
 
 func (lm *LM) rolling(reqs []Request, idx []int, done Done) error {
 	for _, i := range idx {
-		r := reqs[i]
-		toks := r.Tokens
-		if toks == nil {
-			toks = lm.encode(r.Text)
-		}
-		if r.PrefixEOS {
-			toks = append([]int32{lm.eos()}, toks...)
-		}
-		if len(toks) < 2 {
-			return fmt.Errorf("request %d: %d tokens, need at least 2 to score", i, len(toks))
-		}
-		if r.ScoreFrom < 0 || r.ScoreFrom >= len(toks)-1 {
-			return errors.New("rolling request: score_from outside the text")
-		}
-		s := lm.M.NewSession()
-		s.ChunkSize = lm.ChunkSize
-		targets := make([]int32, len(toks)-1)
-		copy(targets, toks[1:])
-		for k := 0; k < r.ScoreFrom; k++ {
-			targets[k] = -1
-		}
-		out, err := s.Score(toks[:len(toks)-1], targets)
-		s.Free()
+		resp, err := lm.rollingOne(&reqs[i])
 		if err != nil {
-			return err
-		}
-		resp := Response{Tokens: len(targets) - r.ScoreFrom}
-		if r.KeepLogProbs {
-			resp.LogProbs = make([]float32, 0, resp.Tokens)
-		}
-		for _, sc := range out[r.ScoreFrom:] {
-			resp.LogProb += float64(sc.LogProb)
-			if r.KeepLogProbs {
-				resp.LogProbs = append(resp.LogProbs, sc.LogProb)
-			}
+			return fmt.Errorf("request %d: %w", i, err)
 		}
 		if err := done(i, resp); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rollingPiece is how many tokens one ScoreFunc call is given, which bounds
+// the transient memory of scoring a long text.
+var rollingPiece = 1 << 16
+
+// rollingOne scores a whole text in one causal pass. It feeds slices of the
+// request's own token list, so a long text is held once.
+func (lm *LM) rollingOne(r *Request) (Response, error) {
+	toks := r.Tokens
+	if toks == nil {
+		toks = lm.encode(r.Text)
+	}
+	// Token i of toks is predicted when first ≤ i: the EOS prefix lets the
+	// first token be predicted too.
+	first := 1
+	if r.PrefixEOS {
+		first = 0
+	}
+	npred := len(toks) - first
+	if npred < 1 {
+		return Response{}, fmt.Errorf("rolling request: %d tokens, nothing to predict", len(toks))
+	}
+	if r.ScoreFrom < 0 || r.ScoreFrom >= npred {
+		return Response{}, errors.New("rolling request: score_from outside the text")
+	}
+	for k, b := range r.Buckets {
+		if b <= 0 || k > 0 && b <= r.Buckets[k-1] {
+			return Response{}, fmt.Errorf("rolling request: bucket boundaries %v do not ascend from above 0", r.Buckets)
+		}
+	}
+	resp := Response{Tokens: npred - r.ScoreFrom}
+	if r.KeepLogProbs {
+		resp.LogProbs = make([]float32, 0, resp.Tokens)
+	}
+	if len(r.Buckets) > 0 {
+		resp.BucketLogProb = make([]float64, len(r.Buckets))
+		resp.BucketTokens = make([]int, len(r.Buckets))
+	}
+	bucket := 0
+	add := func(pos int, lp float32) {
+		resp.LogProb += float64(lp)
+		if r.KeepLogProbs {
+			resp.LogProbs = append(resp.LogProbs, lp)
+		}
+		for bucket < len(r.Buckets) && pos >= r.Buckets[bucket] {
+			bucket++
+		}
+		if bucket < len(r.Buckets) {
+			resp.BucketLogProb[bucket] += float64(lp)
+			resp.BucketTokens[bucket]++
+		}
+	}
+	s := lm.M.NewSession()
+	s.ChunkSize = lm.ChunkSize
+	defer s.Free()
+	// start is the position of the first scored token.
+	start := first + r.ScoreFrom
+	if r.PrefixEOS {
+		target := int32(-1)
+		if start == 0 {
+			target = toks[0]
+		}
+		err := s.ScoreFunc([]int32{lm.eos()}, []int32{target}, func(_ int, sc kernels.TokenScore) {
+			if target >= 0 {
+				add(0, sc.LogProb)
+			}
+		})
+		if err != nil {
+			return Response{}, err
+		}
+	}
+	// Tokens before start-1 only carry context.
+	fed := 0
+	if start >= 1 {
+		fed = start - 1
+		for a := 0; a < fed; a += rollingPiece {
+			if err := s.Prefill(toks[a:min(a+rollingPiece, fed)]); err != nil {
+				return Response{}, err
+			}
+		}
+	}
+	// Feeding token i predicts token i+1.
+	for a := fed; a < len(toks)-1; a += rollingPiece {
+		b := min(a+rollingPiece, len(toks)-1)
+		err := s.ScoreFunc(toks[a:b], toks[a+1:b+1], func(k int, sc kernels.TokenScore) {
+			add(a+1+k, sc.LogProb)
+		})
+		if err != nil {
+			return Response{}, err
+		}
+	}
+	return resp, nil
 }

@@ -6,6 +6,7 @@ package evaluator
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 
@@ -53,13 +54,36 @@ type Request struct {
 	PrefixEOS bool `json:"prefix_eos,omitempty"`
 	// KeepLogProbs returns every predicted token's log-probability (rolling).
 	KeepLogProbs bool `json:"keep_logprobs,omitempty"`
+	// Buckets, when set (rolling), also sums the scored log-probabilities
+	// by the position of the predicted token in the text's tokens (the EOS
+	// prefix is not counted: with PrefixEOS the first token has position
+	// 0). Bucket i holds positions [Buckets[i-1], Buckets[i]), bucket 0
+	// starting at 0; the boundaries ascend, and positions from the last one
+	// on fall in no bucket. The sums are made on the fly: a million-token
+	// text is scored with no per-token memory.
+	Buckets []int `json:"buckets,omitempty"`
 }
 
-// Key identifies a request's content, for the resume cache.
+// Key identifies a request's content, for the resume cache. Tokens are
+// hashed in binary, so a long token list needs no JSON copy.
 func (r *Request) Key() string {
-	b, _ := json.Marshal(r)
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:16])
+	c := *r
+	c.Tokens = nil
+	b, _ := json.Marshal(&c)
+	h := sha256.New()
+	h.Write(b)
+	if len(r.Tokens) > 0 {
+		var buf [4096]byte
+		for i := 0; i < len(r.Tokens); {
+			n := 0
+			for ; n+4 <= len(buf) && i < len(r.Tokens); i++ {
+				binary.LittleEndian.PutUint32(buf[n:], uint32(r.Tokens[i]))
+				n += 4
+			}
+			h.Write(buf[:n])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Response is the model's answer to a request.
@@ -76,4 +100,8 @@ type Response struct {
 	Text string `json:"text,omitempty"`
 	// Reason says why generation ended: "stop", "eos" or "length".
 	Reason string `json:"reason,omitempty"`
+	// BucketLogProb and BucketTokens hold, per bucket of the request's
+	// Buckets, the summed log-probability and the number of scored tokens.
+	BucketLogProb []float64 `json:"bucket_logprob,omitempty"`
+	BucketTokens  []int     `json:"bucket_tokens,omitempty"`
 }
