@@ -156,5 +156,14 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 			return nil, err
 		}
 	}
+	if rp, ok := t.(Reporter); ok && o.Shard.Count <= 1 {
+		w := o.Log
+		if w == nil {
+			w = io.Discard
+		}
+		if err := rp.Report(tr, o.OutputDir, w); err != nil {
+			return nil, err
+		}
+	}
 	return tr, nil
 }

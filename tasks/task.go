@@ -37,6 +37,14 @@ type Task interface {
 	Aggregate(samples []results.Sample) (*results.TaskResult, error)
 }
 
+// Reporter is implemented by tasks that present their results beyond the
+// metric table: figures written next to results.json, and a text table.
+type Reporter interface {
+	// Report writes the task's figures into dir and its text table to w.
+	// It needs nothing but the task's result.
+	Report(tr *results.TaskResult, dir string, w io.Writer) error
+}
+
 // Env is what a task sees when it builds its documents.
 type Env struct {
 	// NumFewshot is the --num-fewshot value, or -1 for the task's default.
