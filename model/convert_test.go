@@ -49,7 +49,7 @@ func TestLoadAndConvertPth(t *testing.T) {
 		m2.Close()
 		tol := 0.0 // f32: the same weights exactly
 		if dt == dtype.BF16 {
-			tol = 0.05
+			tol = 0.2 // bf16 rounding of every weight
 		}
 		if d := maxDiff(want, got); d > tol {
 			t.Errorf("%s: converted model differs from the .pth by %g", dt, d)
