@@ -213,6 +213,9 @@ func (s Source) open(defaultRepo string, patterns []string) (root, error) {
 	if repo == "" {
 		repo = defaultRepo
 	}
+	if repo == "" {
+		return root{}, fmt.Errorf("data source hf:// names no repository: use hf://OWNER/NAME[/GLOB]")
+	}
 	if s.pattern != "" {
 		patterns = []string{s.pattern}
 	}

@@ -15,7 +15,8 @@ type Text struct {
 	Text string // byte-exact content: no trimming, no BOM removal, no newline conversion
 }
 
-// TextOptions tells LoadTexts where the text is in JSON Lines and Parquet files.
+// TextOptions tells LoadTexts where the text is in the JSON Lines and
+// Parquet files of a folder or hub source; the embedded corpus ignores them.
 type TextOptions struct {
 	// Column is the field or column holding the text; "" means "text".
 	Column string
@@ -49,6 +50,7 @@ func LoadTexts(src Source, opts TextOptions) ([]Text, []File, error) {
 	switch {
 	case src.kind == sourceEmbedded:
 		paths = r.glob(DefaultTextCorpus + "/*.parquet")
+		opts = TextOptions{Column: "text", NameColumn: "name"}
 	case r.single != "":
 		switch path.Ext(r.single) {
 		case ".txt", ".jsonl", ".parquet":

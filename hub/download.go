@@ -31,7 +31,8 @@ type fileMeta struct {
 //
 // Online, a HEAD request asks the hub for the file's size and ETag; a cached
 // file with the same ETag (or, without a record, one whose content hashes to
-// it) is used as it is. Redirects to other hosts (the hub sends LFS files to
+// it) is used as it is, and so is any cached copy when the hub cannot be
+// reached at all. Redirects to other hosts (the hub sends LFS files to
 // a CDN) are followed without the Authorization header. Offline, the cached
 // file is returned or an error wrapping ErrOffline.
 func (c *Client) Download(ctx context.Context, r Repo, revision, file string) (string, error) {
@@ -44,7 +45,7 @@ func (c *Client) Download(ctx context.Context, r Repo, revision, file string) (s
 	}
 	local := filepath.Join(c.SnapshotDir(r, revision), filepath.FromSlash(file))
 	if c.Offline {
-		if fi, err := os.Stat(local); err == nil && fi.Mode().IsRegular() {
+		if regularFile(local) {
 			return local, nil
 		}
 		return "", fmt.Errorf("hub: %s: %w (looked at %s)", name, ErrOffline, local)
@@ -52,6 +53,9 @@ func (c *Client) Download(ctx context.Context, r Repo, revision, file string) (s
 	u := c.resolveURL(r, revision, file)
 	meta, err := c.head(ctx, u)
 	if err != nil {
+		if unreachable(ctx, err) && regularFile(local) {
+			return local, nil // the hub cannot be reached: use the cached copy
+		}
 		return "", fmt.Errorf("hub: %s: %w", name, err)
 	}
 	metaPath := filepath.Join(c.repoDir(r), ".meta", revisionDir(revision), filepath.FromSlash(file)+".json")
@@ -63,6 +67,19 @@ func (c *Client) Download(ctx context.Context, r Repo, revision, file string) (s
 		return "", fmt.Errorf("hub: download %s: %w", name, err)
 	}
 	return local, nil
+}
+
+// regularFile reports whether path names a regular file.
+func regularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// unreachable reports whether err means the hub could not be reached (as
+// opposed to an answer from it, or a cancelled context).
+func unreachable(ctx context.Context, err error) bool {
+	var se *StatusError
+	return ctx.Err() == nil && !errors.As(err, &se)
 }
 
 // resolveURL is the URL of a file: {endpoint}/[datasets/]{id}/resolve/{revision}/{path},

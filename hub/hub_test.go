@@ -461,6 +461,29 @@ func TestOffline(t *testing.T) {
 	}
 }
 
+func TestUnreachableHubUsesCache(t *testing.T) {
+	srv := hubtest.NewServer()
+	srv.AddLFSFile("model", "o/m", "main", "w.bin", payload(100, 9))
+	c := newTestClient(t, srv)
+	ctx := context.Background()
+	if _, _, err := c.Snapshot(ctx, ModelRepo("o/m"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if _, files, err := c.Snapshot(ctx, ModelRepo("o/m"), "main", "*.bin"); err != nil || len(files) != 1 {
+		t.Errorf("snapshot with the hub down: %v, %v", files, err)
+	}
+	if _, err := c.Download(ctx, ModelRepo("o/m"), "main", "w.bin"); err != nil {
+		t.Errorf("download with the hub down: %v", err)
+	}
+	if _, err := c.Download(ctx, ModelRepo("o/m"), "main", "other.bin"); err == nil {
+		t.Error("download of an uncached file with the hub down: no error")
+	}
+	if _, _, err := c.Snapshot(ctx, ModelRepo("o/m"), "main", "*.json"); err == nil {
+		t.Error("snapshot of uncached files with the hub down: no error")
+	}
+}
+
 func TestListFilesAndSnapshot(t *testing.T) {
 	srv := hubtest.NewServer()
 	defer srv.Close()

@@ -125,8 +125,9 @@ func nextLink(headers []string) string {
 // Snapshot makes sure the files of a repository at a revision whose paths
 // match any of the patterns (every file when there are none) are in the
 // cache, and returns the snapshot folder and the matched paths, sorted.
-// Online the list comes from ListFiles and each file from Download; offline
-// it is the matching files already cached. No match is an error.
+// Online the list comes from ListFiles and each file from Download; offline,
+// or when the hub cannot be reached, it is the matching files already
+// cached. No match is an error.
 // See Match for the pattern syntax.
 func (c *Client) Snapshot(ctx context.Context, r Repo, revision string, patterns ...string) (dir string, files []string, err error) {
 	if err := checkArgs(r, revision); err != nil {
@@ -154,6 +155,13 @@ func (c *Client) Snapshot(ctx context.Context, r Repo, revision string, patterns
 	}
 	listing, err := c.ListFiles(ctx, r, revision)
 	if err != nil {
+		// As huggingface_hub does, fall back on the cache when the hub
+		// cannot be reached at all.
+		if unreachable(ctx, err) {
+			if files, cerr := cachedFiles(dir, patterns); cerr == nil && len(files) > 0 {
+				return dir, files, nil
+			}
+		}
 		return "", nil, err
 	}
 	for _, f := range listing {
