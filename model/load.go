@@ -12,7 +12,7 @@ import (
 // each against the shape the configuration implies.
 type binder struct {
 	src  checkpoint.Source
-	be   kernels.Backend
+	be   kernels.Backend // nil: check names and shapes only
 	used map[string]bool
 }
 
@@ -47,7 +47,7 @@ func sameShape(got, want []int) bool {
 // weight binds a [rows, cols] matrix kept in its stored type.
 func (b *binder) weight(name string, rows, cols int) (kernels.Weight, error) {
 	t, err := b.tensor(name, rows, cols)
-	if err != nil {
+	if err != nil || b.be == nil {
 		return nil, err
 	}
 	w, err := b.be.LoadWeight(t.DType, rows, cols, t.Data)
@@ -61,7 +61,7 @@ func (b *binder) weight(name string, rows, cols int) (kernels.Weight, error) {
 // [rows, len/rows]; shape is the stored shape.
 func (b *binder) vec(name string, rows int, shape ...int) (kernels.Mat, error) {
 	t, err := b.tensor(name, shape...)
-	if err != nil {
+	if err != nil || b.be == nil {
 		return kernels.Mat{}, err
 	}
 	v, err := t.Float32s()
@@ -72,6 +72,9 @@ func (b *binder) vec(name string, rows int, shape ...int) (kernels.Mat, error) {
 }
 
 func (b *binder) upload(v []float32, rows int) kernels.Mat {
+	if b.be == nil {
+		return kernels.Mat{}
+	}
 	buf := b.be.Alloc(len(v))
 	b.be.Write(buf, 0, v)
 	return kernels.NewMat(buf, rows, len(v)/rows)
@@ -100,7 +103,22 @@ func permuteQKV(t *checkpoint.Tensor, nHead, nGroups, headSize int) *checkpoint.
 	return &checkpoint.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: out}
 }
 
-// load binds every weight of the configuration from src.
+// Check verifies that src holds exactly the tensors of a model with
+// configuration cfg, with the right shapes, without loading anything.
+func Check(cfg *Config, src checkpoint.Source) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	layout, err := cfg.Blocks()
+	if err != nil {
+		return err
+	}
+	m := &Model{Config: *cfg, layout: layout}
+	return m.load(src)
+}
+
+// load binds every weight of the configuration from src (only checks them
+// when the model has no backend).
 func (m *Model) load(src checkpoint.Source) error {
 	c := &m.Config
 	b := &binder{src: src, be: m.be, used: map[string]bool{}}
@@ -189,6 +207,14 @@ func (b *binder) mamba(p string, c *Config) (*mambaMixer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.be == nil {
+		mx.scan.A = kernels.Mat{}
+		if _, err = b.tensor(p+"D", E); err != nil {
+			return nil, err
+		}
+		_, err = b.tensor(p+"out_proj.weight", D, E)
+		return mx, err
+	}
 	aLog, err := t.Float32s()
 	if err != nil {
 		return nil, err
@@ -212,8 +238,12 @@ func (b *binder) attention(p string, c *Config) (*attention, error) {
 	if err != nil {
 		return nil, err
 	}
-	t = permuteQKV(t, c.NHead, c.NQueryGroups, c.HeadSize)
 	a := &attention{}
+	if b.be == nil {
+		_, err = b.tensor(p+"proj.weight", D, c.NHead*c.HeadSize)
+		return a, err
+	}
+	t = permuteQKV(t, c.NHead, c.NQueryGroups, c.HeadSize)
 	if a.qkv, err = b.be.LoadWeight(t.DType, c.QKVRows(), D, t.Data); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}

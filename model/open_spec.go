@@ -109,7 +109,7 @@ func open(spec Spec, be kernels.Backend) (*Model, error) {
 		if name == "" {
 			return nil, errors.New("--random-weights needs a config name in --model (e.g. Samba_421M)")
 		}
-		cfg, err := Named(name)
+		cfg, err := ResolveConfig(name)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +150,19 @@ func open(spec Spec, be kernels.Backend) (*Model, error) {
 		}
 		return m, m.attachTokenizer(tok, nil, "")
 	case err == nil:
-		return nil, fmt.Errorf("--model %s: a file, not a model directory (for a .pth checkpoint, use it with --config)", name)
+		if spec.Config == "" {
+			return nil, fmt.Errorf("--model %s is a checkpoint file: add --config NAME (or a config.json) to say its architecture", name)
+		}
+		cfg, err := ResolveConfig(spec.Config)
+		if err != nil {
+			return nil, err
+		}
+		m, err := LoadPth(name, cfg, be)
+		if err != nil {
+			return nil, err
+		}
+		m.Info = &Info{Source: spec.Model, Path: name, Name: cfg.Name, files: []string{name}}
+		return m, m.attachTokenizer(spec.Tokenizer, nil, "")
 	}
 	if _, nerr := Named(name); nerr == nil {
 		return nil, fmt.Errorf("--model %s is a config name: add --random-weights SEED to build a random model", name)

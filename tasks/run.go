@@ -52,10 +52,22 @@ type Options struct {
 	Version  string
 }
 
-// Select applies --limit (the first N documents) and then --shard (every
-// Count-th of those), so shards of a limited run partition the same docs.
-func Select(docs []Doc, limit int, sh Shard) []Doc {
-	if limit > 0 && limit < len(docs) {
+// Select applies --limit (the first N documents, of each subtask when
+// subtask is not nil) and then --shard (every Count-th of those), so shards
+// of a limited run partition the same documents.
+func Select(docs []Doc, limit int, sh Shard, subtask func(*Doc) string) []Doc {
+	if limit > 0 && subtask != nil {
+		seen := map[string]int{}
+		var kept []Doc
+		for i := range docs {
+			k := subtask(&docs[i])
+			if seen[k] < limit {
+				seen[k]++
+				kept = append(kept, docs[i])
+			}
+		}
+		docs = kept
+	} else if limit > 0 && limit < len(docs) {
 		docs = docs[:limit]
 	}
 	if sh.Count <= 1 {
@@ -112,7 +124,7 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 	if len(plan.Docs) == 0 {
 		return nil, fmt.Errorf("empty dataset: no documents to evaluate")
 	}
-	docs := Select(plan.Docs, o.Limit, o.Shard)
+	docs := Select(plan.Docs, o.Limit, o.Shard, plan.Subtask)
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("shard %s of %d documents is empty", o.Shard, len(plan.Docs))
 	}

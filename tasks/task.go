@@ -79,6 +79,9 @@ type Plan struct {
 	Config map[string]any
 	// Score turns one document's responses into its sample.
 	Score func(d *Doc, resp []evaluator.Response) (results.Sample, error)
+	// Subtask, when set, names each document's subtask (an MMLU subject):
+	// --limit then applies per subtask, as lm-eval applies it.
+	Subtask func(d *Doc) string
 }
 
 var (

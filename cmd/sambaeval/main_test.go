@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sambaeval/sambaeval/results"
+)
+
+// TestMain lets tests run this test binary as the sambaeval command.
+func TestMain(m *testing.M) {
+	if os.Getenv("SAMBAEVAL_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SAMBAEVAL_TEST_MAIN=1")
+	return cmd
+}
+
+func sambaeval(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := command(args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func metrics(t *testing.T, dir string) map[string]float64 {
+	t.Helper()
+	r, err := results.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, tr := range r.Tasks {
+		for _, m := range tr.Metrics {
+			out[name+"/"+m.Key()] = m.Value
+		}
+		for _, g := range tr.Groups {
+			for _, m := range g.Metrics {
+				out[name+"/"+g.Name+"/"+m.Key()] = m.Value
+			}
+		}
+	}
+	return out
+}
+
+func sameMetrics(t *testing.T, a, b map[string]float64, what string) {
+	t.Helper()
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%s: %d vs %d metrics", what, len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("%s: %s = %v vs %v", what, k, v, b[k])
+		}
+	}
+}
+
+func TestRunBatchSizeAndChunkDoNotChangeMetrics(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"run", "mmlu", "--limit", "1", "--mmlu-subjects", "anatomy,astronomy,virology"}
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if _, e, err := sambaeval(t, append(args, "--output-dir", a, "--batch-size", "1")...); err != nil {
+		t.Fatal(err, e)
+	}
+	if _, e, err := sambaeval(t, append(args, "--output-dir", b, "--batch-size", "8", "--chunk-size", "64", "--log-samples")...); err != nil {
+		t.Fatal(err, e)
+	}
+	sameMetrics(t, metrics(t, a), metrics(t, b), "batch 1 vs 8")
+	if _, err := os.Stat(filepath.Join(b, "samples_mmlu.jsonl")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunResumesAfterKill9(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"run", "mmlu", "--limit", "2", "--mmlu-subjects", "anatomy,astronomy,virology,sociology", "--output-dir"}
+	full := filepath.Join(dir, "full")
+	if _, e, err := sambaeval(t, append(args, full)...); err != nil {
+		t.Fatal(err, e)
+	}
+	killed := filepath.Join(dir, "killed")
+	cmd := command(append(args, killed)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(killed, "cache", "mmlu.jsonl")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(cache)
+		if bytes.Count(b, []byte("\n")) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no progress before the deadline")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(killed, "results.json")); err == nil {
+		t.Skip("the run finished before it could be killed")
+	}
+	_, stderr, err := sambaeval(t, append(args, killed)...)
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	sameMetrics(t, metrics(t, full), metrics(t, killed), "resumed vs uninterrupted")
+}
+
+func TestBadInputIsOneLine(t *testing.T) {
+	cases := [][]string{
+		{"run", "nosuchtask"},
+		{"run", "mmlu", "--batch-size", "0"},
+		{"run", "mmlu", "--shard", "3/2"},
+		{"run", "mmlu", "--model", "/nonexistent"},
+		{"run", "mmlu", "--model", "Samba_421M"},
+		{"run", "mmlu", "--data-dir", "/nonexistent"},
+		{"score", "--file", "/nonexistent"},
+		{"score"},
+		{"run", "mmlu", "--device", "tpu"},
+		{"convert", "/nonexistent.pth", "--config", "Samba_421M", "--out", "/tmp/x"},
+	}
+	for _, c := range cases {
+		_, stderr, err := sambaeval(t, c...)
+		if err == nil {
+			t.Errorf("%v: succeeded", c)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "sambaeval: ") || strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+			t.Errorf("%v: stderr %q", c, stderr)
+		}
+	}
+}
+
+func TestScoreJSON(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "t.txt")
+	os.WriteFile(f, []byte("It was the best of times, it was the worst of times, it was the age of wisdom."), 0o644)
+	out, e, err := sambaeval(t, "score", "--file", f, "--json", "--per-token", "--max-tokens", "10", "--chunk-size", "3")
+	if err != nil {
+		t.Fatal(err, e)
+	}
+	var r struct {
+		Tokens, Predicted int
+		NLL, PPL          float64
+		Logprobs          []float64
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	var sum float64
+	for _, l := range r.Logprobs {
+		sum -= l
+	}
+	if r.Tokens != 10 || r.Predicted != 9 || len(r.Logprobs) != 9 || sum-r.NLL > 1e-3 || r.NLL-sum > 1e-3 {
+		t.Fatalf("%+v", r)
+	}
+}
