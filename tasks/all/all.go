@@ -5,4 +5,6 @@ package all
 import (
 	_ "github.com/sambaeval/sambaeval/tasks/gsm8k"
 	_ "github.com/sambaeval/sambaeval/tasks/mmlu"
+	_ "github.com/sambaeval/sambaeval/tasks/passkey"
+	_ "github.com/sambaeval/sambaeval/tasks/perplexity"
 )
