@@ -16,7 +16,20 @@
 //
 // The corpus stream is the documents' tokens (no BOS) with the EOS token
 // between two documents, as Samba was trained; a single document has no
-// EOS at all.
+// EOS at all. The EOS between documents is predicted like any token.
+//
+// Word and byte perplexity are lm-eval's: word_perplexity =
+// exp(−Σ log p / words), byte_perplexity = exp(−Σ log p / bytes) and
+// bits_per_byte = −Σ log p / bytes / ln 2, where words and bytes are
+// counted on the text of the predicted tokens: for the first L tokens,
+// tokens 1 … L−1 in streaming mode (token 0 is context only) and tokens
+// 0 … L−1 in rolling mode. A token's text is what SentencePiece's decoder
+// emits when the token is added, each document decoded on its own: the
+// dummy-prefix space of a document's first token is no text, a character
+// spread over byte pieces counts with its last byte, and the EOS between
+// documents has none. Bytes are the UTF-8 length of that text; words are,
+// per document, 1 + the white-space runs (Python's str.isspace) that begin
+// in it, which for a whole document is lm-eval's len(re.split(r"\s+", doc)).
 package perplexity
 
 import (
