@@ -76,6 +76,20 @@ func (t *Tokenizer) normalize(text string) string {
 	}
 	prevSpace := t.removeExtraWhitespaces
 	for i := 0; i < len(text); {
+		if len(t.userDefined) == 0 {
+			// Fast path for runs of ASCII other than space, which
+			// normalize to themselves.
+			j := i
+			for j < len(text) && text[j] < utf8.RuneSelf && text[j] != ' ' {
+				j++
+			}
+			if j > i {
+				b.WriteString(text[i:j])
+				i = j
+				prevSpace = false
+				continue
+			}
+		}
 		// One step of SentencePiece's NormalizePrefix: a user-defined
 		// piece, one valid UTF-8 character, or one invalid byte.
 		var sp string
@@ -100,8 +114,14 @@ func (t *Tokenizer) normalize(text string) string {
 			sp = strings.TrimLeft(sp, " ")
 		}
 		if sp != "" {
-			if t.escapeWhitespaces && strings.IndexByte(sp, ' ') >= 0 {
-				b.WriteString(strings.ReplaceAll(sp, " ", spaceSymbol))
+			if t.escapeWhitespaces {
+				for k := 0; k < len(sp); k++ {
+					if sp[k] == ' ' {
+						b.WriteString(spaceSymbol)
+					} else {
+						b.WriteByte(sp[k])
+					}
+				}
 			} else {
 				b.WriteString(sp)
 			}
