@@ -473,3 +473,136 @@ func ExampleTokenizer_Encode() {
 	// [15043 3186] ▁Hello ▁world
 	// "Hello world"
 }
+
+// TestGoldenConfigs compares with SentencePiece on small models trained with
+// options the Llama-2 model does not use (testdata/golden_configs.json).
+func TestGoldenConfigs(t *testing.T) {
+	var golden struct {
+		Configs []struct {
+			Name   string
+			Model  string
+			Unused int
+			Cases  []smallCase
+			Decode []struct {
+				Name string
+				IDs  []int
+				Text string
+			}
+		}
+	}
+	readJSON(t, "golden_configs.json", &golden)
+	// Models with user-defined or UNUSED pieces, or whitespace as suffix,
+	// are encoded over the whole text; the others word by word.
+	wantWordwise := map[string]bool{"no_fallback": true, "no_ws_split": true}
+	for _, g := range golden.Configs {
+		t.Run(g.Name, func(t *testing.T) {
+			tok, err := Load(filepath.Join("testdata", g.Model))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.wordwise != wantWordwise[g.Name] {
+				t.Errorf("wordwise = %v, want %v", tok.wordwise, wantWordwise[g.Name])
+			}
+			unused := 0
+			for id := range tok.ModelSize() {
+				if tok.Type(id) == Unused {
+					unused++
+				}
+			}
+			if unused != g.Unused {
+				t.Errorf("%d UNUSED pieces, want %d", unused, g.Unused)
+			}
+			whole := wholeText(tok)
+			for _, c := range g.Cases {
+				text := c.input(t)
+				if got := tok.Encode(text); !slices.Equal(got, c.IDs) {
+					t.Errorf("%s: Encode(%q)\n got %v\nwant %v", c.Name, text, got, c.IDs)
+				}
+				if got := whole.Encode(text); !slices.Equal(got, c.IDs) {
+					t.Errorf("%s: whole-text Encode(%q)\n got %v\nwant %v", c.Name, text, got, c.IDs)
+				}
+				if got := tok.Decode(c.IDs); got != c.Decoded {
+					t.Errorf("%s: Decode(%v) = %q, want %q", c.Name, c.IDs, got, c.Decoded)
+				}
+			}
+			for _, c := range g.Decode {
+				if got := tok.Decode(c.IDs); got != c.Text {
+					t.Errorf("%s: Decode(%v) = %q, want %q", c.Name, c.IDs, got, c.Text)
+				}
+				if got := streamDecode(tok, c.IDs); got != c.Text {
+					t.Errorf("%s: streaming decode of %v = %q, want %q", c.Name, c.IDs, got, c.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestWordwiseDetection builds a model with a piece that spans a word start,
+// where word-by-word encoding would go wrong.
+func TestWordwiseDetection(t *testing.T) {
+	m := &modelProto{
+		modelType:      modelBPE,
+		addDummyPrefix: true, escapeWhitespaces: true, unkSurface: " \u2047 ",
+		pieces: []protoPiece{
+			{"<unk>", 0, Unknown}, {"▁", -10, Normal}, {"a", -10, Normal}, {"b", -10, Normal},
+			{"▁a", -2, Normal}, {"a▁", -1, Normal}, {"a▁b", -0.5, Normal},
+		},
+	}
+	tok, err := newTokenizer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.wordwise {
+		t.Fatal("wordwise with piece \"a▁b\"")
+	}
+	// "▁a▁b": "a▁" (-1) beats "▁a" (-2), then "a▁b" (-0.5) forms.
+	if got, want := tok.Encode("a b"), []int{1, 6}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\"a b\") = %v, want %v", got, want)
+	}
+	// Without the spanning pieces the model may go word by word.
+	m.pieces = m.pieces[:5]
+	tok, err = newTokenizer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.wordwise {
+		t.Error("not wordwise without spanning pieces")
+	}
+	if got, want := tok.Encode("a b"), []int{4, 1, 3}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\"a b\") = %v, want %v", got, want)
+	}
+}
+
+func TestUnsupportedModels(t *testing.T) {
+	base := func() *modelProto {
+		return &modelProto{modelType: modelBPE, pieces: []protoPiece{{"<unk>", 0, Unknown}, {"a", 0, Normal}}}
+	}
+	for _, c := range []struct {
+		name   string
+		modify func(m *modelProto)
+		want   string
+	}{
+		{"unigram", func(m *modelProto) { m.modelType = modelUnigram }, "model_type 1"},
+		{"charsmap", func(m *modelProto) { m.normalizerName, m.precompiledCharsmap = "nmt_nfkc", []byte{1, 2, 3} }, "precompiled_charsmap"},
+		{"no unk", func(m *modelProto) { m.pieces = m.pieces[1:] }, "no UNKNOWN piece"},
+		{"duplicate", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"a", 0, Normal}) }, "already defined"},
+		{"empty piece", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"", 0, Normal}) }, "empty"},
+		{"bad type", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"b", 0, 9}) }, "unknown type"},
+		{"byte without fallback", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"<0x41>", 0, Byte}) }, "byte_fallback is false"},
+		{"missing bytes", func(m *modelProto) {
+			m.byteFallback = true
+			m.pieces = append(m.pieces, protoPiece{"<0x41>", 0, Byte})
+		}, "<0x00> is missing"},
+		{"bad byte piece", func(m *modelProto) {
+			m.byteFallback = true
+			m.pieces = append(m.pieces, protoPiece{"<0x4g>", 0, Byte})
+		}, "invalid byte piece"},
+	} {
+		m := base()
+		c.modify(m)
+		_, err := newTokenizer(m)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
