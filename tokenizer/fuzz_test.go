@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -51,5 +53,30 @@ func FuzzEncode(f *testing.F) {
 		if got := phi3.Decode(phi3.Encode(s)); got != want {
 			t.Fatalf("with added tokens: Decode(Encode(%q)) = %q, want %q", s, got, want)
 		}
+	})
+}
+
+// FuzzFromBytes checks that no model file, however corrupt, makes FromBytes,
+// Encode or Decode panic.
+//
+//	go test ./tokenizer -run '^$' -fuzz FuzzFromBytes -fuzztime 1m
+func FuzzFromBytes(f *testing.F) {
+	for _, name := range []string{"udf_extra_ws", "unused", "no_fallback", "suffix"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "models", name+".model"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/3])
+	}
+	f.Add([]byte{})
+	f.Add([]byte("\x0a\x05\x0a\x01a\x18\x02"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := FromBytes(b)
+		if err != nil {
+			return
+		}
+		ids := tok.Encode("Hello  wörld \xff <tag>@@ \u2581x")
+		tok.Decode(append(ids, -1, 0, 1, 2, 3, tok.VocabSize()))
 	})
 }

@@ -606,3 +606,37 @@ func TestUnsupportedModels(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentEncode encodes the golden texts from several goroutines at
+// once, sharing the word cache (run with -race).
+func TestConcurrentEncode(t *testing.T) {
+	tok, err := Load(llamaModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct{ Cases []smallCase }
+	readJSON(t, "golden_small.json", &golden)
+	inputs := make([]string, len(golden.Cases))
+	for i, c := range golden.Cases {
+		inputs[i] = c.input(t)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range golden.Cases {
+				k := (i*7 + g*13) % len(golden.Cases)
+				c := golden.Cases[k]
+				if got := tok.Encode(inputs[k]); !slices.Equal(got, c.IDs) {
+					errs <- fmt.Sprintf("%s: got %v, want %v", c.Name, got, c.IDs)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
