@@ -12,7 +12,8 @@ import (
 // text; Decode(Encode(s)) gives s back with each invalid UTF-8 byte as U+FFFD
 // and each literal "▁" as a space (for valid UTF-8 without "▁", s itself,
 // the dummy prefix being dropped again); the streaming decoder agrees with
-// Decode; and with Phi-3's added tokens matched the same round trip holds.
+// Decode; with Phi-3's added tokens matched the same round trip holds; and
+// for a model with user-defined pieces word by word agrees with whole text.
 //
 //	go test ./tokenizer -run '^$' -fuzz FuzzEncode -fuzztime 1m
 func FuzzEncode(f *testing.F) {
@@ -26,9 +27,15 @@ func FuzzEncode(f *testing.F) {
 		f.Fatal(err)
 	}
 	phi3.MatchAddedTokens(true)
+	udf, err := Load(filepath.Join("testdata", "models", "udf_extra_ws.model"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	udfWhole := wholeText(udf)
 	for _, s := range []string{
 		"", " ", "  a", "Hello world", "a\u2581b", "\u2581", "\xff\xe2\x82", "\ufeffThe", "\t\n\r\x00",
 		"\U0001F468\u200d\U0001F469", "12345", "<|user|>\nHi<|end|>", "x<|end|><|end|> y", "<s></s>",
+		"  <tag>ab@@  x <tag> ab ", "@@@ abab\u2581ab",
 	} {
 		f.Add(s)
 	}
@@ -52,6 +59,10 @@ func FuzzEncode(f *testing.F) {
 		}
 		if got := phi3.Decode(phi3.Encode(s)); got != want {
 			t.Fatalf("with added tokens: Decode(Encode(%q)) = %q, want %q", s, got, want)
+		}
+		// A model with user-defined pieces and remove_extra_whitespaces.
+		if got, w := udf.Encode(s), udfWhole.Encode(s); !slices.Equal(got, w) {
+			t.Fatalf("udf model: Encode(%q): word by word %v, whole text %v", s, got, w)
 		}
 	})
 }

@@ -57,13 +57,15 @@ type Tokenizer struct {
 	byteFallback           bool
 	space                  string // "▁" when escapeWhitespaces, else " "
 
-	userDefined []string // USER_DEFINED pieces, longest first
+	userDefined []string      // USER_DEFINED pieces
+	userByFirst [256][]string // USER_DEFINED pieces by first byte, longest first
 	hasUnused   bool
 
 	// wordwise is true when no mergeable piece contains a space symbol
-	// right after another character, so that no merge crosses the start of
-	// a word (a run of space symbols and the characters after it). Encoding
-	// can then run BPE word by word and cache the result per word.
+	// right after another character, so that no merge (and no user-defined
+	// piece) crosses the start of a word (a run of space symbols and the
+	// characters after it). Encoding can then run BPE word by word and cache
+	// the result per word.
 	wordwise bool
 	cache    *wordCache
 
@@ -183,7 +185,12 @@ func newTokenizer(m *modelProto) (*Tokenizer, error) {
 			}
 		}
 	}
-	sort.Slice(t.userDefined, func(i, j int) bool { return len(t.userDefined[i]) > len(t.userDefined[j]) })
+	for _, p := range t.userDefined {
+		t.userByFirst[p[0]] = append(t.userByFirst[p[0]], p)
+	}
+	for _, ps := range t.userByFirst {
+		sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
+	}
 
 	special := func(piece, def string, want PieceType) int {
 		if piece == "" {
@@ -198,7 +205,12 @@ func newTokenizer(m *modelProto) (*Tokenizer, error) {
 	t.eos = special(m.eosPiece, "</s>", Control)
 	t.pad = special(m.padPiece, "<pad>", Control)
 
-	t.wordwise = len(t.userDefined) == 0 && !t.hasUnused && !t.whitespaceAsSuffix
+	// UNUSED pieces are split back using merges recorded anywhere in the
+	// text, so they rule out word-by-word encoding; so does whitespace as
+	// suffix, where words would end, not start, with spaces. User-defined
+	// pieces are fine: they are mergeable pieces too, so one that matched
+	// across a word start would fail the test below.
+	t.wordwise = !t.hasUnused && !t.whitespaceAsSuffix
 	if t.wordwise {
 		for p := range t.mergeable {
 			if !spacesOnlyLeading(p, t.space) {
