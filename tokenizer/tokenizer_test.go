@@ -272,6 +272,22 @@ func TestEncodeAddedTokens(t *testing.T) {
 	if !slices.Equal(got[:3], []int{32010, 29871, 13}) {
 		t.Errorf("Encode(%q) starts %v, want [32010 29871 13]", text, got[:3])
 	}
+	// Published Phi-3 ids (without the BOS 1): torchtune's documentation
+	// and onnxruntime-extensions' tokenizer tests.
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"<|user|>\nuser prompt<|end|>\n<|assistant|>\nmodel response<|end|>\n",
+			[]int{32010, 29871, 13, 1792, 9508, 32007, 29871, 13, 32001, 29871, 13, 4299, 2933, 32007, 29871, 13}},
+		{"<|user|>\nこんにちは。データ分析するにはなにをすればいい？<|end|><|assistant|>",
+			[]int{32010, 29871, 13, 30589, 30389, 30353, 30644, 30449, 30267, 30597, 30185, 30369, 30748, 233, 161,
+				147, 30427, 30332, 30353, 30449, 30371, 30353, 30396, 30427, 30553, 31254, 30298, 30298, 30882, 32007, 32001}},
+	} {
+		if got := tok.Encode(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("Encode(%q)\n got %v\nwant %v", c.text, got, c.want)
+		}
+	}
 	if s := tok.Decode(got); s != text {
 		t.Errorf("Decode = %q, want %q", s, text)
 	}
