@@ -5,9 +5,18 @@
 // 0.1.97) piece for piece: the normalizer's add_dummy_prefix,
 // remove_extra_whitespaces and escape_whitespaces options, score-ordered BPE
 // merges with ties broken leftmost first, resegmentation of UNUSED pieces,
-// user-defined pieces, byte fallback, and invalid UTF-8 input replaced by
-// U+FFFD one byte at a time. The test suite checks the ids against golden files
-// produced by the official library (testdata/gen_golden.py).
+// user-defined pieces and byte fallback. The test suite checks the ids
+// against golden files produced by the official library
+// (testdata/gen_golden.py).
+//
+// Text is UTF-8. Like SentencePiece, Encode replaces each byte that is not
+// part of a valid UTF-8 sequence (stray continuation bytes, truncated
+// sequences, overlong forms, surrogates, values above U+10FFFF) by U+FFFD, so
+// "\xe2\x82" encodes like "\uFFFD\uFFFD". Decode always returns valid UTF-8:
+// byte pieces that do not form a character decode to U+FFFD, one per byte.
+// With the Llama-2 model (byte fallback, no removal of extra whitespace),
+// Decode(Encode(s)) == s for valid UTF-8 without the character "▁" (U+2581),
+// which comes back as a space.
 //
 // Models whose normalizer carries a precompiled character map (for example
 // nmt_nfkc) and unigram models are rejected by Load, since their results would
