@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"github.com/sambaeval/sambaeval/datasets"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +12,12 @@ import (
 // long texts are available, else the golden texts repeated.
 func benchText(b *testing.B) string {
 	b.Helper()
-	dir := os.Getenv("SAMBAEVAL_LONGTEXT_DIR")
-	if dir == "" {
-		dir = "/work/shared/data/longtext"
-	}
-	if data, err := os.ReadFile(filepath.Join(dir, "little_women.txt")); err == nil {
-		return string(data)
+	if books, _, err := datasets.LoadTexts(datasets.Embedded(), datasets.TextOptions{}); err == nil {
+		for _, bk := range books {
+			if bk.Name == "little_women" {
+				return bk.Text
+			}
+		}
 	}
 	data, err := os.ReadFile(filepath.Join("testdata", "golden_small.json"))
 	if err != nil {

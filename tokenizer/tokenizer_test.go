@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/sambaeval/sambaeval/datasets"
 	"os"
 	"path/filepath"
 	"slices"
@@ -369,18 +370,11 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// TestGoldenBooks encodes each long book as one string and compares with
-// SentencePiece (testdata/golden_books.json) and with the token counts in
-// the books' SOURCE.md. The texts are not committed: they are looked for in
-// $SAMBAEVAL_LONGTEXT_DIR, then /work/shared/data/longtext.
+// TestGoldenBooks encodes each long book of the shipped corpus (the
+// datasets package embeds the eight public-domain books byte-exact) as one
+// string and compares with SentencePiece (testdata/golden_books.json) and
+// with the token counts in the books' SOURCE.md.
 func TestGoldenBooks(t *testing.T) {
-	dir := os.Getenv("SAMBAEVAL_LONGTEXT_DIR")
-	if dir == "" {
-		dir = "/work/shared/data/longtext"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("book texts not available (%v); set SAMBAEVAL_LONGTEXT_DIR", err)
-	}
 	if testing.Short() {
 		t.Skip("long books skipped in -short mode")
 	}
@@ -397,13 +391,22 @@ func TestGoldenBooks(t *testing.T) {
 		}
 	}
 	readJSON(t, "golden_books.json", &golden)
-	counts := sourceCounts(t, filepath.Join(dir, "SOURCE.md"))
+	books, _, err := datasets.LoadTexts(datasets.Embedded(), datasets.TextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{}
+	for _, b := range books {
+		texts[b.Name+".txt"] = b.Text
+	}
+	counts := sourceCounts(t, "../datasets/data/longtext/SOURCE.md")
 	for _, b := range golden.Books {
-		data, err := os.ReadFile(filepath.Join(dir, b.File))
-		if err != nil {
-			t.Errorf("%s: %v", b.File, err)
+		text, ok := texts[b.File]
+		if !ok {
+			t.Errorf("%s: not in the shipped corpus", b.File)
 			continue
 		}
+		data := []byte(text)
 		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != b.SHA256 {
 			t.Errorf("%s: file sha256 differs from the one the goldens were made from", b.File)
 			continue
