@@ -43,7 +43,14 @@ type Encoder interface {
 // a SentencePiece tokenizer whose merges never cross the start of a word
 // (Llama-2's), this gives the ids of the text tokenized whole.
 func BuildStream(enc Encoder, docs []Doc, budget int) (*Stream, error) {
-	s := &Stream{Tokens: make([]int32, 0, budget)}
+	// A document of n bytes has at most n+1 tokens (one per byte, and the
+	// dummy-prefix space), so this bounds the stream without overshooting a
+	// budget larger than the corpus.
+	most := 0
+	for _, d := range docs {
+		most += len(d.Text) + 2
+	}
+	s := &Stream{Tokens: make([]int32, 0, min(budget, most))}
 	eos := int32(enc.EOS())
 	for i, d := range docs {
 		if len(s.Tokens) >= budget {
