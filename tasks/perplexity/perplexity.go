@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -202,6 +203,7 @@ func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
 		return nil, errors.New("perplexity needs the model's tokenizer")
 	}
 	tok := env.Model.Tokenizer
+	defer collectOften()()
 	src, err := datasets.ParseSource(t.data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--ppl-data: %w", err)
@@ -241,6 +243,25 @@ func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// buildGCPercent is the garbage collector's setting while the stream is
+// built. Reading the corpus and tokenizing a million tokens make garbage in
+// proportion to the length; collected only at Go's default pace (when the
+// heap has doubled), it would raise the peak memory of a long run above
+// that of a short one for nothing.
+const buildGCPercent = 10
+
+// collectOften makes the garbage collector run more often until the
+// returned function is called, unless it was set to run more often still
+// (or not at all) already.
+func collectOften() (restore func()) {
+	old := debug.SetGCPercent(buildGCPercent)
+	if old < 0 || old < buildGCPercent {
+		debug.SetGCPercent(old)
+		return func() {}
+	}
+	return func() { debug.SetGCPercent(old) }
 }
 
 // Counting says which text word and byte perplexity divide by.
