@@ -23,26 +23,64 @@ func TestNamedParamCounts(t *testing.T) {
 }
 
 func TestBlocksLayout(t *testing.T) {
-	c, _ := Named("Samba_421M")
-	blocks, _ := c.Blocks()
-	for i, b := range blocks {
-		if (i%2 == 0) != (b.Mixer == Mamba) {
-			t.Fatalf("block %d is %v", i, b.Mixer)
+	layout := func(name string, edit func(*Config)) string {
+		t.Helper()
+		c, err := Named(name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if b.Mixer == Attention && b.Window != 2048 {
-			t.Fatalf("block %d window %d", i, b.Window)
+		if edit != nil {
+			edit(c)
+		}
+		blocks, err := c.Blocks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return LayoutString(blocks)
+	}
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"Samba_421M", nil, "6×[mamba+mlp, swa2048+mlp]"},
+		{"Samba_421M", func(c *Config) { c.AttnLayerPos = "[1,5]" }, "mamba+mlp, swa2048+mlp, 3×mamba+mlp, swa2048+mlp, 6×mamba+mlp"},
+		{"Samba_421M", func(c *Config) { c.FullPerLayer = 4 }, "3×[mamba+mlp, swa2048+mlp, mamba+mlp, attn+mlp]"},
+		{"Samba_421M", func(c *Config) { f := false; c.MLP = &f }, "6×[mamba, swa2048]"},
+		{"Samba_421M_abl_mamba", nil, "6×[mlp3072+mlp, swa2048+mlp]"},
+		{"Mamba_SWA_MLP_400M", nil, "8×mamba+swa2048+mlp"},
+		{"Mamba_370M", nil, "48×mamba"},
+		{"Mamba_MLP_1.7B", nil, "24×mamba+mlp"},
+		{"LLaMA_438M", nil, "12×attn+mlp"},
+		{"LLaMA_438M_SWA", nil, "12×swa2048+mlp"},
+		{"LLaMA_438M_SWA_full", nil, "6×[swa2048+mlp, attn+mlp]"},
+		{"LLaMA_443M_full_mamba_1,5", nil, "mamba+mlp, attn+mlp, 3×mamba+mlp, attn+mlp, 6×mamba+mlp"},
+		{"LLaMA_449M_full_mamba_0", nil, "attn+mlp, 11×mamba+mlp"},
+		{"Mistral-7B-v0.1", nil, "32×swa4097+mlp"},
+		{"Meta-Llama-3-8B", nil, "32×attn+mlp"},
+	}
+	for _, tc := range cases {
+		if got := layout(tc.name, tc.edit); got != tc.want {
+			t.Errorf("%s: layout %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	c.AttnLayerPos = "[1,5]"
-	blocks, _ = c.Blocks()
-	if blocks[1].Mixer != Attention || blocks[5].Mixer != Attention || blocks[3].Mixer != Mamba {
-		t.Fatalf("attn_layer_pos ignored: %v", blocks)
+}
+
+func TestArch(t *testing.T) {
+	want := map[string]string{
+		"Samba_421M": "samba", "Samba_421M_nope": "samba", "Samba_421M_abl_mamba": "mlp2-swa-mlp",
+		"Mamba_SWA_MLP_1.3B": "mamba-swa-mlp", "Mamba_1.3B": "mamba", "Mamba_MLP_1.7B": "mamba-mlp",
+		"LLaMA_1.3B": "llama", "LLaMA_438M_SWA": "llama-swa", "LLaMA_438M_SWA_full": "llama-swa-full",
+		"LLaMA_449M_full_mamba_5": "hybrid", "Mistral-7B-v0.1": "mistral", "Phi-3-mini-4k": "phi3",
 	}
-	c.AttnLayerPos = ""
-	c.FullPerLayer = 2
-	blocks, _ = c.Blocks()
-	if blocks[1].Window != 0 {
-		t.Fatalf("full_per_layer=2 leaves block 1 windowed: %v", blocks[1])
+	for name, arch := range want {
+		c, err := Named(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Arch(); got != arch {
+			t.Errorf("%s: arch %q, want %q", name, got, arch)
+		}
 	}
 }
 
