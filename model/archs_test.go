@@ -150,7 +150,7 @@ func informative(c *Config, src checkpoint.Map, seed uint64) error {
 			case initNormal, initOut:
 				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(cols)))
 			case initOnes:
-				v[i] = float32(1 + (r.Float64()-0.5))
+				v[i] = float32(1 + (r.Float64() - 0.5))
 			case initDtBias:
 				v[i] = float32(2*r.Float64() - 1)
 			}
