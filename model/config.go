@@ -1,6 +1,10 @@
-// Package model holds the Samba architecture: its configuration, the forward
-// pass written against the kernels interface, streaming sessions that carry
-// Mamba and sliding-window state, scoring and decoding.
+// Package model holds the Samba architecture and its relatives: the
+// configuration (lit-gpt field names, or a Hugging Face config.json), the
+// block layout it implies (Mamba, sliding-window or full attention and
+// SwiGLU MLPs, in the combinations of the Samba paper's comparisons and of
+// Llama, Mistral and Phi-3), the forward pass written against the kernels
+// interface, streaming sessions that carry Mamba and attention state,
+// scoring and decoding.
 package model
 
 import (
@@ -8,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -188,6 +193,19 @@ func (c *Config) Arch() string {
 	return describeLayout(blocks)
 }
 
+// ContextLimit is the longest sequence a model of this configuration runs
+// unless asked to go on: the trained context (BlockSize) when some block
+// has full attention, whose cache grows and whose quality collapses past
+// the trained length; 0 (no limit) when every mixer's state is bounded
+// (Mamba and sliding-window attention).
+func (c *Config) ContextLimit() int {
+	blocks, err := c.Blocks()
+	if err != nil || !fullAttention(blocks) {
+		return 0
+	}
+	return c.BlockSize
+}
+
 // fullAttention reports whether some block attends over the whole context,
 // so that its key/value cache grows with the sequence.
 func fullAttention(blocks []Block) bool {
@@ -346,13 +364,24 @@ func (c *Config) Validate() error {
 }
 
 // ReadConfig reads a config.json: lit-gpt field names, or a Hugging Face
-// config (see ParseConfig).
+// config (see ParseConfig). A config without a name is named after its
+// directory (or after the file when it is not called config.json).
 func ReadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(path, b)
+	c, err := ParseConfig(path, b)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name == "" {
+		c.Name = strings.TrimSuffix(filepath.Base(path), ".json")
+		if abs, err := filepath.Abs(path); err == nil && filepath.Base(abs) == "config.json" {
+			c.Name = filepath.Base(filepath.Dir(abs))
+		}
+	}
+	return c, nil
 }
 
 // ParseConfig parses config.json contents; name is used in errors. A

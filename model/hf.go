@@ -134,7 +134,7 @@ func ParseHFConfig(b []byte) (*Config, error) {
 	}
 
 	c := &Config{
-		Name:             class,
+		Name:             h.NameOrPath, // LoadDir names a model without one after its directory
 		Architecture:     fam.arch,
 		Format:           fam.format,
 		BlockSize:        h.MaxPosition,
@@ -152,9 +152,6 @@ func ParseHFConfig(b []byte) (*Config, error) {
 		NormClass:        "RMSNorm",
 		MLPClass:         "LLaMAMLP",
 		TorchDType:       h.TorchDType,
-	}
-	if h.NameOrPath != "" {
-		c.Name = h.NameOrPath
 	}
 	if c.TorchDType == "" {
 		c.TorchDType = h.DType

@@ -131,6 +131,29 @@ func LayoutString(blocks []Block) string {
 	return strings.Join(parts, ", ")
 }
 
+// ArchInfo describes one architecture the engine runs.
+type ArchInfo struct {
+	Name        string // as Config.Arch reports it
+	Description string
+}
+
+// Architectures lists the architectures the engine runs.
+func Architectures() []ArchInfo {
+	return []ArchInfo{
+		{"samba", "Mamba and sliding-window attention blocks alternating, each block with a SwiGLU MLP (lit-gpt mb_per_layer=2)"},
+		{"mamba-swa-mlp", "Mamba, then SWA, then the MLP in every block (lit-gpt mamba_swa_mlp)"},
+		{"mamba-mlp", "Mamba and the MLP in every block (lit-gpt mb_per_layer=1)"},
+		{"mamba", "Mamba blocks without MLP (lit-gpt mamba=True, mamba_ssm blocks)"},
+		{"mlp2-swa-mlp", "Samba with an MLP of width 2·d in place of each Mamba (lit-gpt abl_mamba)"},
+		{"llama", "full causal attention and the MLP in every block (lit-gpt LLaMA_*, Hugging Face LlamaForCausalLM)"},
+		{"llama-swa", "sliding-window attention and the MLP in every block (lit-gpt LLaMA_*_SWA)"},
+		{"llama-swa-full", "SWA blocks with every full_per_layer-th block full attention"},
+		{"hybrid", "Mamba blocks with attention where attn_layer_pos says (lit-gpt layer-placement ablations)"},
+		{"mistral", "Hugging Face MistralForCausalLM: the llama blocks with sliding_window"},
+		{"phi3", "Hugging Face Phi3ForCausalLM: fused qkv_proj and gate_up_proj"},
+	}
+}
+
 // describeLayout names the architecture a layout belongs to, in the
 // paper's terms: samba, mamba, mamba-mlp, mamba-swa-mlp, mlp2-swa-mlp,
 // llama (full attention), llama-swa, or hybrid for anything else.

@@ -91,15 +91,8 @@ func (m *Model) grow(s *State, n int) {
 }
 
 // ContextLimit is the longest sequence the model runs without
-// AllowLongContext: the trained context (Config.BlockSize) for a model with
-// full attention, 0 (none) for a model whose state is bounded (Mamba and
-// sliding-window attention only).
-func (m *Model) ContextLimit() int {
-	if !fullAttention(m.layout) {
-		return 0
-	}
-	return m.Config.BlockSize
-}
+// AllowLongContext (see Config.ContextLimit).
+func (m *Model) ContextLimit() int { return m.Config.ContextLimit() }
 
 // checkContext refuses to extend a full-attention model past its trained
 // context unless AllowLongContext is set.
