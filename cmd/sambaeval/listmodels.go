@@ -40,11 +40,15 @@ func newListModelsCmd() *cobra.Command {
 					format = model.FormatLitGPT
 				}
 				heads, window, limit := "-", "-", "-"
-				if c.NHead > 0 && !c.Mamba {
-					heads = fmt.Sprintf("%d/%d", c.NHead, c.NQueryGroups)
-				}
-				if c.LocalWindow > 0 {
-					window = strconv.Itoa(c.LocalWindow)
+				for _, b := range blocks {
+					for _, m := range b.Mixers {
+						if m.Kind == model.Attention {
+							heads = fmt.Sprintf("%d/%d", c.NHead, c.NQueryGroups)
+						}
+						if m.Window > 0 {
+							window = strconv.Itoa(m.Window)
+						}
+					}
 				}
 				if l := c.ContextLimit(); l > 0 {
 					limit = strconv.Itoa(l)
