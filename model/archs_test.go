@@ -408,3 +408,34 @@ func TestArchTestdataSize(t *testing.T) {
 	}
 	t.Log(fmt.Sprintf("testdata/archs: %d bytes", total))
 }
+
+// TestArchConvertRoundTrip converts every tiny model into a model directory
+// (as `sambaeval convert` does for .pth checkpoints) and reloads it: the
+// written config.json must describe the same model.
+func TestArchConvertRoundTrip(t *testing.T) {
+	for _, ac := range archCases {
+		m := loadArch(t, ac.name)
+		src, err := checkpoint.OpenDir(filepath.Join(archDir, ac.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), ac.name)
+		if err := Convert(src, &m.Config, dtype.F32, "", out); err != nil {
+			t.Fatalf("%s: %v", ac.name, err)
+		}
+		src.Close()
+		m2, err := LoadDir(out, cpu.New())
+		if err != nil {
+			t.Fatalf("%s: %v", ac.name, err)
+		}
+		m2.AllowLongContext = true
+		if a, b := LayoutString(m.Layout()), LayoutString(m2.Layout()); a != b || m.Config.Arch() != m2.Config.Arch() {
+			t.Errorf("%s: converted layout %s (%s), want %s (%s)", ac.name, b, m2.Config.Arch(), a, m.Config.Arch())
+		}
+		ids := randomIDs(30, m.Config.VocabSize, 5)
+		if d := maxDiff(scoreAll(t, m, ids, 64)[:29], scoreAll(t, m2, ids, 64)[:29]); d != 0 {
+			t.Errorf("%s: converted model differs by %g", ac.name, d)
+		}
+		m2.Close()
+	}
+}

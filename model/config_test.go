@@ -7,17 +7,30 @@ import (
 )
 
 func TestNamedParamCounts(t *testing.T) {
-	// Tied parameter counts from the architecture reference (§2): they match
-	// the model names, which confirms the shapes.
-	want := map[string]float64{"Samba_421M": 421.8e6, "Samba_1.3B": 1.330e9, "Samba_1.7B": 1.742e9, "Samba_3.8B": 3.864e9}
-	for name, p := range want {
-		c, err := Named(name)
+	cases := []struct {
+		name string
+		want float64 // parameters
+		tol  float64 // relative
+	}{
+		// Tied counts from the architecture reference (§2): they match the
+		// model names, which confirms the shapes.
+		{"Samba_421M", 421.8e6, 0.001}, {"Samba_1.3B", 1.330e9, 0.001}, {"Samba_1.7B", 1.742e9, 0.001}, {"Samba_3.8B", 3.864e9, 0.001},
+		// Paper Table 3 sizes of the 421M-scale comparators (rounded in the paper).
+		{"LLaMA_438M", 438e6, 0.005}, {"LLaMA_438M_SWA", 438e6, 0.005}, {"Mamba_430M", 432e6, 0.005},
+		{"Mamba_SWA_MLP_400M", 400e6, 0.015}, {"Samba_421M_abl_mamba", 417e6, 0.005}, {"Samba_421M_nope", 421e6, 0.005},
+		// Names of the placement ablations.
+		{"LLaMA_449M_full_mamba_0", 449e6, 0.005}, {"LLaMA_443M_full_mamba_1,5", 443e6, 0.005},
+		// Published parameter counts of the Hugging Face comparators.
+		{"Llama-2-7b", 6738415616, 0}, {"Meta-Llama-3-8B", 8030261248, 0}, {"Mistral-7B-v0.1", 7241732096, 0}, {"Phi-3-mini-4k", 3821079552, 0},
+	}
+	for _, tc := range cases {
+		c, err := Named(tc.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := float64(c.ParamCount())
-		if d := (got - p) / p; d > 0.001 || d < -0.001 {
-			t.Errorf("%s: %d parameters, want about %.4g", name, c.ParamCount(), p)
+		if d := (got - tc.want) / tc.want; d > tc.tol || d < -tc.tol {
+			t.Errorf("%s: %d parameters, want about %.4g", tc.name, c.ParamCount(), tc.want)
 		}
 	}
 }
