@@ -1,0 +1,485 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/model"
+)
+
+// TestBenchH200 measures the figures of docs/performance-gpu.md on a
+// Samba_3.8B-shaped model with random bf16 weights. It runs only with
+// SAMBAEVAL_CUDA_BENCH=1 (scripts/gpu-test.sh bench) and takes a few
+// minutes on an H200.
+func TestBenchH200(t *testing.T) {
+	if os.Getenv("SAMBAEVAL_CUDA_BENCH") != "1" {
+		t.Skip("set SAMBAEVAL_CUDA_BENCH=1 to run the GPU benchmark")
+	}
+	g := gpu(t, false)
+	out := &strings.Builder{}
+	say := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		fmt.Println(line)
+		out.WriteString(line + "\n")
+	}
+	defer func() {
+		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
+			os.WriteFile(p, []byte(out.String()), 0o644)
+		}
+	}()
+	say("device: %s", g.Name())
+
+	gemmRate := g.benchGemm(t, 8192, 20)
+	say("bf16 GEMM 8192³ (cublasGemmEx, random data): %.1f TFLOP/s", gemmRate/1e12)
+	copyBW := g.benchCopy(t, 1<<30, 20)
+	say("device-to-device copy of 1 GiB: %.0f GB/s (bytes read + written)", copyBW/1e9)
+
+	cfg, err := model.Named("Samba_3.8B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	weights, err := randomCheckpoint(cfg, 38)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genTime := time.Since(start)
+	prof := &profiler{Backend: g}
+	start = time.Now()
+	m, err := model.New(cfg, weights, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights = nil
+	runtime.GC()
+	V, D := int64(cfg.PaddedVocabSize), int64(cfg.NEmbd)
+	params := cfg.ParamCount()
+	nonEmb := params - V*D
+	say("Samba_3.8B shape: %.3fB parameters (%.3fB without the tied embedding/head); weights generated in %v, uploaded in %v",
+		float64(params)/1e9, float64(nonEmb)/1e9, genTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	_, total, _ := g.MemInfo()
+
+	r := rand.New(rand.NewPCG(38, 1))
+	randomIDs := func(n int) []int32 {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(r.IntN(cfg.VocabSize))
+		}
+		return ids
+	}
+	sync := func() {
+		if err := g.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Prefill (no head): tokens/s at chunk sizes 4K and 16K.
+	warm := m.NewSession()
+	warm.ChunkSize = 4096
+	if err := warm.Prefill(randomIDs(8192)); err != nil {
+		t.Fatal(err)
+	}
+	warm.Free()
+	sync()
+	best := 0
+	var bestRate float64
+	for _, chunk := range []int{4096, 16384} {
+		s := m.NewSession()
+		s.ChunkSize = chunk
+		if err := s.Prefill(randomIDs(chunk)); err != nil { // warm-up at this size
+			t.Fatal(err)
+		}
+		sync()
+		n := 65536
+		ids := randomIDs(n)
+		start := time.Now()
+		if err := s.Prefill(ids); err != nil {
+			t.Fatal(err)
+		}
+		sync()
+		el := time.Since(start).Seconds()
+		rate := float64(n) / el
+		say("prefill, chunk %5d: %6.0f tokens/s (%d tokens in %.2f s); MFU %.1f%% (2·%.3fB non-embedding params, no head) of the measured %.0f TFLOP/s",
+			chunk, rate, n, el, 100*2*float64(nonEmb)*rate/gemmRate, float64(nonEmb)/1e9, gemmRate/1e12)
+		if rate > bestRate {
+			best, bestRate = chunk, rate
+		}
+		if chunk == 16384 {
+			prof.on = true
+			if err := s.Prefill(ids[:chunk]); err != nil {
+				t.Fatal(err)
+			}
+			prof.on = false
+			say("profile of one %d-token prefill chunk (device time per operation, events around each call):", chunk)
+			for _, l := range prof.report() {
+				say("  %s", l)
+			}
+		}
+		s.Free()
+	}
+
+	// Scoring 1M tokens with streaming chunks.
+	const million = 1 << 20
+	ids := randomIDs(million + 1)
+	s := m.NewSession()
+	s.ChunkSize = best
+	var used32K uint64
+	var nll float64
+	start = time.Now()
+	const piece = 32768
+	for p := 0; p < million; p += piece {
+		sc, err := s.Score(ids[p:p+piece], ids[p+1:p+piece+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sc {
+			nll -= float64(x.LogProb)
+		}
+		if p == 0 {
+			free, _, _ := g.MemInfo()
+			used32K = total - free
+		}
+	}
+	el := time.Since(start).Seconds()
+	free, _, _ := g.MemInfo()
+	used1M := total - free
+	rate := float64(million) / el
+	say("scoring %d tokens (chunk %d, head and log-softmax included): %.1f s wall, %.0f tokens/s, MFU %.1f%% (2·%.3fB params incl. head); mean NLL %.3f",
+		million, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/million)
+	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after 1M tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30))
+	if math.IsNaN(nll) || math.IsInf(nll, 0) {
+		t.Errorf("NLL %v", nll)
+	}
+	s.Free()
+
+	// Decoding at batch 1 and 16 against the bandwidth bound.
+	weightBytes := float64(2 * params)
+	bound := copyBW / weightBytes
+	for _, batch := range []int{1, 16} {
+		sessions := make([]*model.Session, batch)
+		for i := range sessions {
+			sessions[i] = m.NewSession()
+			if err := sessions[i].Prefill(randomIDs(2048)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step := func() {
+			next := make([][]int32, batch)
+			for i := range next {
+				next[i] = randomIDs(1)
+			}
+			if _, err := m.LogitsBatch(sessions, next, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 4 {
+			step()
+		}
+		steps := 64
+		if batch > 1 {
+			steps = 32
+		}
+		start := time.Now()
+		for range steps {
+			step()
+		}
+		el := time.Since(start).Seconds()
+		rate := float64(batch*steps) / el
+		say("decode, batch %2d: %6.0f tokens/s (%.2f ms per step); bandwidth bound %.0f tokens/s (%.2f GB of weights at %.0f GB/s): %.0f%%",
+			batch, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
+		for _, x := range sessions {
+			x.Free()
+		}
+	}
+
+	// The long-chunk attention path at the 3.8B shape, per query block size.
+	for _, bq := range []int{256, 512, 1024} {
+		ms := g.benchAttention(t, bq)
+		flops := 4.0 * 16384 * 2048 * 256 * 11
+		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
+	}
+}
+
+// event helpers
+
+func (b *Backend) newEvent() uintptr {
+	var e uintptr
+	b.must("cuEventCreate", call(b.d.cuEventCreate, uintptr(unsafe.Pointer(&e)), eventDefault))
+	return e
+}
+
+func (b *Backend) record(e uintptr) { b.must("cuEventRecord", call(b.d.cuEventRecord, e, b.stream)) }
+
+// elapsedMS waits for end and returns the milliseconds between the events.
+func (b *Backend) elapsedMS(start, end uintptr) float64 {
+	b.must("cuEventSynchronize", call(b.d.cuEventSynchronize, end))
+	var ms float32
+	b.must("cuEventElapsedTime", call(b.d.cuEventTime, uintptr(unsafe.Pointer(&ms)), start, end))
+	return float64(ms)
+}
+
+// benchGemm returns the FLOP/s of an n³ bf16 product on random data.
+func (b *Backend) benchGemm(t *testing.T, n, iters int) float64 {
+	data := make([]byte, 2*n*n)
+	fillParallel(data, n*n, 7, 7, func(_ int, r *rand.Rand) float32 { return float32(r.NormFloat64()) })
+	wa, err := b.LoadWeight(dtype.BF16, n, n, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := b.LoadWeight(dtype.BF16, n, n, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.Alloc(n * n)
+	defer b.Free(c)
+	defer b.enter()()
+	g := gemm{M: n, N: n, K: n, A: wa.(*Weight).ptr, lda: n, B: wb.(*Weight).ptr, ldb: n, transB: true,
+		C: dev(c).ptr, ldc: n, aType: typeBF16, bType: typeBF16, alpha: &b.one, beta: &b.zero, compute: compute32F}
+	for range 3 {
+		if err := b.blas.run(&g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	for range iters {
+		if err := b.blas.run(&g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	b.free(wa.(*Weight).ptr)
+	b.free(wb.(*Weight).ptr)
+	return 2 * float64(n) * float64(n) * float64(n) * float64(iters) / (ms / 1e3)
+}
+
+// benchCopy returns the device-to-device copy bandwidth, bytes read plus
+// written per second.
+func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
+	x, y := b.Alloc(bytes/4), b.Alloc(bytes/4)
+	defer b.Free(x)
+	defer b.Free(y)
+	defer b.enter()()
+	cp := func() {
+		b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, dev(y).ptr, dev(x).ptr, uintptr(bytes), b.stream))
+	}
+	for range 3 {
+		cp()
+	}
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	for range iters {
+		cp()
+	}
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
+}
+
+// benchAttention times one 16K-token chunk of the 3.8B attention shape
+// with a full window of cached keys, for query block bq; it returns the
+// median of 5 runs in milliseconds.
+func (b *Backend) benchAttention(t *testing.T, bq int) float64 {
+	const T, H, G, hd, W = 16384, 11, 1, 256, 2048
+	r := rand.New(rand.NewPCG(9, 9))
+	cols := (H + 2*G) * hd
+	qkv := b.Alloc(T * cols)
+	b.Write(qkv, 0, randn(r, T*cols, 1))
+	dst := b.Alloc(T * H * hd)
+	kc := &kernels.KVCache{K: b.Alloc((W - 1) * G * hd), V: b.Alloc((W - 1) * G * hd), Cap: W - 1}
+	b.Write(kc.K, 0, randn(r, (W-1)*G*hd, 1))
+	b.Write(kc.V, 0, randn(r, (W-1)*G*hd, 1))
+	m := kernels.NewMat(qkv, T, cols)
+	q, k, v := m.ColSlice(0, H*hd), m.ColSlice(H*hd, (H+G)*hd), m.ColSlice((H+G)*hd, (H+2*G)*hd)
+	sh := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: W, Scale: 1.0 / 16}
+	b.attnBlock = bq
+	defer func() { b.attnBlock = 0 }()
+	var times []float64
+	for i := range 6 {
+		s, e := b.events2()
+		b.Attention(kernels.NewMat(dst, T, H*hd), q, k, v, sh, []*kernels.KVCache{kc}, []kernels.Seq{{Row: 0, Len: T, Pos: 100000 + i*T}})
+		if i > 0 {
+			times = append(times, b.stop(s, e))
+		} else {
+			b.stop(s, e)
+		}
+	}
+	for _, x := range []kernels.Buffer{qkv, dst, kc.K, kc.V} {
+		b.Free(x)
+	}
+	sort.Float64s(times)
+	return times[len(times)/2]
+}
+
+// events2 records a start event; stop records the end and returns the ms.
+func (b *Backend) events2() (uintptr, uintptr) {
+	defer b.enter()()
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	return s, e
+}
+
+func (b *Backend) stop(s, e uintptr) float64 {
+	defer b.enter()()
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	call(b.d.cuEventDestroy, s)
+	call(b.d.cuEventDestroy, e)
+	return ms
+}
+
+// profiler wraps the backend and, while on, records device events around
+// every operation to attribute device time per operation kind.
+type profiler struct {
+	*Backend
+	on    bool
+	spans []span
+}
+
+type span struct {
+	name       string
+	flops      float64
+	start, end uintptr
+}
+
+func (p *profiler) begin() uintptr {
+	if !p.on {
+		return 0
+	}
+	defer p.Backend.enter()()
+	e := p.newEvent()
+	p.record(e)
+	return e
+}
+
+func (p *profiler) end(name string, flops float64, s uintptr) {
+	if s == 0 {
+		return
+	}
+	defer p.Backend.enter()()
+	e := p.newEvent()
+	p.record(e)
+	p.spans = append(p.spans, span{name, flops, s, e})
+}
+
+// report sums the recorded spans per name, largest first, and clears them.
+func (p *profiler) report() []string {
+	type agg struct {
+		ms, flops float64
+		n         int
+	}
+	sums := map[string]*agg{}
+	var total float64
+	for _, s := range p.spans {
+		func() {
+			defer p.Backend.enter()()
+			ms := p.elapsedMS(s.start, s.end)
+			a := sums[s.name]
+			if a == nil {
+				a = &agg{}
+				sums[s.name] = a
+			}
+			a.ms += ms
+			a.flops += s.flops
+			a.n++
+			total += ms
+			call(p.d.cuEventDestroy, s.start)
+			call(p.d.cuEventDestroy, s.end)
+		}()
+	}
+	p.spans = nil
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return sums[names[i]].ms > sums[names[j]].ms })
+	var lines []string
+	for _, n := range names {
+		a := sums[n]
+		l := fmt.Sprintf("%-34s %5d calls %9.2f ms %5.1f%%", n, a.n, a.ms, 100*a.ms/total)
+		if a.flops > 0 {
+			l += fmt.Sprintf("  %6.0f TFLOP/s", a.flops/(a.ms/1e3)/1e12)
+		}
+		lines = append(lines, l)
+	}
+	return append(lines, fmt.Sprintf("%-34s %20.2f ms", "total", total))
+}
+
+func (p *profiler) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
+	s := p.begin()
+	p.Backend.Embed(dst, table, ids)
+	p.end("Embed", 0, s)
+}
+
+func (p *profiler) RMSNorm(dst, x, w kernels.Mat, eps float32) {
+	s := p.begin()
+	p.Backend.RMSNorm(dst, x, w, eps)
+	p.end("RMSNorm", 0, s)
+}
+
+func (p *profiler) MatMul(dst, x kernels.Mat, w kernels.Weight, acc bool) {
+	s := p.begin()
+	p.Backend.MatMul(dst, x, w, acc)
+	p.end(fmt.Sprintf("MatMul %dx%d", w.Rows(), w.Cols()), 2*float64(x.Rows)*float64(w.Rows())*float64(w.Cols()), s)
+}
+
+func (p *profiler) Add(dst, x kernels.Mat) {
+	s := p.begin()
+	p.Backend.Add(dst, x)
+	p.end("Add", 0, s)
+}
+
+func (p *profiler) SwiGLU(dst, gate, up kernels.Mat) {
+	s := p.begin()
+	p.Backend.SwiGLU(dst, gate, up)
+	p.end("SwiGLU", 0, s)
+}
+
+func (p *profiler) MambaConv(dst, x, w, bias kernels.Mat, st []*kernels.MambaState, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.MambaConv(dst, x, w, bias, st, seqs)
+	p.end("MambaConv", 0, s)
+}
+
+func (p *profiler) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, sp kernels.ScanParams, st []*kernels.MambaState, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.SelectiveScan(dst, u, delta, B, C, z, sp, st, seqs)
+	p.end("SelectiveScan", 0, s)
+}
+
+func (p *profiler) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.RoPE(x, nHeads, headDim, base, seqs)
+	p.end("RoPE", 0, s)
+}
+
+func (p *profiler) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c []*kernels.KVCache, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.Attention(dst, q, k, v, sh, c, seqs)
+	var flops float64
+	for _, sq := range seqs {
+		keys := float64(sq.Len) // average keys per query, capped by the window
+		if sh.Window > 0 {
+			keys = math.Min(float64(sh.Window), float64(sq.Pos)+float64(sq.Len)/2)
+		}
+		flops += 4 * float64(sq.Len) * keys * float64(sh.HeadDim*sh.NHead)
+	}
+	p.end("Attention", flops, s)
+}
+
+func (p *profiler) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
+	s := p.begin()
+	p.Backend.LogProbs(out, logits, targets)
+	p.end("LogProbs", 0, s)
+}
