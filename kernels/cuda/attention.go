@@ -188,6 +188,11 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		b.p.i32(P)
 		b.p.i32(W)
 		b.p.i32(P - ctx + jlo)
+		fast := 1
+		if b.fp32 {
+			fast = 0
+		}
+		b.p.i32(fast)
 		b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
 		g = gemm{M: rows, N: hd, K: span,
 			A: Pm, lda: ld, sA: int64(rows * ld),

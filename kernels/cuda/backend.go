@@ -100,8 +100,10 @@ func source() string {
 
 // kernelNames lists every kernel the backend loads.
 var kernelNames = []string{
-	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_add", "k_swiglu", "k_rope", "k_logprobs",
-	"k_mamba_conv", "k_conv_state", "k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan_any",
+	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
+	"k_mamba_conv", "k_conv_state", "k_scan_any",
+	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8",
+	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f",
 	"k_attn", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_scatter_o",
 }
 
@@ -128,9 +130,13 @@ type Backend struct {
 	one, zero float32 // GEMM alpha/beta constants (host memory read by cuBLAS)
 	scale     float32 // the attention scale, as a GEMM alpha
 
-	// attnBlock overrides the cuBLAS attention path's query block (tests,
-	// benchmarks); 0 means queryBlock.
+	// Tuning knobs for tests and benchmarks. attnBlock overrides the cuBLAS
+	// attention path's query block (0: queryBlock); scanLanes the threads
+	// per channel of the scan for 16 states (0: 8); noGemv sends
+	// matrix-vector products to cuBLAS.
 	attnBlock int
+	scanLanes int
+	noGemv    bool
 
 	p params // kernel argument block
 

@@ -162,10 +162,21 @@ func TestBenchH200(t *testing.T) {
 	}
 	s.Free()
 
+	// Host cost per operation, with device work too small to matter.
+	for _, l := range g.benchOverhead(t) {
+		say("%s", l)
+	}
+
 	// Decoding at batch 1 and 16 against the bandwidth bound.
 	weightBytes := float64(2 * params)
 	bound := copyBW / weightBytes
-	for _, batch := range []int{1, 16} {
+	type decodeRun struct {
+		batch  int
+		noGemv bool
+	}
+	for _, dr := range []decodeRun{{1, false}, {16, false}, {1, true}} {
+		batch := dr.batch
+		g.noGemv = dr.noGemv
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -195,11 +206,30 @@ func TestBenchH200(t *testing.T) {
 		}
 		el := time.Since(start).Seconds()
 		rate := float64(batch*steps) / el
-		say("decode, batch %2d: %6.0f tokens/s (%.2f ms per step); bandwidth bound %.0f tokens/s (%.2f GB of weights at %.0f GB/s): %.0f%%",
-			batch, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
+		how := "k_gemv for products of ≤4 rows"
+		if dr.noGemv {
+			how = "cuBLAS for every product"
+		}
+		say("decode, batch %2d (%s): %6.0f tokens/s (%.2f ms per step); bandwidth bound %.0f tokens/s (%.2f GB of weights at %.0f GB/s): %.0f%%",
+			batch, how, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
+		if !dr.noGemv {
+			prof.on = true
+			step()
+			prof.on = false
+			say("profile of one decode step at batch %d (device time per operation):", batch)
+			for _, l := range prof.report() {
+				say("  %s", l)
+			}
+		}
 		for _, x := range sessions {
 			x.Free()
 		}
+	}
+	g.noGemv = false
+
+	// The scan at the 3.8B shape, per lanes per channel.
+	for _, lanes := range []int{4, 8} {
+		say("selective scan T=16384, 5632 channels, 16 states, %d lanes per channel: %.2f ms", lanes, g.benchScan(t, lanes))
 	}
 
 	// The long-chunk attention path at the 3.8B shape, per query block size.
@@ -208,6 +238,89 @@ func TestBenchH200(t *testing.T) {
 		flops := 4.0 * 16384 * 2048 * 256 * 11
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
 	}
+}
+
+// benchOverhead measures the wall time per call of operations whose device
+// work is negligible: the host cost of a launch and of a cuBLAS call.
+func (b *Backend) benchOverhead(t *testing.T) []string {
+	r := rand.New(rand.NewPCG(10, 10))
+	x := b.Alloc(4 * 2816)
+	defer b.Free(x)
+	b.Write(x, 0, randn(r, 4*2816, 1))
+	y := b.Alloc(4 * 2816)
+	defer b.Free(y)
+	w, err := b.LoadWeight(dtype.BF16, 2816, 2816, weightBytes(dtype.BF16, randn(r, 2816*2816, 0.02)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		defer b.enter()()
+		b.free(w.(*Weight).ptr)
+	}()
+	xm, ym := kernels.NewMat(x, 1, 2816), kernels.NewMat(y, 1, 2816)
+	timeIt := func(n int, f func()) float64 {
+		for range 10 {
+			f()
+		}
+		if err := b.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for range n {
+			f()
+		}
+		if err := b.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start).Seconds() / float64(n) * 1e6
+	}
+	add := timeIt(2000, func() { b.Add(ym.ColSlice(0, 64), xm.ColSlice(0, 64)) })
+	gemv := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
+	b.noGemv = true
+	blas := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
+	b.noGemv = false
+	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
+		add, gemv, blas, 2816*2816*2/4.3e12*1e6)}
+}
+
+// benchScan returns the median device time of SelectiveScan at the 3.8B
+// shape over one 16K chunk, in milliseconds.
+func (b *Backend) benchScan(t *testing.T, lanes int) float64 {
+	const T, E, N = 16384, 5632, 16
+	r := rand.New(rand.NewPCG(11, 11))
+	mk := func(rows, cols int, scale float64) kernels.Mat {
+		buf := b.Alloc(rows * cols)
+		b.Write(buf, 0, randn(r, rows*cols, scale))
+		return kernels.NewMat(buf, rows, cols)
+	}
+	u, delta, z, y := mk(T, E, 1), mk(T, E, 1), mk(T, E, 1), mk(T, E, 0)
+	bc := mk(T, 2*N, 1)
+	aVals := make([]float32, E*N)
+	for i := range aVals {
+		aVals[i] = -float32(i%N + 1)
+	}
+	A := mk(E, N, 0)
+	b.Write(A.Buf, 0, aVals)
+	p := kernels.ScanParams{A: A, D: mk(1, E, 1), DeltaBias: mk(1, E, 1)}
+	st := &kernels.MambaState{Conv: b.Alloc(3 * E), SSM: b.Alloc(E * N)}
+	b.scanLanes = lanes
+	defer func() { b.scanLanes = 0 }()
+	var times []float64
+	for i := range 4 {
+		s, e := b.events2()
+		b.SelectiveScan(y, u, delta, bc.ColSlice(0, N), bc.ColSlice(N, 2*N), z, p, []*kernels.MambaState{st}, []kernels.Seq{{Row: 0, Len: T}})
+		ms := b.stop(s, e)
+		if i > 0 {
+			times = append(times, ms)
+		}
+	}
+	for _, m := range []kernels.Mat{u, delta, z, y, bc, A, p.D, p.DeltaBias} {
+		b.Free(m.Buf)
+	}
+	b.Free(st.Conv)
+	b.Free(st.SSM)
+	sort.Float64s(times)
+	return times[len(times)/2]
 }
 
 // event helpers

@@ -192,13 +192,30 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 	b.p.ptr(sh)
 	b.p.i32(ldsh)
 	b.p.i32(kind)
-	b.launch("k_swiglu", grid2(gate.Rows, gate.Cols, 256), dim3{256, 1, 1}, 0)
+	if aligned4(dst) && aligned4(gate) && aligned4(up) && gate.Cols%4 == 0 && ldsh%4 == 0 {
+		b.launch("k_swiglu4", grid2(gate.Rows, gate.Cols/4, 256), dim3{256, 1, 1}, 0)
+	} else {
+		b.launch("k_swiglu", grid2(gate.Rows, gate.Cols, 256), dim3{256, 1, 1}, 0)
+	}
 	b.produced(dst, sh != 0)
+}
+
+// aligned4 reports whether every row of m starts 16-byte aligned.
+func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
+
+// gemvRows is the most rows of x that k_gemv takes.
+const gemvRows = 4
+
+// usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv.
+func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x)
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
 // activations rounded to their type (fp32 accumulation); float32 weights,
-// and every product in fp32 mode, use pedantic float32.
+// and every product in fp32 mode, use pedantic float32. In bf16 mode a
+// product of at most gemvRows rows (decoding) runs k_gemv instead, with the
+// activations unrounded.
 func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
 	wt := w.(*Weight)
 	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
@@ -208,6 +225,24 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		return
 	}
 	defer b.enter()()
+	if b.usesGemv(x, wt) {
+		acc := 0
+		if accumulate {
+			acc = 1
+		}
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(x)
+		b.p.ptr(wt.ptr)
+		b.p.i32(wt.rows)
+		b.p.i32(wt.cols)
+		b.p.i32(x.Rows)
+		b.p.i32(wt.kind())
+		b.p.i32(acc)
+		b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
+		b.produced(dst, false)
+		return
+	}
 	g := gemm{M: x.Rows, N: wt.rows, K: wt.cols, B: wt.ptr, ldb: wt.cols, transB: true,
 		C: addr(dst), ldc: dst.Stride, alpha: &b.one, beta: &b.zero, compute: compute32F}
 	if accumulate {
@@ -328,10 +363,14 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 	defer b.enter()()
 	sh, ldsh, kind := b.shadowOut(dst)
 	name, grid0 := "k_scan_any", (E+127)/128
-	if N%4 == 0 {
-		switch N / 4 {
-		case 1, 2, 4, 8, 16:
-			name, grid0 = fmt.Sprintf("k_scan%d", N), (E+31)/32
+	switch N {
+	case 4, 8, 16, 32, 64:
+		name, grid0 = fmt.Sprintf("k_scan%d", N), (E+31)/32
+		if N == 16 && b.scanLanes != 4 {
+			name, grid0 = "k_scan16x8", (E+15)/16
+		}
+		if !b.fp32 {
+			name += "f"
 		}
 	}
 	groups(len(seqs), func(lo, hi int) {

@@ -58,6 +58,10 @@ func TestMatMul(t *testing.T) {
 		{130, 40, 72, dtype.F16, true, 1},
 		{17, 50, 64, dtype.F32, false, 2},
 		{200, 300, 512, dtype.BF16, true, 0},
+		// matrix-vector products (k_gemv in bf16 mode)
+		{1, 96, 256, dtype.BF16, true, 0},
+		{4, 40, 64, dtype.F16, true, 4},
+		{2, 300, 520, dtype.BF16, false, 0},
 	}
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
@@ -75,12 +79,13 @@ func TestMatMul(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// In bf16 mode the GPU rounds x to the weights' type first.
+				// In bf16 mode cuBLAS products take x rounded to the
+				// weights' type; k_gemv takes it as it is.
+				x := newTwin(cb, g, c.M, c.K, c.pad, xv)
 				xref := xv
-				if !g.fp32 {
+				if !g.fp32 && !g.usesGemv(x.g, wg.(*Weight)) {
 					xref = roundTo(c.dt, xv)
 				}
-				x := newTwin(cb, g, c.M, c.K, c.pad, xv)
 				xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
 				init := randn(r, c.M*c.N, 1)
 				d := newTwin(cb, g, c.M, c.N, c.pad, init)
@@ -150,6 +155,15 @@ func TestElementwise(t *testing.T) {
 				if err := closeEnough(readMat(g, x.g), readMat(cb, x.c), 2e-6); err != nil {
 					t.Fatalf("SwiGLU: %v", err)
 				}
+				if sz.cols%4 == 0 { // aligned rows: the four-wide kernel
+					ga := newTwin(cb, g, sz.rows, sz.cols, 0, randn(r, n, 2))
+					ua := newTwin(cb, g, sz.rows, sz.cols, 4, randn(r, n, 1))
+					cb.SwiGLU(ga.c, ga.c, ua.c)
+					g.SwiGLU(ga.g, ga.g, ua.g)
+					if err := closeEnough(readMat(g, ga.g), readMat(cb, ga.c), 2e-6); err != nil {
+						t.Fatalf("SwiGLU aligned: %v", err)
+					}
+				}
 			})
 		}
 	})
@@ -199,20 +213,26 @@ type mambaCase struct {
 	E, N  int
 	K     int
 	calls [][]int
+	lanes int // scanLanes
 }
 
 var mambaCases = []mambaCase{
-	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}},
-	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}},
-	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}},
-	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}},
+	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, 0},
+	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, 0},
+	{"batch 4 lanes", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, 4},
+	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, 0},
+	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, 0},
 }
 
 func TestMamba(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, mc := range mambaCases {
-			t.Run(mc.name, func(t *testing.T) { testMamba(t, cb, g, mc) })
+			t.Run(mc.name, func(t *testing.T) {
+				g.scanLanes = mc.lanes
+				defer func() { g.scanLanes = 0 }()
+				testMamba(t, cb, g, mc)
+			})
 		}
 	})
 }
@@ -324,6 +344,7 @@ var attnCases = []attnCase{
 	{"mqa head 256 mixed", 3, 1, 256, 64, []int{80, 2}, []int{10, 500}, 0},
 	{"many query blocks", 2, 1, 64, 100, []int{1300}, []int{250}, 256},
 	{"window 1", 2, 1, 32, 1, []int{70, 1}, []int{3, 9}, 0},
+	{"full attention long context", 2, 1, 64, 0, []int{70}, []int{5000}, 0},
 }
 
 func TestAttention(t *testing.T) {

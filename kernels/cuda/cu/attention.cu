@@ -182,29 +182,63 @@ extern "C" __global__ void k_q_pack(void* __restrict__ Qo, int kind, const float
     }
 }
 
+// SMX_PER is how many scores per thread k_softmax keeps in registers: rows
+// of up to blockDim.x*SMX_PER columns are read once.
+#define SMX_PER 16
+
 // k_softmax turns one block of scores into probabilities. S holds, per
 // group g (stride sg), rows (i, hh) for queries t0+i of a sequence at
 // positions P+t0+i, and columns c for key positions base+c. Keys outside a
-// query's causal window get probability 0. One block per row.
+// query's causal window get probability 0. One block per row; fast uses
+// __expf (bf16 mode).
 extern "C" __global__ void k_softmax(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg,
                                      int ldP, int kind, int rowsPerG, int G, int Hg, int span, int t0, int P, int window,
-                                     int base) {
+                                     int base, int fast) {
     __shared__ float red[32];
+    int nt = blockDim.x;
     for (int b = blockIdx.x; b < rowsPerG * G; b += gridDim.x) {
         int g = b / rowsPerG, rho = b - g * rowsPerG;
         int p = P + t0 + rho / Hg;
         int lo = window > 0 ? max(0, p - window + 1) : 0;
         int c0 = max(lo - base, 0), c1 = min(p - base, span - 1);
         const float* sr = S + g * sg + (long long)rho * ldS;
+        long long po = g * pg + (long long)rho * ldP;
+        if (span <= nt * SMX_PER) {
+            float v[SMX_PER];
+            float mx = -INF_F;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                v[i] = (c >= c0 && c <= c1) ? sr[c] : -INF_F;
+                mx = fmaxf(mx, v[i]);
+            }
+            mx = block_max(mx, red);
+            float sum = 0.0f;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                float e = 0.0f;
+                if (c >= c0 && c <= c1) e = fast ? __expf(v[i] - mx) : expf(v[i] - mx);
+                v[i] = e;
+                sum += e;
+            }
+            sum = block_sum(sum, red);
+            float inv = 1.0f / sum;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                if (c < span) store(Pm, po + c, v[i] * inv, kind);
+            }
+            continue;
+        }
         float mx = -INF_F;
-        for (int c = c0 + threadIdx.x; c <= c1; c += blockDim.x) mx = fmaxf(mx, sr[c]);
+        for (int c = c0 + threadIdx.x; c <= c1; c += nt) mx = fmaxf(mx, sr[c]);
         mx = block_max(mx, red);
         float sum = 0.0f;
-        for (int c = c0 + threadIdx.x; c <= c1; c += blockDim.x) sum += expf(sr[c] - mx);
+        for (int c = c0 + threadIdx.x; c <= c1; c += nt) sum += expf(sr[c] - mx);
         sum = block_sum(sum, red);
         float inv = 1.0f / sum;
-        long long po = g * pg + (long long)rho * ldP;
-        for (int c = threadIdx.x; c < span; c += blockDim.x) {
+        for (int c = threadIdx.x; c < span; c += nt) {
             float pv = (c >= c0 && c <= c1) ? expf(sr[c] - mx) * inv : 0.0f;
             store(Pm, po + c, pv, kind);
         }

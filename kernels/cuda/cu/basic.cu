@@ -75,6 +75,74 @@ extern "C" __global__ void k_swiglu(float* dst, int ldd, const float* g, int ldg
         }
 }
 
+// k_swiglu4 is k_swiglu four columns at a time, for 16-byte aligned rows
+// whose width is a multiple of 4.
+extern "C" __global__ void k_swiglu4(float* dst, int ldd, const float* g, int ldg, const float* u, int ldu, int rows, int cols,
+                                     u16* __restrict__ sh, int ldsh, int shkind) {
+    int c4 = cols / 4;
+    for (int r = blockIdx.y; r < rows; r += gridDim.y)
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < c4; c += gridDim.x * blockDim.x) {
+            float4 gv = ((const float4*)(g + (long long)r * ldg))[c];
+            float4 uv = ((const float4*)(u + (long long)r * ldu))[c];
+            float4 o = make_float4(silu(gv.x) * uv.x, silu(gv.y) * uv.y, silu(gv.z) * uv.z, silu(gv.w) * uv.w);
+            ((float4*)(dst + (long long)r * ldd))[c] = o;
+            if (sh) {
+                u16* s = sh + (long long)r * ldsh + 4 * c;
+                s[0] = to16(o.x, shkind);
+                s[1] = to16(o.y, shkind);
+                s[2] = to16(o.z, shkind);
+                s[3] = to16(o.w, shkind);
+            }
+        }
+}
+
+// k_gemv computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4 rows of x,
+// one warp per weight row: the decoding path's matrix-vector products,
+// bandwidth-bound on W. W is 16-bit (kind) with K a multiple of 8 and
+// 16-byte aligned rows; x is float32, 16-byte aligned with ldx a multiple of
+// 4. x is used unrounded.
+extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, const float* __restrict__ x, int ldx,
+                                                         const u16* __restrict__ W, int N, int K, int M, int kind,
+                                                         int accumulate) {
+    int n = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (n >= N) return;
+    const uint4* wr = (const uint4*)(W + (long long)n * K);
+    int chunks = K >> 3;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 4
+    for (int ch = lane; ch < chunks; ch += 32) {
+        uint4 q = __ldg(wr + ch);
+        float w[8];
+        unsigned int pk[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            w[2 * j] = from16((u16)(pk[j] & 0xffffu), kind);
+            w[2 * j + 1] = from16((u16)(pk[j] >> 16), kind);
+        }
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                const float4* xr = (const float4*)(x + (long long)m * ldx) + 2 * ch;
+                float4 a = __ldg(xr), b = __ldg(xr + 1);
+                acc[m] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < 4; m++)
+        for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(FULL_MASK, acc[m], o);
+    if (lane == 0) {
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                float* d = dst + (long long)m * ldd + n;
+                *d = accumulate ? *d + acc[m] : acc[m];
+            }
+        }
+    }
+}
+
 // k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
 // thread j computes the angle pos*invFreq[j] and its sine and cosine in
 // double, as the reference does, and rotates pair (j, j+half) of every head.

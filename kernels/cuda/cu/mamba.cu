@@ -81,56 +81,91 @@ extern "C" __global__ void k_conv_state(const float* __restrict__ x, int ldx, in
         if (i < K - 1) st[(long long)i * E + e] = v[i];
 }
 
-// scan_lanes runs the selective scan of one sequence (rows row … row+len-1,
-// SSM state at state) with four
-// threads per channel, each holding NPT of the channel's 4*NPT states in
-// registers; y is summed over the four lanes with shuffles. Time is
-// sequential. All 32 lanes of a warp stay in the loop (shuffles need them);
-// lanes past E compute on a clamped channel and write nothing.
-template <int NPT>
-__device__ __forceinline__ void scan_lanes(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
-                                           const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
-                                           const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
-                                           const float* __restrict__ A, int lda, const float* __restrict__ Dv,
-                                           const float* __restrict__ dbias, int E, int row, int len, float* state,
-                                           u16* __restrict__ sh, int ldsh, int shkind) {
-    const int N = 4 * NPT;
-    int lane = threadIdx.x & 3;
-    int e = blockIdx.x * (blockDim.x >> 2) + (threadIdx.x >> 2);
-    bool ok = e < E;
-    int ec = ok ? e : E - 1;
+// SCAN_L is the number of time steps a scan block stages at once.
+#define SCAN_L 32
+
+// scan_chunked runs the selective scan of one sequence (rows row …
+// row+len-1, SSM state at state) for the CH = 128/LANES channels of a block
+// of 128 threads. LANES threads share a channel, each holding NPT of its
+// N = LANES*NPT states in registers; y is summed over the lanes with
+// shuffles. Time is sequential, SCAN_L steps at a time: the block first
+// loads the chunk's inputs with coalesced reads into shared memory,
+// computing Δ = softplus(δ + bias), Δ·u, D·u and SiLU(z) once per (step,
+// channel); then runs the recurrence from shared memory; then writes the
+// chunk's outputs. FAST uses exp2 with A premultiplied by log2(e) for
+// exp(Δ·A) (bf16 mode); otherwise expf as the reference. Threads past E
+// compute on a clamped channel and write nothing.
+template <int NPT, int LANES, bool FAST>
+__device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
+                                             const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
+                                             const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
+                                             const float* __restrict__ A, int lda, const float* __restrict__ Dv,
+                                             const float* __restrict__ dbias, int E, int row, int len, float* state,
+                                             u16* __restrict__ sh, int ldsh, int shkind) {
+    const int N = LANES * NPT, CH = 128 / LANES;
+    __shared__ float s_dt[SCAN_L][CH], s_du[SCAN_L][CH], s_Du[SCAN_L][CH], s_gz[SCAN_L][CH], s_y[SCAN_L][CH];
+    __shared__ float s_B[SCAN_L][N], s_C[SCAN_L][N];
+    int tid = threadIdx.x;
+    int c = tid / LANES, lane = tid % LANES;
+    int e0 = blockIdx.x * CH;
+    int ec = min(e0 + c, E - 1);
     float* st = state + (long long)ec * N + lane * NPT;
     float h[NPT], a[NPT];
 #pragma unroll
     for (int i = 0; i < NPT; i++) {
         h[i] = st[i];
         a[i] = A[(long long)ec * lda + lane * NPT + i];
+        if (FAST) a[i] *= 1.4426950408889634f;
     }
-    float dskip = Dv[ec], db = dbias[ec];
-    for (int t = 0; t < len; t++) {
-        long long r = row + t;
-        float ut = u[r * ldu + ec];
-        float dt = softplus(delta[r * lddt + ec] + db);
-        float zt = z[r * ldz + ec];
-        const float* br = B + r * ldb + lane * NPT;
-        const float* cr = C + r * ldc + lane * NPT;
-        float du = dt * ut;
-        float y = 0.0f;
+    for (int t0 = 0; t0 < len; t0 += SCAN_L) {
+        int L = min(SCAN_L, len - t0);
+        for (int i = tid; i < SCAN_L * CH; i += 128) {
+            int tt = i / CH, cc = i % CH, e = e0 + cc;
+            if (tt < L && e < E) {
+                long long r = row + t0 + tt;
+                float ut = u[r * ldu + e];
+                float dt = softplus(delta[r * lddt + e] + dbias[e]);
+                s_dt[tt][cc] = dt;
+                s_du[tt][cc] = dt * ut;
+                s_Du[tt][cc] = Dv[e] * ut;
+                s_gz[tt][cc] = silu(z[r * ldz + e]);
+            }
+        }
+        for (int i = tid; i < SCAN_L * N; i += 128) {
+            int tt = i / N, n = i % N;
+            if (tt < L) {
+                long long r = row + t0 + tt;
+                s_B[tt][n] = B[r * ldb + n];
+                s_C[tt][n] = C[r * ldc + n];
+            }
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int tt = 0; tt < L; tt++) {
+            float dt = s_dt[tt][c], du = s_du[tt][c];
+            float y = 0.0f;
 #pragma unroll
-        for (int i = 0; i < NPT; i++) {
-            h[i] = expf(dt * a[i]) * h[i] + du * br[i];
-            y += h[i] * cr[i];
+            for (int i = 0; i < NPT; i++) {
+                float ea = FAST ? exp2f(dt * a[i]) : expf(dt * a[i]);
+                h[i] = ea * h[i] + du * s_B[tt][lane * NPT + i];
+                y += h[i] * s_C[tt][lane * NPT + i];
+            }
+#pragma unroll
+            for (int o = 1; o < LANES; o <<= 1) y += __shfl_xor_sync(FULL_MASK, y, o);
+            if (lane == 0) s_y[tt][c] = (y + s_Du[tt][c]) * s_gz[tt][c];
         }
-        y += __shfl_xor_sync(FULL_MASK, y, 1);
-        y += __shfl_xor_sync(FULL_MASK, y, 2);
-        if (ok && lane == 0) {
-            y += dskip * ut;
-            float o = y * silu(zt);
-            dst[r * ldd + ec] = o;
-            shadow(sh, ldsh, shkind, r, ec, o);
+        __syncthreads();
+        for (int i = tid; i < SCAN_L * CH; i += 128) {
+            int tt = i / CH, cc = i % CH, e = e0 + cc;
+            if (tt < L && e < E) {
+                long long r = row + t0 + tt;
+                float o = s_y[tt][cc];
+                dst[r * ldd + e] = o;
+                shadow(sh, ldsh, shkind, r, e, o);
+            }
         }
     }
-    if (ok) {
+    if (e0 + c < E) {
 #pragma unroll
         for (int i = 0; i < NPT; i++) st[i] = h[i];
     }
@@ -146,12 +181,23 @@ __device__ __forceinline__ void scan_lanes(float* __restrict__ dst, int ldd, con
 #define SCAN_ARGS                                                                                                            \
     dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
         (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
+#define SCAN_KERNEL(name, npt, lanes, fast) \
+    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) { scan_chunked<npt, lanes, fast>(SCAN_ARGS); }
 
-extern "C" __global__ void __launch_bounds__(128) k_scan4(SCAN_PARAMS) { scan_lanes<1>(SCAN_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) k_scan8(SCAN_PARAMS) { scan_lanes<2>(SCAN_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) k_scan16(SCAN_PARAMS) { scan_lanes<4>(SCAN_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) k_scan32(SCAN_PARAMS) { scan_lanes<8>(SCAN_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) k_scan64(SCAN_PARAMS) { scan_lanes<16>(SCAN_ARGS); }
+// k_scan<N>[x8][f]: state size N, 4 (or 8) lanes per channel, exact (or
+// fast) exponentials.
+SCAN_KERNEL(k_scan4, 1, 4, false)
+SCAN_KERNEL(k_scan8, 2, 4, false)
+SCAN_KERNEL(k_scan16, 4, 4, false)
+SCAN_KERNEL(k_scan32, 8, 4, false)
+SCAN_KERNEL(k_scan64, 16, 4, false)
+SCAN_KERNEL(k_scan16x8, 2, 8, false)
+SCAN_KERNEL(k_scan4f, 1, 4, true)
+SCAN_KERNEL(k_scan8f, 2, 4, true)
+SCAN_KERNEL(k_scan16f, 4, 4, true)
+SCAN_KERNEL(k_scan32f, 8, 4, true)
+SCAN_KERNEL(k_scan64f, 16, 4, true)
+SCAN_KERNEL(k_scan16x8f, 2, 8, true)
 
 // k_scan_any is the scan for any state size: one thread per channel, the
 // state kept in device memory. Slow, but only odd configurations use it.
