@@ -9,6 +9,7 @@ import (
 // attnScratch holds the long-chunk attention path's buffers.
 type attnScratch struct {
 	kall, vall, q, s, p, o scratch
+	part                   scratch // k_attn's per-split partials
 }
 
 // simtMaxLen is the longest chunk (per sequence) attended by k_attn; longer
@@ -51,6 +52,11 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
 		}
 		longest := b.setSeqs(sub)
+		nsplit := b.keySplits(H, longest, hi-lo, sh.Window, sub)
+		var part uintptr
+		if nsplit > 1 {
+			part = b.grow(&b.att.part, 4*q.Rows*H*nsplit*(hd+2))
+		}
 		b.p.reset()
 		b.p.mat(dst)
 		b.p.mat(q)
@@ -68,7 +74,22 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.p.ptr(shp)
 		b.p.i32(ldsh)
 		b.p.i32(kind)
-		b.launch("k_attn", dim3{H, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		b.p.i32(nsplit)
+		b.p.ptr(part)
+		b.launch("k_attn", dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		if nsplit > 1 {
+			b.p.reset()
+			b.p.mat(dst)
+			b.p.ptr(part)
+			b.p.i32(H)
+			b.p.i32(hd)
+			b.p.i32(nsplit)
+			b.putSeqs()
+			b.p.ptr(shp)
+			b.p.i32(ldsh)
+			b.p.i32(kind)
+			b.launch("k_attn_combine", dim3{H, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		}
 	})
 	// Store the chunk's keys and values once every query has read the caches.
 	groups(len(seqs), func(lo, hi int) {
@@ -96,6 +117,20 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 	b.produced(dst, shp != 0)
 }
 
+// keySplits picks how many blocks share one query's keys in k_attn: about
+// 256 keys each, while the launch has fewer than four blocks per
+// multiprocessor, at most 16.
+func (b *Backend) keySplits(H, longest, nseq, window int, seqs []kernels.Seq) int {
+	keys := window
+	if window <= 0 {
+		for _, s := range seqs {
+			keys = max(keys, s.Pos+s.Len)
+		}
+	}
+	n := min((keys+255)/256, 16, max(1, 4*b.sms/(H*longest*nseq)))
+	return max(n, 1)
+}
+
 // attnGemm attends one long chunk with cuBLAS. The keys and values the
 // chunk sees (up to window-1 earlier positions from the cache, then the
 // chunk's own) are laid out contiguously, the queries grouped by key/value
@@ -120,8 +155,13 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		kind, esz, dtyp, compute = kindF32, 4, typeF32, compute32FPedantic
 	}
 	at := &b.att
-	kall := b.grow(&at.kall, esz*n*kvDim)
-	vall := b.grow(&at.vall, esz*n*kvDim)
+	// The products run over key counts padded to multiples of 8 (for the
+	// tensor cores); the 8 rows past the last key are zeros.
+	kall := b.grow(&at.kall, esz*(n+8)*kvDim)
+	vall := b.grow(&at.vall, esz*(n+8)*kvDim)
+	for _, p := range []uintptr{kall, vall} {
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, p+uintptr(esz*n*kvDim), 0, uintptr(esz*8*kvDim/4), b.stream))
+	}
 	b.p.reset()
 	b.p.ptr(kall)
 	b.p.ptr(vall)
@@ -159,12 +199,11 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		if W > 0 {
 			jlo = max(0, t0+ctx-W+1)
 		}
-		span := t1 + ctx - jlo
-		ld := roundUp(span, 8)
+		ld := roundUp(t1+ctx-jlo, 8) // the keys of the block, padded
 		rows := (t1 - t0) * Hg
 		S := b.grow(&at.s, 4*G*rows*ld)
 		Pm := b.grow(&at.p, esz*G*rows*ld)
-		g := gemm{M: rows, N: span, K: hd,
+		g := gemm{M: rows, N: ld, K: hd,
 			A: qc + uintptr(esz*t0*Hg*hd), lda: hd, sA: int64(T * Hg * hd),
 			B: kall + uintptr(esz*jlo*kvDim), ldb: kvDim, sB: int64(hd), transB: true,
 			C: S, ldc: ld, sC: int64(rows * ld),
@@ -172,6 +211,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		if err := b.blas.run(&g); err != nil {
 			panic(err)
 		}
+		b.traced("cublas Q·Kᵀ")
 		b.p.reset()
 		b.p.ptr(S)
 		b.p.i64(int64(rows * ld))
@@ -183,7 +223,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		b.p.i32(rows)
 		b.p.i32(G)
 		b.p.i32(Hg)
-		b.p.i32(span)
+		b.p.i32(ld)
 		b.p.i32(t0)
 		b.p.i32(P)
 		b.p.i32(W)
@@ -194,7 +234,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		}
 		b.p.i32(fast)
 		b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
-		g = gemm{M: rows, N: hd, K: span,
+		g = gemm{M: rows, N: hd, K: ld,
 			A: Pm, lda: ld, sA: int64(rows * ld),
 			B: vall + uintptr(esz*jlo*kvDim), ldb: kvDim, sB: int64(hd),
 			C: oc + uintptr(4*t0*Hg*hd), ldc: hd, sC: int64(T * Hg * hd),
@@ -202,6 +242,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		if err := b.blas.run(&g); err != nil {
 			panic(err)
 		}
+		b.traced("cublas P·V")
 	}
 	b.p.reset()
 	b.p.mat(dst)

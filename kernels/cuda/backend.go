@@ -104,7 +104,7 @@ var kernelNames = []string{
 	"k_mamba_conv", "k_conv_state", "k_scan_any",
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f",
-	"k_attn", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_scatter_o",
+	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_scatter_o",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations
@@ -137,6 +137,9 @@ type Backend struct {
 	attnBlock int
 	scanLanes int
 	noGemv    bool
+	// onLaunch, when set, is called after each kernel or cuBLAS call is
+	// queued (benchmark tracing).
+	onLaunch func(name string)
 
 	p params // kernel argument block
 
@@ -553,6 +556,14 @@ func (b *Backend) launch(name string, grid, block dim3, shmem int) {
 		uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), uintptr(shmem), b.stream, b.p.argv(), 0)
 	if r != 0 {
 		panic(fmt.Errorf("launching %s grid %v block %v: %w", name, grid, block, b.d.err("cuLaunchKernel", r)))
+	}
+	b.traced(name)
+}
+
+// traced reports a queued call to the benchmark's tracer.
+func (b *Backend) traced(name string) {
+	if b.onLaunch != nil {
+		b.onLaunch(name)
 	}
 }
 

@@ -232,12 +232,71 @@ func TestBenchH200(t *testing.T) {
 		say("selective scan T=16384, 5632 channels, 16 states, %d lanes per channel: %.2f ms", lanes, g.benchScan(t, lanes))
 	}
 
-	// The long-chunk attention path at the 3.8B shape, per query block size.
+	// The long-chunk attention path at the 3.8B shape, per query block size,
+	// then the decoding path; each followed by a trace of one call.
 	for _, bq := range []int{256, 512, 1024} {
-		ms := g.benchAttention(t, bq)
+		ms := g.benchAttention(t, bq, 16384, nil)
 		flops := 4.0 * 16384 * 2048 * 256 * 11
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
 	}
+	for _, T := range []int{16384, 1} {
+		tr := &tracer{b: g}
+		g.benchAttention(t, 0, T, tr)
+		say("trace of one attention call, T=%d (device time between consecutive launches):", T)
+		for _, l := range tr.report() {
+			say("  %s", l)
+		}
+	}
+	for _, T := range []int{1} {
+		say("attention T=%d, window 2048, 11 heads of 256: %.3f ms per call", T, g.benchAttention(t, 0, T, nil))
+	}
+}
+
+// tracer records an event after every queued kernel or cuBLAS call, so
+// that the time between consecutive events is the device time of the call
+// (when the device is not starved).
+type tracer struct {
+	b      *Backend
+	names  []string
+	events []uintptr
+}
+
+func (tr *tracer) start() {
+	defer tr.b.enter()()
+	e := tr.b.newEvent()
+	tr.b.record(e)
+	tr.names, tr.events = append(tr.names, ""), append(tr.events, e)
+}
+
+// mark runs inside a backend operation (the context is current).
+func (tr *tracer) mark(name string) {
+	e := tr.b.newEvent()
+	tr.b.record(e)
+	tr.names, tr.events = append(tr.names, name), append(tr.events, e)
+}
+
+func (tr *tracer) report() []string {
+	defer tr.b.enter()()
+	sums := map[string]float64{}
+	counts := map[string]int{}
+	var order []string
+	for i := 1; i < len(tr.events); i++ {
+		ms := tr.b.elapsedMS(tr.events[i-1], tr.events[i])
+		n := tr.names[i]
+		if _, ok := sums[n]; !ok {
+			order = append(order, n)
+		}
+		sums[n] += ms
+		counts[n]++
+	}
+	var lines []string
+	for _, n := range order {
+		lines = append(lines, fmt.Sprintf("%-16s %4d calls %8.3f ms", n, counts[n], sums[n]))
+	}
+	for _, e := range tr.events {
+		call(tr.b.d.cuEventDestroy, e)
+	}
+	return lines
 }
 
 // benchOverhead measures the wall time per call of operations whose device
@@ -400,11 +459,11 @@ func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
 	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
 }
 
-// benchAttention times one 16K-token chunk of the 3.8B attention shape
-// with a full window of cached keys, for query block bq; it returns the
-// median of 5 runs in milliseconds.
-func (b *Backend) benchAttention(t *testing.T, bq int) float64 {
-	const T, H, G, hd, W = 16384, 11, 1, 256, 2048
+// benchAttention times one T-token chunk of the 3.8B attention shape with
+// a full window of cached keys, for query block bq; it returns the median
+// of 5 runs in milliseconds. With tr, the last run is traced.
+func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) float64 {
+	const H, G, hd, W = 11, 1, 256, 2048
 	r := rand.New(rand.NewPCG(9, 9))
 	cols := (H + 2*G) * hd
 	qkv := b.Alloc(T * cols)
@@ -420,8 +479,16 @@ func (b *Backend) benchAttention(t *testing.T, bq int) float64 {
 	defer func() { b.attnBlock = 0 }()
 	var times []float64
 	for i := range 6 {
+		if tr != nil && i == 5 {
+			if err := b.Synchronize(); err != nil {
+				t.Fatal(err)
+			}
+			b.onLaunch = tr.mark
+			tr.start()
+		}
 		s, e := b.events2()
 		b.Attention(kernels.NewMat(dst, T, H*hd), q, k, v, sh, []*kernels.KVCache{kc}, []kernels.Seq{{Row: 0, Len: T, Pos: 100000 + i*T}})
+		b.onLaunch = nil
 		if i > 0 {
 			times = append(times, b.stop(s, e))
 		} else {

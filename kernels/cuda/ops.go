@@ -264,6 +264,7 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 	if err := b.blas.run(&g); err != nil {
 		panic(err)
 	}
+	b.traced("cublas MatMul")
 	b.produced(dst, false)
 }
 

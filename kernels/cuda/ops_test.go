@@ -345,6 +345,10 @@ var attnCases = []attnCase{
 	{"many query blocks", 2, 1, 64, 100, []int{1300}, []int{250}, 256},
 	{"window 1", 2, 1, 32, 1, []int{70, 1}, []int{3, 9}, 0},
 	{"full attention long context", 2, 1, 64, 0, []int{70}, []int{5000}, 0},
+	// long windows split each query's keys over several blocks
+	{"decode split keys", 2, 1, 64, 1000, []int{1, 1, 1}, []int{1500, 20, 1}, 0},
+	{"short chunk split keys", 4, 2, 128, 700, []int{7, 3}, []int{2000, 0}, 0},
+	{"decode split full attention", 3, 3, 64, 0, []int{1}, []int{900}, 0},
 }
 
 func TestAttention(t *testing.T) {

@@ -8,24 +8,29 @@
 #define ATT_KEYS 4    // keys per warp per step
 #define MAXD 8        // head dimensions per lane: head_dim <= 256
 
-// k_attn: one block per (head, query, sequence); the block's warps take
-// interleaved groups of ATT_KEYS keys of the query's window, each keeping an
-// online softmax, and combine them at the end. A key at position j comes
-// from the chunk (k, v rows) when j >= pos, else from the ring cache slot
-// j % cap.
+// k_attn: one block per (head, key split, query, sequence); the block's
+// warps take interleaved groups of ATT_KEYS keys of the split's share of the
+// query's window, each keeping an online softmax, and combine them at the
+// end. A key at position j comes from the chunk (k, v rows) when j >= pos,
+// else from the ring cache slot j % cap. With nsplit == 1 the block writes
+// the output; otherwise it writes its partial (max, sum, unnormalised
+// output) to part, slot ((batch row)*H + h)*nsplit + split, and
+// k_attn_combine finishes.
 extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     k_attn(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
            const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,
-           Ints cap, u16* __restrict__ sh, int ldsh, int shkind) {
+           Ints cap, u16* __restrict__ sh, int ldsh, int shkind, int nsplit, float* __restrict__ part) {
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][MAXD * 32];
-    int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
+    int h = blockIdx.x % H, sp = blockIdx.x / H, t = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || t >= seqs.len[s]) return;
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     int g = h / (H / G);
     int P = seqs.pos[s], row = seqs.row[s];
     int p = P + t;
     int first = window > 0 ? max(0, p - window + 1) : 0;
+    int per = (p - first + nsplit) / nsplit; // ceil(keys / nsplit)
+    int kbeg = first + sp * per, kend = min(p, kbeg + per - 1);
     int kvDim = G * hd;
     const float* kcache = (const float*)kc.p[s];
     const float* vcache = (const float*)vc.p[s];
@@ -39,7 +44,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
         acc[i] = 0.0f;
     }
     float m = -INF_F, l = 0.0f;
-    for (int j0 = first + w * ATT_KEYS; j0 <= p; j0 += ATT_WARPS * ATT_KEYS) {
+    for (int j0 = kbeg + w * ATT_KEYS; j0 <= kend; j0 += ATT_WARPS * ATT_KEYS) {
         float dot[ATT_KEYS];
         const float* vr[ATT_KEYS];
 #pragma unroll
@@ -47,7 +52,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
             int j = j0 + u;
             dot[u] = 0.0f;
             vr[u] = 0;
-            if (j <= p) {
+            if (j <= kend) {
                 const float* kr;
                 if (j >= P) {
                     long long rr = row + (j - P);
@@ -73,7 +78,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
         float mx = m;
 #pragma unroll
         for (int u = 0; u < ATT_KEYS; u++) {
-            sc[u] = j0 + u <= p ? dot[u] * scale : -INF_F;
+            sc[u] = j0 + u <= kend ? dot[u] * scale : -INF_F;
             mx = fmaxf(mx, sc[u]);
         }
         float corr = expf(m - mx);
@@ -82,7 +87,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
         for (int i = 0; i < MAXD; i++) acc[i] *= corr;
 #pragma unroll
         for (int u = 0; u < ATT_KEYS; u++) {
-            if (j0 + u <= p) {
+            if (j0 + u <= kend) {
                 float pj = expf(sc[u] - mx);
                 l += pj;
 #pragma unroll
@@ -110,10 +115,42 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     for (int i = 0; i < ATT_WARPS; i++)
         if (sm_m[i] > -INF_F) L += sm_l[i] * expf(sm_m[i] - M);
     long long orow = row + t;
+    float* pp = part + ((orow * H + h) * nsplit + sp) * (hd + 2);
+    if (nsplit > 1 && threadIdx.x == 0) {
+        pp[0] = M;
+        pp[1] = L;
+    }
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float o = 0.0f;
         for (int i = 0; i < ATT_WARPS; i++)
             if (sm_m[i] > -INF_F) o += sm_acc[i][d] * expf(sm_m[i] - M);
+        if (nsplit > 1) {
+            pp[2 + d] = o;
+            continue;
+        }
+        o /= L;
+        dst[orow * ldd + h * hd + d] = o;
+        shadow(sh, ldsh, shkind, orow, h * hd + d, o);
+    }
+}
+
+// k_attn_combine merges the nsplit partials of k_attn for one (head, query,
+// sequence) block. A split without keys has max -inf and adds nothing.
+extern "C" __global__ void k_attn_combine(float* __restrict__ dst, int ldd, const float* __restrict__ part, int H, int hd,
+                                          int nsplit, Seqs seqs, u16* __restrict__ sh, int ldsh, int shkind) {
+    int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || t >= seqs.len[s]) return;
+    long long orow = seqs.row[s] + t;
+    const float* pp = part + (orow * H + h) * nsplit * (hd + 2);
+    float M = -INF_F;
+    for (int i = 0; i < nsplit; i++) M = fmaxf(M, pp[i * (hd + 2)]);
+    float L = 0.0f;
+    for (int i = 0; i < nsplit; i++)
+        if (pp[i * (hd + 2)] > -INF_F) L += pp[i * (hd + 2) + 1] * expf(pp[i * (hd + 2)] - M);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (int i = 0; i < nsplit; i++)
+            if (pp[i * (hd + 2)] > -INF_F) o += pp[i * (hd + 2) + 2 + d] * expf(pp[i * (hd + 2)] - M);
         o /= L;
         dst[orow * ldd + h * hd + d] = o;
         shadow(sh, ldsh, shkind, orow, h * hd + d, o);
