@@ -68,7 +68,7 @@ run_tests() {
 }
 
 run_bench() {
-	SAMBAEVAL_CUDA_BENCH=1 SAMBAEVAL_BENCH_OUT=$out/bench.txt timeout 580 "$bin" -test.run '^TestBenchH200$' -test.v -test.timeout 570s 2>&1 | tee "$out/bench.log" | grep -vE '^(=== RUN)'
+	SAMBAEVAL_CUDA_BENCH=1 SAMBAEVAL_BENCH_OUT=$out/bench.txt SAMBAEVAL_BENCH_PPROF=$out/decode.pprof timeout 580 "$bin" -test.run '^TestBenchH200$' -test.v -test.timeout 570s 2>&1 | tee "$out/bench.log" | grep -vE '^(=== RUN)'
 }
 
 case "$mode" in

@@ -118,7 +118,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 }
 
 // keySplits picks how many blocks share one query's keys in k_attn: about
-// 256 keys each, while the launch has fewer than four blocks per
+// 128 keys each, while the launch has fewer than four blocks per
 // multiprocessor, at most 16.
 func (b *Backend) keySplits(H, longest, nseq, window int, seqs []kernels.Seq) int {
 	keys := window
@@ -127,7 +127,7 @@ func (b *Backend) keySplits(H, longest, nseq, window int, seqs []kernels.Seq) in
 			keys = max(keys, s.Pos+s.Len)
 		}
 	}
-	n := min((keys+255)/256, 16, max(1, 4*b.sms/(H*longest*nseq)))
+	n := min((keys+127)/128, 16, max(1, 4*b.sms/(H*longest*nseq)))
 	return max(n, 1)
 }
 
@@ -233,7 +233,11 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 			fast = 0
 		}
 		b.p.i32(fast)
-		b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
+		if b.softmaxBlock {
+			b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
+		} else {
+			b.launch("k_softmax_warp", grid1(rows*G, 8), dim3{256, 1, 1}, 0)
+		}
 		g = gemm{M: rows, N: hd, K: ld,
 			A: Pm, lda: ld, sA: int64(rows * ld),
 			B: vall + uintptr(esz*jlo*kvDim), ldb: kvDim, sB: int64(hd),

@@ -102,9 +102,9 @@ func source() string {
 var kernelNames = []string{
 	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
 	"k_mamba_conv", "k_conv_state", "k_scan_any",
-	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8",
-	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f",
-	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_scatter_o",
+	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
+	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
+	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations
@@ -131,12 +131,14 @@ type Backend struct {
 	scale     float32 // the attention scale, as a GEMM alpha
 
 	// Tuning knobs for tests and benchmarks. attnBlock overrides the cuBLAS
-	// attention path's query block (0: queryBlock); scanLanes the threads
-	// per channel of the scan for 16 states (0: 8); noGemv sends
+	// attention path's query block (0: queryBlock); scan16 names the scan
+	// variant for 16 states (see scanVariants; "": defaultScan16);
+	// softmaxBlock selects k_softmax over k_softmax_warp; noGemv sends
 	// matrix-vector products to cuBLAS.
-	attnBlock int
-	scanLanes int
-	noGemv    bool
+	attnBlock    int
+	scan16       string
+	softmaxBlock bool
+	noGemv       bool
 	// onLaunch, when set, is called after each kernel or cuBLAS call is
 	// queued (benchmark tracing).
 	onLaunch func(name string)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"testing"
@@ -43,6 +44,36 @@ func TestBenchH200(t *testing.T) {
 	say("bf16 GEMM 8192³ (cublasGemmEx, random data): %.1f TFLOP/s", gemmRate/1e12)
 	copyBW := g.benchCopy(t, 1<<30, 20)
 	say("device-to-device copy of 1 GiB: %.0f GB/s (bytes read + written)", copyBW/1e9)
+
+	// Kernel variants, each checked against the tested default before it
+	// may be chosen for the model runs below.
+	best16, bestMS := defaultScan16, math.Inf(1)
+	scanMS, scanErr := g.benchScanVariants(t)
+	for _, v := range []string{"s4", "s8", "p4", "p8", "p16"} {
+		status := "matches s8"
+		if scanErr[v] != nil {
+			status = "REJECTED: " + scanErr[v].Error()
+		} else if scanMS[v] < bestMS {
+			best16, bestMS = v, scanMS[v]
+		}
+		say("selective scan T=16384, 5632 channels, 16 states, variant %-3s (%2d lanes): %.2f ms (%s)", v, scanVariants[v].lanes, scanMS[v], status)
+	}
+	g.scan16 = best16
+	var smxMS [2]float64
+	var smxOut [2][]float32
+	for i, block := range []bool{true, false} {
+		g.softmaxBlock = block
+		smxMS[i], smxOut[i] = g.benchAttention(t, 0, 16384, nil)
+	}
+	smxDiff := closeEnough(smxOut[1], smxOut[0], 1e-3)
+	g.softmaxBlock = smxDiff != nil || smxMS[0] <= smxMS[1]
+	say("attention T=16384 softmax: block per row %.2f ms, warp per row %.2f ms (outputs agree: %v); using %s",
+		smxMS[0], smxMS[1], smxDiff == nil, map[bool]string{true: "block per row", false: "warp per row"}[g.softmaxBlock])
+	say("settings for the model runs: scan variant %s, softmax %s, query block %d", g.scan16,
+		map[bool]string{true: "block per row", false: "warp per row"}[g.softmaxBlock], queryBlock)
+	for _, l := range g.benchGemvShapes(t) {
+		say("%s", l)
+	}
 
 	cfg, err := model.Named("Samba_3.8B")
 	if err != nil {
@@ -200,11 +231,21 @@ func TestBenchH200(t *testing.T) {
 		if batch > 1 {
 			steps = 32
 		}
+		var pf *os.File
+		if path := os.Getenv("SAMBAEVAL_BENCH_PPROF"); path != "" && batch == 1 && !dr.noGemv {
+			if pf, err = os.Create(path); err == nil {
+				pprof.StartCPUProfile(pf)
+			}
+		}
 		start := time.Now()
 		for range steps {
 			step()
 		}
 		el := time.Since(start).Seconds()
+		if pf != nil {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}
 		rate := float64(batch*steps) / el
 		how := "k_gemv for products of ≤4 rows"
 		if dr.noGemv {
@@ -227,15 +268,10 @@ func TestBenchH200(t *testing.T) {
 	}
 	g.noGemv = false
 
-	// The scan at the 3.8B shape, per lanes per channel.
-	for _, lanes := range []int{4, 8} {
-		say("selective scan T=16384, 5632 channels, 16 states, %d lanes per channel: %.2f ms", lanes, g.benchScan(t, lanes))
-	}
-
 	// The long-chunk attention path at the 3.8B shape, per query block size,
 	// then the decoding path; each followed by a trace of one call.
 	for _, bq := range []int{256, 512, 1024} {
-		ms := g.benchAttention(t, bq, 16384, nil)
+		ms, _ := g.benchAttention(t, bq, 16384, nil)
 		flops := 4.0 * 16384 * 2048 * 256 * 11
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
 	}
@@ -248,7 +284,8 @@ func TestBenchH200(t *testing.T) {
 		}
 	}
 	for _, T := range []int{1} {
-		say("attention T=%d, window 2048, 11 heads of 256: %.3f ms per call", T, g.benchAttention(t, 0, T, nil))
+		ms, _ := g.benchAttention(t, 0, T, nil)
+		say("attention T=%d, window 2048, 11 heads of 256: %.3f ms per call", T, ms)
 	}
 }
 
@@ -342,9 +379,11 @@ func (b *Backend) benchOverhead(t *testing.T) []string {
 		add, gemv, blas, 2816*2816*2/4.3e12*1e6)}
 }
 
-// benchScan returns the median device time of SelectiveScan at the 3.8B
-// shape over one 16K chunk, in milliseconds.
-func (b *Backend) benchScan(t *testing.T, lanes int) float64 {
+// benchScanVariants times SelectiveScan at the 3.8B shape over one 16K
+// chunk from a zero state for every variant for 16 states (median of 3
+// runs after a checked one, in ms) and compares each first output and
+// final state with those of the tested default variant.
+func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[string]error) {
 	const T, E, N = 16384, 5632, 16
 	r := rand.New(rand.NewPCG(11, 11))
 	mk := func(rows, cols int, scale float64) kernels.Mat {
@@ -362,24 +401,79 @@ func (b *Backend) benchScan(t *testing.T, lanes int) float64 {
 	b.Write(A.Buf, 0, aVals)
 	p := kernels.ScanParams{A: A, D: mk(1, E, 1), DeltaBias: mk(1, E, 1)}
 	st := &kernels.MambaState{Conv: b.Alloc(3 * E), SSM: b.Alloc(E * N)}
-	b.scanLanes = lanes
-	defer func() { b.scanLanes = 0 }()
-	var times []float64
-	for i := range 4 {
-		s, e := b.events2()
-		b.SelectiveScan(y, u, delta, bc.ColSlice(0, N), bc.ColSlice(N, 2*N), z, p, []*kernels.MambaState{st}, []kernels.Seq{{Row: 0, Len: T}})
-		ms := b.stop(s, e)
-		if i > 0 {
-			times = append(times, ms)
+	defer func() { b.scan16 = "" }()
+	times, errs := map[string]float64{}, map[string]error{}
+	var refY, refS []float32
+	for _, v := range []string{defaultScan16, "s4", "p4", "p8", "p16"} {
+		b.scan16 = v
+		b.Zero(st.SSM)
+		run := func() {
+			b.SelectiveScan(y, u, delta, bc.ColSlice(0, N), bc.ColSlice(N, 2*N), z, p, []*kernels.MambaState{st}, []kernels.Seq{{Row: 0, Len: T}})
 		}
+		run()
+		gotY, gotS := readMat(b, y), readBuf(b, st.SSM)
+		if refY == nil {
+			refY, refS = gotY, gotS
+		} else if err := closeEnough(gotY, refY, 1e-4); err != nil {
+			errs[v] = fmt.Errorf("output: %v", err)
+		} else if err := closeEnough(gotS, refS, 1e-4); err != nil {
+			errs[v] = fmt.Errorf("state: %v", err)
+		}
+		var ms []float64
+		for range 3 {
+			s, e := b.events2()
+			run()
+			ms = append(ms, b.stop(s, e))
+		}
+		sort.Float64s(ms)
+		times[v] = ms[1]
 	}
 	for _, m := range []kernels.Mat{u, delta, z, y, bc, A, p.D, p.DeltaBias} {
 		b.Free(m.Buf)
 	}
 	b.Free(st.Conv)
 	b.Free(st.SSM)
-	sort.Float64s(times)
-	return times[len(times)/2]
+	return times, errs
+}
+
+// benchGemvShapes times back-to-back matrix-vector products of the 3.8B
+// decoding shapes with k_gemv and with cuBLAS.
+func (b *Backend) benchGemvShapes(t *testing.T) []string {
+	r := rand.New(rand.NewPCG(12, 12))
+	var lines []string
+	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {32064, 2816}} {
+		N, K := sh[0], sh[1]
+		w, err := b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := b.Alloc(K), b.Alloc(N)
+		b.Write(x, 0, randn(r, K, 1))
+		xm, ym := kernels.NewMat(x, 1, K), kernels.NewMat(y, 1, N)
+		var us [2]float64
+		for i, no := range []bool{false, true} {
+			b.noGemv = no
+			for range 5 {
+				b.MatMul(ym, xm, w, false)
+			}
+			s, e := b.events2()
+			for range 100 {
+				b.MatMul(ym, xm, w, false)
+			}
+			us[i] = b.stop(s, e) * 10 // ms per 100 calls → µs per call
+		}
+		b.noGemv = false
+		bytes := float64(2 * N * K)
+		lines = append(lines, fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB): k_gemv %6.1f µs (%4.0f GB/s), cuBLAS %6.1f µs (%4.0f GB/s)",
+			N, K, bytes/1e6, us[0], bytes/us[0]/1e3, us[1], bytes/us[1]/1e3))
+		b.Free(x)
+		b.Free(y)
+		func() {
+			defer b.enter()()
+			b.free(w.(*Weight).ptr)
+		}()
+	}
+	return lines
 }
 
 // event helpers
@@ -461,8 +555,9 @@ func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
 
 // benchAttention times one T-token chunk of the 3.8B attention shape with
 // a full window of cached keys, for query block bq; it returns the median
-// of 5 runs in milliseconds. With tr, the last run is traced.
-func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) float64 {
+// of 5 runs in milliseconds and the output of the first. With tr, the last
+// run is traced.
+func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) (float64, []float32) {
 	const H, G, hd, W = 11, 1, 256, 2048
 	r := rand.New(rand.NewPCG(9, 9))
 	cols := (H + 2*G) * hd
@@ -478,6 +573,7 @@ func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) float64 {
 	b.attnBlock = bq
 	defer func() { b.attnBlock = 0 }()
 	var times []float64
+	var first []float32
 	for i := range 6 {
 		if tr != nil && i == 5 {
 			if err := b.Synchronize(); err != nil {
@@ -493,13 +589,14 @@ func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) float64 {
 			times = append(times, b.stop(s, e))
 		} else {
 			b.stop(s, e)
+			first = readBuf(b, dst)
 		}
 	}
 	for _, x := range []kernels.Buffer{qkv, dst, kc.K, kc.V} {
 		b.Free(x)
 	}
 	sort.Float64s(times)
-	return times[len(times)/2]
+	return times[len(times)/2], first
 }
 
 // events2 records a start event; stop records the end and returns the ms.
@@ -611,7 +708,9 @@ func (p *profiler) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 func (p *profiler) MatMul(dst, x kernels.Mat, w kernels.Weight, acc bool) {
 	s := p.begin()
 	p.Backend.MatMul(dst, x, w, acc)
-	p.end(fmt.Sprintf("MatMul %dx%d", w.Rows(), w.Cols()), 2*float64(x.Rows)*float64(w.Rows())*float64(w.Cols()), s)
+	if s != 0 {
+		p.end(fmt.Sprintf("MatMul %dx%d", w.Rows(), w.Cols()), 2*float64(x.Rows)*float64(w.Rows())*float64(w.Cols()), s)
+	}
 }
 
 func (p *profiler) Add(dst, x kernels.Mat) {

@@ -358,6 +358,20 @@ func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.
 	b.produced(dst, sh != 0)
 }
 
+// scanVariants are the scan kernels for 16 states: "s4" and "s8" use 4 or
+// 8 threads per channel reducing y with shuffles; "p4", "p8" and "p16" use
+// 4, 8 or 16 and reduce through shared memory after each chunk.
+var scanVariants = map[string]struct {
+	kernel string
+	lanes  int
+}{
+	"s4": {"k_scan16", 4}, "s8": {"k_scan16x8", 8},
+	"p4": {"k_scan16p4", 4}, "p8": {"k_scan16p8", 8}, "p16": {"k_scan16p16", 16},
+}
+
+// defaultScan16 is the scan variant used for 16 states.
+const defaultScan16 = "s8"
+
 // SelectiveScan implements kernels.Backend.
 func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
 	E, N := u.Cols, B.Cols
@@ -367,8 +381,13 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 	switch N {
 	case 4, 8, 16, 32, 64:
 		name, grid0 = fmt.Sprintf("k_scan%d", N), (E+31)/32
-		if N == 16 && b.scanLanes != 4 {
-			name, grid0 = "k_scan16x8", (E+15)/16
+		if N == 16 {
+			v, ok := scanVariants[b.scan16]
+			if !ok {
+				v = scanVariants[defaultScan16]
+			}
+			ch := 128 / v.lanes // channels per block
+			name, grid0 = v.kernel, (E+ch-1)/ch
 		}
 		if !b.fp32 {
 			name += "f"

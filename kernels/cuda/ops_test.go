@@ -209,19 +209,22 @@ func TestShadowReuse(t *testing.T) {
 // mambaCase is a batch of sequences for the Mamba operations: per call,
 // the lengths of the sequences (0 skips one).
 type mambaCase struct {
-	name  string
-	E, N  int
-	K     int
-	calls [][]int
-	lanes int // scanLanes
+	name   string
+	E, N   int
+	K      int
+	calls  [][]int
+	scan16 string // scan variant for 16 states
 }
 
 var mambaCases = []mambaCase{
-	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, 0},
-	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, 0},
-	{"batch 4 lanes", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, 4},
-	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, 0},
-	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, 0},
+	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, ""},
+	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, ""},
+	{"batch scan s4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "s4"},
+	{"batch scan p4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p4"},
+	{"batch scan p8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p8"},
+	{"batch scan p16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p16"},
+	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, ""},
+	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, ""},
 }
 
 func TestMamba(t *testing.T) {
@@ -229,8 +232,8 @@ func TestMamba(t *testing.T) {
 		cb := cpu.New()
 		for _, mc := range mambaCases {
 			t.Run(mc.name, func(t *testing.T) {
-				g.scanLanes = mc.lanes
-				defer func() { g.scanLanes = 0 }()
+				g.scan16 = mc.scan16
+				defer func() { g.scan16 = "" }()
 				testMamba(t, cb, g, mc)
 			})
 		}
@@ -328,27 +331,31 @@ func TestRoPE(t *testing.T) {
 // attnCase is one Attention call: per sequence its chunk length and start
 // position; caches hold random keys and values for earlier positions.
 type attnCase struct {
-	name        string
-	H, G, hd, W int
-	lens, pos   []int
-	block       int // attnBlock override
+	name         string
+	H, G, hd, W  int
+	lens, pos    []int
+	block        int  // attnBlock override
+	blockSoftmax bool // k_softmax instead of k_softmax_warp
 }
 
 var attnCases = []attnCase{
-	{"decode ring", 4, 1, 64, 16, []int{1}, []int{40}, 0},
-	{"decode batch gqa", 8, 2, 32, 16, []int{1, 1, 1}, []int{0, 5, 100}, 0},
-	{"prefill from zero", 4, 2, 64, 32, []int{100}, []int{0}, 0},
-	{"prefill continuing", 4, 1, 128, 48, []int{150}, []int{70}, 0},
-	{"short chunk continuing", 2, 2, 64, 20, []int{7}, []int{33}, 0},
-	{"full attention", 4, 4, 64, 0, []int{90, 3}, []int{30, 200}, 0},
-	{"mqa head 256 mixed", 3, 1, 256, 64, []int{80, 2}, []int{10, 500}, 0},
-	{"many query blocks", 2, 1, 64, 100, []int{1300}, []int{250}, 256},
-	{"window 1", 2, 1, 32, 1, []int{70, 1}, []int{3, 9}, 0},
-	{"full attention long context", 2, 1, 64, 0, []int{70}, []int{5000}, 0},
+	{"decode ring", 4, 1, 64, 16, []int{1}, []int{40}, 0, false},
+	{"decode batch gqa", 8, 2, 32, 16, []int{1, 1, 1}, []int{0, 5, 100}, 0, false},
+	{"prefill from zero", 4, 2, 64, 32, []int{100}, []int{0}, 0, false},
+	{"prefill continuing", 4, 1, 128, 48, []int{150}, []int{70}, 0, false},
+	{"short chunk continuing", 2, 2, 64, 20, []int{7}, []int{33}, 0, false},
+	{"full attention", 4, 4, 64, 0, []int{90, 3}, []int{30, 200}, 0, false},
+	{"mqa head 256 mixed", 3, 1, 256, 64, []int{80, 2}, []int{10, 500}, 0, false},
+	{"many query blocks", 2, 1, 64, 100, []int{1300}, []int{250}, 256, false},
+	{"window 1", 2, 1, 32, 1, []int{70, 1}, []int{3, 9}, 0, false},
+	{"full attention long context", 2, 1, 64, 0, []int{70}, []int{5000}, 0, false},
 	// long windows split each query's keys over several blocks
-	{"decode split keys", 2, 1, 64, 1000, []int{1, 1, 1}, []int{1500, 20, 1}, 0},
-	{"short chunk split keys", 4, 2, 128, 700, []int{7, 3}, []int{2000, 0}, 0},
-	{"decode split full attention", 3, 3, 64, 0, []int{1}, []int{900}, 0},
+	{"decode split keys", 2, 1, 64, 1000, []int{1, 1, 1}, []int{1500, 20, 1}, 0, false},
+	{"short chunk split keys", 4, 2, 128, 700, []int{7, 3}, []int{2000, 0}, 0, false},
+	{"decode split full attention", 3, 3, 64, 0, []int{1}, []int{900}, 0, false},
+	{"prefill continuing, block softmax", 4, 1, 128, 48, []int{150}, []int{70}, 0, true},
+	{"many query blocks, block softmax", 2, 1, 64, 100, []int{1300}, []int{250}, 256, true},
+	{"full attention long context, block softmax", 2, 1, 64, 0, []int{70}, []int{5000}, 0, true},
 }
 
 func TestAttention(t *testing.T) {
@@ -356,8 +363,8 @@ func TestAttention(t *testing.T) {
 		cb := cpu.New()
 		for _, ac := range attnCases {
 			t.Run(ac.name, func(t *testing.T) {
-				g.attnBlock = ac.block
-				defer func() { g.attnBlock = 0 }()
+				g.attnBlock, g.softmaxBlock = ac.block, ac.blockSoftmax
+				defer func() { g.attnBlock, g.softmaxBlock = 0, false }()
 				testAttention(t, cb, g, ac)
 			})
 		}

@@ -282,6 +282,47 @@ extern "C" __global__ void k_softmax(const float* __restrict__ S, long long sg, 
     }
 }
 
+// k_softmax_warp is k_softmax with one warp per row: an online maximum and
+// sum in one pass over the row, combined with shuffles, then a second pass
+// writes the probabilities. No block-wide synchronisation.
+extern "C" __global__ void __launch_bounds__(256)
+    k_softmax_warp(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg, int ldP, int kind,
+                   int rowsPerG, int G, int Hg, int span, int t0, int P, int window, int base, int fast) {
+    int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    for (int b = blockIdx.x * warps + (threadIdx.x >> 5); b < rowsPerG * G; b += gridDim.x * warps) {
+        int g = b / rowsPerG, rho = b - g * rowsPerG;
+        int p = P + t0 + rho / Hg;
+        int lo = window > 0 ? max(0, p - window + 1) : 0;
+        int c0 = max(lo - base, 0), c1 = min(p - base, span - 1);
+        const float* sr = S + g * sg + (long long)rho * ldS;
+        long long po = g * pg + (long long)rho * ldP;
+        float m = -INF_F, sum = 0.0f;
+        for (int c = c0 + lane; c <= c1; c += 32) {
+            float x = sr[c];
+            if (x > m) {
+                sum = (m == -INF_F ? 0.0f : sum * (fast ? __expf(m - x) : expf(m - x))) + 1.0f;
+                m = x;
+            } else {
+                sum += fast ? __expf(x - m) : expf(x - m);
+            }
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            float om = __shfl_xor_sync(FULL_MASK, m, o), os = __shfl_xor_sync(FULL_MASK, sum, o);
+            float nm = fmaxf(m, om);
+            float a = m == -INF_F ? 0.0f : sum * (fast ? __expf(m - nm) : expf(m - nm));
+            float bb = om == -INF_F ? 0.0f : os * (fast ? __expf(om - nm) : expf(om - nm));
+            sum = a + bb;
+            m = nm;
+        }
+        float inv = 1.0f / sum;
+        for (int c = lane; c < span; c += 32) {
+            float pv = 0.0f;
+            if (c >= c0 && c <= c1) pv = (fast ? __expf(sr[c] - m) : expf(sr[c] - m)) * inv;
+            store(Pm, po + c, pv, kind);
+        }
+    }
+}
+
 // k_scatter_o copies attention outputs from the [G][T][H/G][hd] layout
 // back to the rows of dst.
 extern "C" __global__ void k_scatter_o(float* __restrict__ dst, int ldd, const float* __restrict__ O, int row, int T, int H,

@@ -110,7 +110,7 @@ extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, co
     const uint4* wr = (const uint4*)(W + (long long)n * K);
     int chunks = K >> 3;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 4
+#pragma unroll 8
     for (int ch = lane; ch < chunks; ch += 32) {
         uint4 q = __ldg(wr + ch);
         float w[8];

@@ -88,14 +88,16 @@ extern "C" __global__ void k_conv_state(const float* __restrict__ x, int ldx, in
 // row+len-1, SSM state at state) for the CH = 128/LANES channels of a block
 // of 128 threads. LANES threads share a channel, each holding NPT of its
 // N = LANES*NPT states in registers; y is summed over the lanes with
-// shuffles. Time is sequential, SCAN_L steps at a time: the block first
+// shuffles, or with PARTIAL through shared memory after each chunk (no
+// shuffles in the recurrence). Time is sequential, SCAN_L steps at a time:
+// the block first
 // loads the chunk's inputs with coalesced reads into shared memory,
 // computing Δ = softplus(δ + bias), Δ·u, D·u and SiLU(z) once per (step,
 // channel); then runs the recurrence from shared memory; then writes the
 // chunk's outputs. FAST uses exp2 with A premultiplied by log2(e) for
 // exp(Δ·A) (bf16 mode); otherwise expf as the reference. Threads past E
 // compute on a clamped channel and write nothing.
-template <int NPT, int LANES, bool FAST>
+template <int NPT, int LANES, bool FAST, bool PARTIAL>
 __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
                                              const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
                                              const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
@@ -105,6 +107,7 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
     const int N = LANES * NPT, CH = 128 / LANES;
     __shared__ float s_dt[SCAN_L][CH], s_du[SCAN_L][CH], s_Du[SCAN_L][CH], s_gz[SCAN_L][CH], s_y[SCAN_L][CH];
     __shared__ float s_B[SCAN_L][N], s_C[SCAN_L][N];
+    __shared__ float s_yp[PARTIAL ? SCAN_L : 1][128]; // per-lane partial y
     int tid = threadIdx.x;
     int c = tid / LANES, lane = tid % LANES;
     int e0 = blockIdx.x * CH;
@@ -150,11 +153,27 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
                 h[i] = ea * h[i] + du * s_B[tt][lane * NPT + i];
                 y += h[i] * s_C[tt][lane * NPT + i];
             }
+            if (PARTIAL) {
+                s_yp[PARTIAL ? tt : 0][tid] = y;
+                continue;
+            }
 #pragma unroll
             for (int o = 1; o < LANES; o <<= 1) y += __shfl_xor_sync(FULL_MASK, y, o);
             if (lane == 0) s_y[tt][c] = (y + s_Du[tt][c]) * s_gz[tt][c];
         }
         __syncthreads();
+        if (PARTIAL) {
+            for (int i = tid; i < SCAN_L * CH; i += 128) {
+                int tt = i / CH, cc = i % CH;
+                if (tt < L) {
+                    float y = 0.0f;
+#pragma unroll
+                    for (int l = 0; l < LANES; l++) y += s_yp[PARTIAL ? tt : 0][cc * LANES + l];
+                    s_y[tt][cc] = (y + s_Du[tt][cc]) * s_gz[tt][cc];
+                }
+            }
+            __syncthreads();
+        }
         for (int i = tid; i < SCAN_L * CH; i += 128) {
             int tt = i / CH, cc = i % CH, e = e0 + cc;
             if (tt < L && e < E) {
@@ -181,23 +200,32 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
 #define SCAN_ARGS                                                                                                            \
     dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
         (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
-#define SCAN_KERNEL(name, npt, lanes, fast) \
-    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) { scan_chunked<npt, lanes, fast>(SCAN_ARGS); }
+#define SCAN_KERNEL(name, npt, lanes, fast, partial)                                                                  \
+    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) {                                                 \
+        scan_chunked<npt, lanes, fast, partial>(SCAN_ARGS);                                                              \
+    }
 
-// k_scan<N>[x8][f]: state size N, 4 (or 8) lanes per channel, exact (or
-// fast) exponentials.
-SCAN_KERNEL(k_scan4, 1, 4, false)
-SCAN_KERNEL(k_scan8, 2, 4, false)
-SCAN_KERNEL(k_scan16, 4, 4, false)
-SCAN_KERNEL(k_scan32, 8, 4, false)
-SCAN_KERNEL(k_scan64, 16, 4, false)
-SCAN_KERNEL(k_scan16x8, 2, 8, false)
-SCAN_KERNEL(k_scan4f, 1, 4, true)
-SCAN_KERNEL(k_scan8f, 2, 4, true)
-SCAN_KERNEL(k_scan16f, 4, 4, true)
-SCAN_KERNEL(k_scan32f, 8, 4, true)
-SCAN_KERNEL(k_scan64f, 16, 4, true)
-SCAN_KERNEL(k_scan16x8f, 2, 8, true)
+// k_scan<N>[f]: state size N, 4 lanes per channel; k_scan16x8: 8 lanes;
+// k_scan16p<L>: L lanes, partial sums through shared memory. The f variants
+// use fast exponentials.
+SCAN_KERNEL(k_scan4, 1, 4, false, false)
+SCAN_KERNEL(k_scan8, 2, 4, false, false)
+SCAN_KERNEL(k_scan16, 4, 4, false, false)
+SCAN_KERNEL(k_scan32, 8, 4, false, false)
+SCAN_KERNEL(k_scan64, 16, 4, false, false)
+SCAN_KERNEL(k_scan16x8, 2, 8, false, false)
+SCAN_KERNEL(k_scan16p4, 4, 4, false, true)
+SCAN_KERNEL(k_scan16p8, 2, 8, false, true)
+SCAN_KERNEL(k_scan16p16, 1, 16, false, true)
+SCAN_KERNEL(k_scan4f, 1, 4, true, false)
+SCAN_KERNEL(k_scan8f, 2, 4, true, false)
+SCAN_KERNEL(k_scan16f, 4, 4, true, false)
+SCAN_KERNEL(k_scan32f, 8, 4, true, false)
+SCAN_KERNEL(k_scan64f, 16, 4, true, false)
+SCAN_KERNEL(k_scan16x8f, 2, 8, true, false)
+SCAN_KERNEL(k_scan16p4f, 4, 4, true, true)
+SCAN_KERNEL(k_scan16p8f, 2, 8, true, true)
+SCAN_KERNEL(k_scan16p16f, 1, 16, true, true)
 
 // k_scan_any is the scan for any state size: one thread per channel, the
 // state kept in device memory. Slow, but only odd configurations use it.
