@@ -233,10 +233,10 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 			fast = 0
 		}
 		b.p.i32(fast)
-		if b.softmaxBlock {
-			b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
-		} else {
+		if b.softmaxWarp {
 			b.launch("k_softmax_warp", grid1(rows*G, 8), dim3{256, 1, 1}, 0)
+		} else {
+			b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
 		}
 		g = gemm{M: rows, N: hd, K: ld,
 			A: Pm, lda: ld, sA: int64(rows * ld),

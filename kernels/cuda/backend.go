@@ -133,12 +133,12 @@ type Backend struct {
 	// Tuning knobs for tests and benchmarks. attnBlock overrides the cuBLAS
 	// attention path's query block (0: queryBlock); scan16 names the scan
 	// variant for 16 states (see scanVariants; "": defaultScan16);
-	// softmaxBlock selects k_softmax over k_softmax_warp; noGemv sends
+	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
 	// matrix-vector products to cuBLAS.
-	attnBlock    int
-	scan16       string
-	softmaxBlock bool
-	noGemv       bool
+	attnBlock   int
+	scan16      string
+	softmaxWarp bool
+	noGemv      bool
 	// onLaunch, when set, is called after each kernel or cuBLAS call is
 	// queued (benchmark tracing).
 	onLaunch func(name string)

@@ -203,19 +203,26 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 // aligned4 reports whether every row of m starts 16-byte aligned.
 func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 
-// gemvRows is the most rows of x that k_gemv takes.
-const gemvRows = 4
+// k_gemv takes products of at most gemvRows rows with weights of at most
+// gemvElems elements: measured on an H200 at the Samba_3.8B decoding shapes,
+// it beats cuBLAS up to 32 MB of weights (mostly by its lower host cost)
+// and loses to it above (docs/performance-gpu.md).
+const (
+	gemvRows  = 4
+	gemvElems = 16 << 20
+)
 
 // usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv.
 func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
-	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x)
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.rows*w.cols <= gemvElems &&
+		w.cols%8 == 0 && aligned4(x)
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
 // activations rounded to their type (fp32 accumulation); float32 weights,
 // and every product in fp32 mode, use pedantic float32. In bf16 mode a
-// product of at most gemvRows rows (decoding) runs k_gemv instead, with the
-// activations unrounded.
+// product of at most gemvRows rows (decoding) with a small weight runs
+// k_gemv instead, with the activations unrounded.
 func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
 	wt := w.(*Weight)
 	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
@@ -370,7 +377,9 @@ var scanVariants = map[string]struct {
 }
 
 // defaultScan16 is the scan variant used for 16 states.
-const defaultScan16 = "s8"
+// (p16 was the fastest on an H200 at the Samba_3.8B shape:
+// docs/performance-gpu.md).
+const defaultScan16 = "p16"
 
 // SelectiveScan implements kernels.Backend.
 func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {

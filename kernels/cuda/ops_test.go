@@ -331,11 +331,11 @@ func TestRoPE(t *testing.T) {
 // attnCase is one Attention call: per sequence its chunk length and start
 // position; caches hold random keys and values for earlier positions.
 type attnCase struct {
-	name         string
-	H, G, hd, W  int
-	lens, pos    []int
-	block        int  // attnBlock override
-	blockSoftmax bool // k_softmax instead of k_softmax_warp
+	name        string
+	H, G, hd, W int
+	lens, pos   []int
+	block       int  // attnBlock override
+	warpSoftmax bool // k_softmax_warp instead of k_softmax
 }
 
 var attnCases = []attnCase{
@@ -353,9 +353,9 @@ var attnCases = []attnCase{
 	{"decode split keys", 2, 1, 64, 1000, []int{1, 1, 1}, []int{1500, 20, 1}, 0, false},
 	{"short chunk split keys", 4, 2, 128, 700, []int{7, 3}, []int{2000, 0}, 0, false},
 	{"decode split full attention", 3, 3, 64, 0, []int{1}, []int{900}, 0, false},
-	{"prefill continuing, block softmax", 4, 1, 128, 48, []int{150}, []int{70}, 0, true},
-	{"many query blocks, block softmax", 2, 1, 64, 100, []int{1300}, []int{250}, 256, true},
-	{"full attention long context, block softmax", 2, 1, 64, 0, []int{70}, []int{5000}, 0, true},
+	{"prefill continuing, warp softmax", 4, 1, 128, 48, []int{150}, []int{70}, 0, true},
+	{"many query blocks, warp softmax", 2, 1, 64, 100, []int{1300}, []int{250}, 256, true},
+	{"full attention long context, warp softmax", 2, 1, 64, 0, []int{70}, []int{5000}, 0, true},
 }
 
 func TestAttention(t *testing.T) {
@@ -363,8 +363,8 @@ func TestAttention(t *testing.T) {
 		cb := cpu.New()
 		for _, ac := range attnCases {
 			t.Run(ac.name, func(t *testing.T) {
-				g.attnBlock, g.softmaxBlock = ac.block, ac.blockSoftmax
-				defer func() { g.attnBlock, g.softmaxBlock = 0, false }()
+				g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
+				defer func() { g.attnBlock, g.softmaxWarp = 0, false }()
 				testAttention(t, cb, g, ac)
 			})
 		}
