@@ -177,6 +177,9 @@ func (h *handle) run(g *gemm) error {
 			g.A, uintptr(g.aType), uintptr(g.lda),
 			uintptr(unsafe.Pointer(g.beta)), g.C, typeF32, uintptr(g.ldc),
 			uintptr(g.compute), gemmDefault)
+		if r == 0 {
+			return nil
+		}
 		return h.c.check(fmt.Sprintf("cublasGemmEx(M=%d N=%d K=%d)", g.M, g.N, g.K), r)
 	}
 	r := call(h.c.gemmStridedBatchedEx, h.h, opA, opN, uintptr(g.N), uintptr(g.M), uintptr(g.K),
@@ -184,5 +187,8 @@ func (h *handle) run(g *gemm) error {
 		g.A, uintptr(g.aType), uintptr(g.lda), uintptr(g.sA),
 		uintptr(unsafe.Pointer(g.beta)), g.C, typeF32, uintptr(g.ldc), uintptr(g.sC),
 		uintptr(g.batch), uintptr(g.compute), gemmDefault)
+	if r == 0 {
+		return nil
+	}
 	return h.c.check(fmt.Sprintf("cublasGemmStridedBatchedEx(M=%d N=%d K=%d batch=%d)", g.M, g.N, g.K, g.batch), r)
 }

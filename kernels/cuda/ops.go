@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"unsafe"
 
 	"github.com/sambaeval/sambaeval/dtype"
@@ -389,7 +390,7 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 	name, grid0 := "k_scan_any", (E+127)/128
 	switch N {
 	case 4, 8, 16, 32, 64:
-		name, grid0 = fmt.Sprintf("k_scan%d", N), (E+31)/32
+		name, grid0 = "k_scan"+strconv.Itoa(N), (E+31)/32
 		if N == 16 {
 			v, ok := scanVariants[b.scan16]
 			if !ok {
