@@ -7,18 +7,27 @@
 // the CPU.
 //
 // Device strings (after "cuda:" in --device): "" or "N" selects GPU N;
-// ",fp32" selects the exact float32 mode. In the default mode matrix
+// ",fp32" selects the exact float32 mode. In the default (bf16) mode matrix
 // products take bf16 (or f16) weights as stored and round the activations
 // to the same type, accumulating in float32 (cublasGemmEx with
-// CUBLAS_COMPUTE_32F); everything else is float32. In fp32 mode weights are
-// widened to float32 on the device and every product is a pedantic float32
-// one (no TF32), matching the CPU reference to rounding. The environment
-// variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
+// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv), which take
+// the float32 activations as they are; the long-chunk attention path
+// multiplies bf16 queries, keys, values and probabilities; everything else
+// is float32. In fp32 mode weights are widened to float32 on the device,
+// every product is a pedantic float32 one (no TF32) and every kernel uses
+// accurate exponentials, matching the CPU reference to rounding. The
+// environment variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
+//
+// Kernels are compiled by NVRTC on first use for the device's compute
+// capability and cached in $SAMBAEVAL_CACHE/cuda (else the user cache
+// directory's sambaeval/cuda), keyed by the source, the architecture and
+// the driver and NVRTC versions. SAMBAEVAL_LIBCUDA, SAMBAEVAL_LIBNVRTC and
+// SAMBAEVAL_LIBCUBLAS name library paths to use instead of the search.
 //
 // Operations run asynchronously on one stream; Read, LogProbs and Close
 // wait for it. The kernels.Backend interface has no error results, so an
 // operation that the device rejects (out of memory, a failed launch)
-// panics with an *Error.
+// panics with an *Error. docs/performance-gpu.md has the measurements.
 package cuda
 
 import (

@@ -4,7 +4,7 @@
 // MAXK is the widest convolution supported (Mamba uses 4).
 #define MAXK 8
 
-// input_at returns the convolution input of channel e at chunk-relative time
+// conv_input returns the convolution input of channel e at chunk-relative time
 // t of a sequence whose first row is row: rows of x for t >= 0, the carried
 // window st ([K-1, E], oldest first) for -(K-1) <= t < 0.
 __device__ __forceinline__ float conv_input(const float* __restrict__ x, int ldx, const float* st, int row, int E, int K,
