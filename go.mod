@@ -3,6 +3,7 @@ module github.com/sambaeval/sambaeval
 go 1.26.8
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
