@@ -267,6 +267,7 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 		Stderr:          stderr.head,
 		StdoutTruncated: stdout.dropped > 0,
 		StderrTruncated: stderr.dropped > 0,
+		StderrTail:      stderr.last(),
 		Duration:        duration,
 	}
 	ps := cmd.ProcessState

@@ -138,6 +138,9 @@ type Result struct {
 	Stdout, Stderr []byte
 	// StdoutTruncated and StderrTruncated report whether output was dropped.
 	StdoutTruncated, StderrTruncated bool
+	// StderrTail is the end of stderr (up to 4 KiB), kept even when the
+	// middle was dropped; it ends like Stderr when nothing was.
+	StderrTail []byte
 	// Reason explains a failure or timeout in one line: the last line of
 	// stderr (for a Python exception, "ValueError: ..."), the signal or the
 	// limit that was hit. It is empty for a passed run.
@@ -266,16 +269,18 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// last returns the end of everything written: the tail if bytes were
-// dropped, else the head.
+// last returns the last tailMax bytes of everything written.
 func (w *capWriter) last() []byte {
-	if w.dropped > 0 {
-		if len(w.tail) > tailMax {
-			return w.tail[len(w.tail)-tailMax:]
-		}
-		return w.tail
+	if w.dropped == 0 {
+		return w.head[max(0, len(w.head)-tailMax):]
 	}
-	return w.head
+	if len(w.tail) >= tailMax {
+		return w.tail[len(w.tail)-tailMax:]
+	}
+	// Fewer than tailMax bytes were dropped: the rest comes from the head.
+	need := tailMax - len(w.tail)
+	out := append([]byte(nil), w.head[max(0, len(w.head)-need):]...)
+	return append(out, w.tail...)
 }
 
 // lastLine returns the last non-blank line of b, trimmed and cut to 500

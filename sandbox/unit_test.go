@@ -221,6 +221,12 @@ func TestCapWriter(t *testing.T) {
 		t.Errorf("lastLine %q", got)
 	}
 
+	few := &capWriter{max: 5}
+	few.Write([]byte("abcdefgh"))
+	if string(few.head) != "abcde" || few.dropped != 3 || string(few.last()) != "abcdefgh" {
+		t.Errorf("head %q, dropped %d, last %q", few.head, few.dropped, few.last())
+	}
+
 	small := &capWriter{max: 100}
 	small.Write([]byte("Traceback:\n  ...\nValueError: bad\n\n"))
 	if got := lastLine(small.last()); got != "ValueError: bad" {
