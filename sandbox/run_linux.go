@@ -128,6 +128,7 @@ func execute(ctx context.Context, cfg childConfig, limits Limits) (Result, []Lay
 		return Result{}, nil, err
 	}
 	layers = append([]Layer{ns}, layers...)
+	res.Layers = layers
 	for _, l := range layers {
 		if l.Required && !l.OK {
 			res.Weak = true
@@ -189,6 +190,14 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = os.Geteuid() == 0
 	}
 
+	cgLayer := Layer{Name: "cgroup", Required: false}
+	cg, err := newMemCgroup(limits.MemoryBytes + 2*limits.FileBytes + 16<<20)
+	if err != nil {
+		cgLayer.Detail = err.Error()
+	} else {
+		defer cg.remove()
+	}
+
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		if cfg.Namespaces && isNamespaceRefusal(err) {
@@ -198,6 +207,18 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 	}
 	cfgR.Close()
 	statW.Close()
+	// The child waits for its configuration, so it is in the cgroup before
+	// it does anything.
+	if cg != nil {
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			cgLayer.Detail = err.Error()
+			cg.remove()
+			cg = nil
+		} else {
+			cgLayer.OK = true
+			cgLayer.Detail = fmt.Sprintf("memory of the whole sandbox at most %d MiB", (limits.MemoryBytes+2*limits.FileBytes+16<<20)>>20)
+		}
+	}
 
 	// Kill the child (and with it its PID namespace) on timeout or
 	// cancellation; also the process group, for runs without a PID
@@ -285,6 +306,9 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 		cpu >= time.Duration(limits.cpuSeconds())*time.Second-100*time.Millisecond:
 		res.Status = TimedOut
 		res.Reason = fmt.Sprintf("CPU time limit of %ds exceeded", limits.cpuSeconds())
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && cg != nil && cg.oomKills() > 0:
+		res.Status = Failed
+		res.Reason = "memory limit exceeded (killed by the cgroup's OOM killer)"
 	case ws.Signaled():
 		res.Status = Failed
 		res.Reason = "killed by signal " + ws.Signal().String()
@@ -300,7 +324,7 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 			res.Reason = fmt.Sprintf("exit status %d", res.ExitCode)
 		}
 	}
-	return res, status.Layers, nil
+	return res, append([]Layer{cgLayer}, status.Layers...), nil
 }
 
 // idMappings maps the child's uid and gid 0 to the caller's, and, when the

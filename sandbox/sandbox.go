@@ -147,6 +147,8 @@ type Result struct {
 	Reason string
 	// Duration is the wall-clock time from start to exit.
 	Duration time.Duration
+	// Layers are the isolation layers of the run, as in Report.
+	Layers []Layer
 	// Weak is true if the run had weaker isolation than full (only possible
 	// with Options.AllowWeak); Missing names the layers that were missing.
 	Weak    bool

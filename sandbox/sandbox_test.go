@@ -57,6 +57,16 @@ func mustRun(t *testing.T, program string, limits Limits) Result {
 	return res
 }
 
+// hasLayer reports whether the run had the named layer in force.
+func hasLayer(res Result, name string) bool {
+	for _, l := range res.Layers {
+		if l.Name == name {
+			return l.OK
+		}
+	}
+	return false
+}
+
 // outputLines maps the first word of each stdout line to the rest.
 func outputLines(res Result) map[string]string {
 	m := map[string]string{}
@@ -78,7 +88,7 @@ func TestCheckReportsFullIsolation(t *testing.T) {
 	if m := rep.Missing(); len(m) != 0 {
 		t.Fatalf("missing layers %v", m)
 	}
-	want := []string{"namespaces", "filesystem", "user", "rlimits", "no_new_privs", "landlock", "seccomp"}
+	want := []string{"namespaces", "cgroup", "filesystem", "user", "rlimits", "no_new_privs", "landlock", "seccomp"}
 	var got []string
 	for _, l := range rep.Layers {
 		got = append(got, l.Name)
@@ -121,6 +131,7 @@ func TestRunOutcomes(t *testing.T) {
 }
 
 func TestIdentity(t *testing.T) {
+	t.Parallel()
 	res := mustRun(t, testProgram(t, "identity.py", nil), Limits{Timeout: 5 * time.Second})
 	if res.Status != Passed {
 		t.Fatalf("%v: %s\n%s", res.Status, res.Reason, res.Stderr)
@@ -152,6 +163,7 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestSyscallsRefused(t *testing.T) {
+	t.Parallel()
 	res := mustRun(t, testProgram(t, "syscalls.py", nil), Limits{Timeout: 5 * time.Second})
 	if res.Status != Passed {
 		t.Fatalf("%v: %s\n%s", res.Status, res.Reason, res.Stderr)
@@ -304,6 +316,7 @@ func processesWith(t *testing.T, marker string) []int {
 }
 
 func TestAdversarial(t *testing.T) {
+	t.Parallel()
 	short := Limits{Timeout: time.Second}
 	tests := []struct {
 		file   string
@@ -322,9 +335,18 @@ func TestAdversarial(t *testing.T) {
 				t.Errorf("reason %q after %v, want the CPU limit after about 1s", res.Reason, res.Duration)
 			}
 		}},
-		{"memory_bomb.py", Limits{Timeout: 5 * time.Second, MemoryBytes: 256 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
+		{"memory_bomb.py", Limits{Timeout: 5 * time.Second, MemoryBytes: 128 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
 			if res.Reason != "MemoryError" {
 				t.Errorf("reason %q, want MemoryError", res.Reason)
+			}
+		}},
+		{"fork_memory_bomb.py", Limits{Timeout: 10 * time.Second, MemoryBytes: 96 << 20, FileBytes: 1 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
+			if !hasLayer(res, "cgroup") {
+				t.Skip("no memory cgroup on this machine")
+			}
+			n, _ := strconv.Atoi(outputLines(res)["killed"])
+			if n < 1 && !strings.HasPrefix(res.Reason, "memory limit exceeded") {
+				t.Errorf("no process was killed for memory (reason %q):\n%s", res.Reason, res.Stdout)
 			}
 		}},
 		{"write_outside.py", short, []Status{Failed}, nil},
@@ -388,6 +410,7 @@ func TestAdversarial(t *testing.T) {
 }
 
 func TestOrphanDetectionWorks(t *testing.T) {
+	t.Parallel()
 	// processesWith must find a live process by its marker, or the
 	// orphan test above proves nothing.
 	marker := fmt.Sprintf("sambaeval-marker-%d", time.Now().UnixNano())
@@ -402,6 +425,7 @@ func TestOrphanDetectionWorks(t *testing.T) {
 }
 
 func TestConcurrentRunsAreIsolated(t *testing.T) {
+	t.Parallel()
 	const n = 6
 	program := `import os, sys, time
 ID = %d
@@ -439,6 +463,7 @@ print(ID, sorted(os.listdir(".")), sorted(os.listdir("/tmp")))
 }
 
 func TestWeakIsolationNeedsConsent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	weak := Options{noNamespaces: true}
 
@@ -493,6 +518,7 @@ func TestWeakIsolationNeedsConsent(t *testing.T) {
 }
 
 func TestMissingPython(t *testing.T) {
+	t.Parallel()
 	opts := Options{Python: filepath.Join(t.TempDir(), "python3")}
 	if _, err := Run(context.Background(), "pass\n", Limits{}, opts); !errors.Is(err, ErrNoPython) {
 		t.Errorf("Run: err %v, want ErrNoPython", err)
@@ -503,6 +529,7 @@ func TestMissingPython(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
