@@ -18,10 +18,19 @@ import (
 )
 
 // The child side of a run. The parent starts the current binary again with
-// childEnv set, in new namespaces, with the configuration on fd 3 and a
-// status pipe on fd 4. The child builds the sandbox around itself, reports
-// the layers it applied on the status pipe (close-on-exec, so the parent sees
-// end-of-file once python3 has started) and execs python3.
+// childEnv=1 in new namespaces, with the configuration on fd 3 and a status
+// pipe on fd 4.
+//
+// With namespaces, that process (the init of the PID namespace) builds the
+// private root, then starts the binary once more with childEnv=2 and waits:
+// it reaps orphans, and when the program exits it reports the exit status
+// on the status pipe and exits itself, which makes the kernel kill whatever
+// is left in the namespace. The second stage confines itself (user, rlimits,
+// no_new_privs, Landlock, seccomp), reports the layers and execs python3, so
+// the program is an ordinary process (PID 2) with ordinary signal handling.
+//
+// Without namespaces (weak isolation) there is one stage: it confines
+// itself in a host directory and execs python3.
 
 const (
 	childEnv     = "SAMBAEVAL_SANDBOX_CHILD"
@@ -62,10 +71,19 @@ type childConfig struct {
 
 // childStatus is one message on the status pipe.
 type childStatus struct {
-	Layers []Layer `json:"layers,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Layers []Layer     `json:"layers,omitempty"`
+	Exit   *exitStatus `json:"exit,omitempty"`
+	Error  string      `json:"error,omitempty"`
 	// Layer names the required layer whose failure stopped a strict run.
 	Layer string `json:"layer,omitempty"`
+}
+
+// exitStatus is how the program ended, as the init of its PID namespace
+// saw it.
+type exitStatus struct {
+	Code   int   `json:"code"`   // exit status, or -1 if killed by a signal
+	Signal int   `json:"signal"` // the signal that killed it, or 0
+	CPU    int64 `json:"cpu_ns"` // user + system time of it and its reaped children
 }
 
 // layerError is a required layer that failed in a strict run.
@@ -80,7 +98,8 @@ func (e *layerError) Error() string { return e.layer + ": " + e.err.Error() }
 // one, and never returns in that case; otherwise it returns at once. Call it
 // first in main, and in TestMain of every test binary that runs programs.
 func Main() {
-	if os.Getenv(childEnv) != "1" {
+	stage := os.Getenv(childEnv)
+	if stage != "1" && stage != "2" {
 		return
 	}
 	// Every step below acts on the calling thread (no_new_privs, Landlock,
@@ -89,6 +108,7 @@ func Main() {
 	status := os.NewFile(statusFD, "status")
 	c, err := newChild()
 	if err == nil {
+		c.stage2 = stage == "2"
 		err = c.run(status)
 	}
 	msg := childStatus{Error: err.Error()}
@@ -101,6 +121,7 @@ func Main() {
 
 type child struct {
 	cfg    childConfig
+	stage2 bool // the second stage inside namespaces built by the first
 	layers []Layer
 	// Paths as the program sees them.
 	program, work, tmp string
@@ -138,14 +159,21 @@ func (c *child) layer(name string, required bool, err error, detail string) erro
 }
 
 func (c *child) run(status *os.File) error {
-	if c.cfg.Namespaces {
+	switch {
+	case c.cfg.Namespaces && !c.stage2:
 		if err := c.buildRoot(); err != nil {
 			return fmt.Errorf("build sandbox root: %w", err)
+		}
+		return c.supervise(status)
+	case c.cfg.Namespaces:
+		c.setRootPaths()
+		if err := unix.Chdir(c.work); err != nil {
+			return err
 		}
 		if err := c.layer("filesystem", true, nil, "private tmpfs root, read-only runtime, tmpfs /work and /tmp"); err != nil {
 			return err
 		}
-	} else {
+	default:
 		if err := c.prepareHostDir(); err != nil {
 			return fmt.Errorf("prepare working directory: %w", err)
 		}
@@ -275,7 +303,26 @@ func (c *child) buildRoot() error {
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}
+	// The init of the namespace keeps the host binary open as its
+	// executable; make its /proc entries inaccessible to the program.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("set non-dumpable: %w", err)
+	}
+	return nil
+}
+
+// setRootPaths sets the paths of the program and of what Landlock allows,
+// as seen inside the private root.
+func (c *child) setRootPaths() {
 	c.program, c.work, c.tmp = "/"+programName, "/work", "/tmp"
+	c.addMountPaths()
+	c.roPaths = append(c.roPaths, "/proc")
+	c.roFiles = append(c.roFiles, c.program)
+	c.rwPaths = []string{c.work, c.tmp}
+}
+
+// addMountPaths adds the exposed runtime paths to the Landlock lists.
+func (c *child) addMountPaths() {
 	for _, m := range c.cfg.Mounts {
 		switch m.Kind {
 		case bindDir:
@@ -286,10 +333,53 @@ func (c *child) buildRoot() error {
 			c.devFiles = append(c.devFiles, m.Path)
 		}
 	}
-	c.roPaths = append(c.roPaths, "/proc")
-	c.roFiles = append(c.roFiles, c.program)
-	c.rwPaths = []string{c.work, c.tmp}
-	return unix.Chdir(c.work)
+}
+
+// supervise is the init of the PID namespace: it starts the second stage,
+// reaps every process that ends until the program does, reports how the
+// program ended and exits, taking the namespace down with it.
+func (c *child) supervise(status *os.File) error {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	proc, err := os.StartProcess("/proc/self/exe", []string{"sambaeval-sandbox"}, &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{childEnv + "=2"},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, status},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	})
+	cfgR.Close()
+	if err != nil {
+		return fmt.Errorf("start the program's stage: %w", err)
+	}
+	_, err = cfgW.Write(mustJSON(c.cfg))
+	cfgW.Close()
+	if err != nil {
+		return fmt.Errorf("configure the program's stage: %w", err)
+	}
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, 0, &ru)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the program: %w", err)
+		}
+		if pid != proc.Pid {
+			continue // an orphan, reaped
+		}
+		exit := &exitStatus{Code: ws.ExitStatus(), CPU: ru.Utime.Nano() + ru.Stime.Nano()}
+		code := exit.Code
+		if ws.Signaled() {
+			exit.Code, exit.Signal = -1, int(ws.Signal())
+			code = 128 + exit.Signal
+		}
+		json.NewEncoder(status).Encode(childStatus{Exit: exit})
+		os.Exit(code)
+	}
 }
 
 // mountEntry creates one path of the new root below root.
@@ -362,16 +452,7 @@ func (c *child) prepareHostDir() error {
 			return err
 		}
 	}
-	for _, m := range c.cfg.Mounts {
-		switch m.Kind {
-		case bindDir:
-			c.roPaths = append(c.roPaths, m.Path)
-		case bindFile:
-			c.roFiles = append(c.roFiles, m.Path)
-		case bindDev:
-			c.devFiles = append(c.devFiles, m.Path)
-		}
-	}
+	c.addMountPaths()
 	c.roFiles = append(c.roFiles, c.program)
 	c.rwPaths = []string{c.work}
 	return unix.Chdir(c.work)

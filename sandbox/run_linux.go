@@ -266,6 +266,9 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 		if msg.Layers != nil {
 			status.Layers = msg.Layers
 		}
+		if msg.Exit != nil {
+			status.Exit = msg.Exit
+		}
 	}
 
 	waitErr := cmd.Wait()
@@ -295,24 +298,37 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 	if ps == nil {
 		return Result{}, nil, fmt.Errorf("sandbox: wait for child: %w", waitErr)
 	}
-	res.ExitCode = ps.ExitCode()
-	ws, _ := ps.Sys().(syscall.WaitStatus)
-	cpu := ps.UserTime() + ps.SystemTime()
+	// With namespaces the init of the PID namespace reports how the
+	// program ended; without them the program is the child itself.
+	var exit exitStatus
+	if status.Exit != nil {
+		exit = *status.Exit
+	} else {
+		ws, _ := ps.Sys().(syscall.WaitStatus)
+		exit = exitStatus{Code: ps.ExitCode(), CPU: int64(ps.UserTime() + ps.SystemTime())}
+		if ws.Signaled() {
+			exit.Signal = int(ws.Signal())
+		}
+	}
+	res.ExitCode = exit.Code
+	sig := syscall.Signal(exit.Signal)
+	signaled := exit.Signal != 0
+	cpu := time.Duration(exit.CPU)
 	switch {
 	case timedOut:
 		res.Status = TimedOut
 		res.Reason = fmt.Sprintf("timed out after %v", limits.Timeout)
-	case ws.Signaled() && (ws.Signal() == syscall.SIGKILL || ws.Signal() == syscall.SIGXCPU) &&
+	case signaled && (sig == syscall.SIGKILL || sig == syscall.SIGXCPU) &&
 		cpu >= time.Duration(limits.cpuSeconds())*time.Second-100*time.Millisecond:
 		res.Status = TimedOut
 		res.Reason = fmt.Sprintf("CPU time limit of %ds exceeded", limits.cpuSeconds())
-	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && cg != nil && cg.oomKills() > 0:
+	case signaled && sig == syscall.SIGKILL && cg != nil && cg.oomKills() > 0:
 		res.Status = Failed
 		res.Reason = "memory limit exceeded (killed by the cgroup's OOM killer)"
-	case ws.Signaled():
+	case signaled:
 		res.Status = Failed
-		res.Reason = "killed by signal " + ws.Signal().String()
-		if ws.Signal() == syscall.SIGXFSZ {
+		res.Reason = "killed by signal " + sig.String()
+		if sig == syscall.SIGXFSZ {
 			res.Reason = "file size limit exceeded"
 		}
 	case res.ExitCode == 0:

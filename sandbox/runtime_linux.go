@@ -34,26 +34,31 @@ print(json.dumps({"executable": os.path.realpath(sys.executable),
   "platstdlib": sysconfig.get_path("platstdlib") or "",
   "libdir": sysconfig.get_config_var("LIBDIR") or ""}))`
 
-var runtimeCache sync.Map // interpreter name as given -> *runtimeInfo
+var (
+	runtimeMu    sync.Mutex // one probe at a time: concurrent first runs share its result
+	runtimeCache = map[string]*runtimeInfo{}
+)
 
 // findPython returns the runtime for opts.Python, or the first working
 // default interpreter.
 func findPython(ctx context.Context, python string) (*runtimeInfo, error) {
+	runtimeMu.Lock()
+	defer runtimeMu.Unlock()
 	candidates := []string{python}
 	if python == "" {
 		candidates = []string{"python3", "/usr/bin/python3", "/usr/local/bin/python3"}
 	}
 	var errs []string
 	for _, c := range candidates {
-		if v, ok := runtimeCache.Load(c); ok {
-			return v.(*runtimeInfo), nil
+		if info, ok := runtimeCache[c]; ok {
+			return info, nil
 		}
 		info, err := probePython(ctx, c)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
-		runtimeCache.Store(c, info)
+		runtimeCache[c] = info
 		return info, nil
 	}
 	return nil, fmt.Errorf("%w (install python3 or set the interpreter path): %s", ErrNoPython, strings.Join(errs, "; "))

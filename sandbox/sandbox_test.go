@@ -98,6 +98,26 @@ func TestCheckReportsFullIsolation(t *testing.T) {
 	}
 }
 
+// orphanProgram leaves a grandchild to exit as an orphan, then lists the
+// zombies in its PID namespace: the namespace's init must have reaped it.
+const orphanProgram = `import os, time
+child = os.fork()
+if child == 0:
+    if os.fork() == 0:
+        time.sleep(0.1)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(child, 0)
+time.sleep(0.5)
+zombies = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        stat = open("/proc/%s/stat" % pid).read()
+        if stat[stat.rindex(")") + 2] == "Z":
+            zombies.append(int(pid))
+print("zombies", zombies)
+`
+
 func TestRunOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -114,6 +134,10 @@ func TestRunOutcomes(t *testing.T) {
 		{"syntax error", "def f(:\n", Failed, 1, "SyntaxError: invalid syntax", ""},
 		{"exit code", "import sys\nsys.exit(3)\n", Failed, 3, "exit status 3", ""},
 		{"stdin is empty", "import sys\nassert sys.stdin.read() == ''\n", Passed, 0, "", ""},
+		// The program is not the init of its PID namespace, so a signal it
+		// sends itself acts as usual.
+		{"self signal", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nprint('alive')\n", Failed, -1, "killed by signal terminated", ""},
+		{"orphans reaped", orphanProgram, Passed, 0, "", "zombies []\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,8 +167,6 @@ func TestIdentity(t *testing.T) {
 	}
 	want := map[string]string{
 		"uid":        wantUID,
-		"pid":        "1",       // init of its own PID namespace
-		"procs":      "[1]",     // and alone in it
 		"cwd":        "/work",   // private working directory
 		"work":       "[]",      // which starts empty
 		"hostname":   "sandbox", // own UTS namespace
@@ -159,6 +181,10 @@ func TestIdentity(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+	// Its own PID namespace, where it is alone with the namespace's init.
+	if pid := got["pid"]; pid == "" || pid == "1" || got["procs"] != "[1, "+pid+"]" {
+		t.Errorf("pid %q, processes %q; want the program and pid 1 only", pid, got["procs"])
 	}
 }
 
@@ -361,7 +387,7 @@ func TestAdversarial(t *testing.T) {
 			}
 		}},
 		{"kill_parent.py", short, []Status{Failed}, nil},
-		{"flood.py", Limits{Timeout: 500 * time.Millisecond, OutputBytes: 1000}, []Status{TimedOut}, func(t *testing.T, res Result) {
+		{"flood.py", Limits{Timeout: 1500 * time.Millisecond, OutputBytes: 1000}, []Status{TimedOut}, func(t *testing.T, res Result) {
 			if len(res.Stdout) != 1000 || !res.StdoutTruncated {
 				t.Errorf("kept %d bytes of stdout (truncated %v), want 1000 and truncated", len(res.Stdout), res.StdoutTruncated)
 			}

