@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// namespaceFlags for the child: everything but the cgroup and time
+// cloneFlags are the namespaces of the child: all but the cgroup and time
 // namespaces.
 const cloneFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
 	syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
