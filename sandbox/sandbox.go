@@ -4,8 +4,9 @@
 // UTS namespaces, in a private root file system that holds only a read-only
 // Python runtime and empty tmpfs working directories, with resource limits,
 // no_new_privs, a seccomp filter and, where the kernel has it, Landlock. A
-// wall-clock timeout kills the whole process tree: the program is the init of
-// its PID namespace, so when it dies the kernel kills everything it started.
+// wall-clock timeout kills the whole process tree: the sandbox's own init
+// process of the PID namespace is killed, and with it the kernel kills
+// everything the program started.
 //
 // Go cannot run code between fork and exec, so the child side of the sandbox
 // is the current binary started again under a hidden marker. Every binary that

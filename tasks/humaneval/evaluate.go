@@ -236,8 +236,8 @@ func check(ctx context.Context, p Problem, completion string, timeout time.Durat
 	case reason == "":
 		return "failed", nil
 	default:
-		// Killed, or the driver never reported (the program exited the
-		// interpreter itself, for instance with os._exit).
+		// Killed, or the driver never reported (the program ended the
+		// interpreter itself with a non-zero status).
 		return "failed: " + reason, nil
 	}
 }

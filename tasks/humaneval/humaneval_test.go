@@ -95,11 +95,29 @@ func TestLoadFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Writers differ in nullability; required (non-null) columns read the same.
+	type requiredRow struct {
+		TaskID            string `parquet:"task_id"`
+		Prompt            string `parquet:"prompt"`
+		CanonicalSolution string `parquet:"canonical_solution"`
+		Test              string `parquet:"test"`
+		EntryPoint        string `parquet:"entry_point"`
+	}
+	required := filepath.Join(dir, "required.parquet")
+	rows := make([]requiredRow, 5)
+	for i := range rows {
+		rows[i] = requiredRow(problems[i])
+	}
+	if err := parquet.WriteFile(required, rows); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		path string
 		want []Problem
 	}{
 		{plain, problems},
+		{required, problems[:5]},
 		{gzipped, problems},
 		{"testdata/openai_humaneval/test-00000-of-00001.parquet", problems[:3]},
 		{"testdata/openai_humaneval", problems[:3]}, // directory holding test-*.parquet
