@@ -556,23 +556,26 @@ func (c *child) userDetail() string {
 // last, right before execve.
 func (c *child) setLimits() error {
 	limits := []struct {
-		name     string
-		resource int
-		value    uint64
+		name       string
+		resource   int
+		soft, hard uint64
 	}{
-		{"cpu", unix.RLIMIT_CPU, c.cfg.CPUSeconds},
-		{"fsize", unix.RLIMIT_FSIZE, uint64(c.cfg.FileBytes)},
-		{"nproc", unix.RLIMIT_NPROC, uint64(c.cfg.Procs)},
-		{"nofile", unix.RLIMIT_NOFILE, uint64(c.cfg.Files)},
-		{"core", unix.RLIMIT_CORE, 0},
-		{"memlock", unix.RLIMIT_MEMLOCK, 0},
-		{"msgqueue", unix.RLIMIT_MSGQUEUE, 0},
+		// At the soft CPU limit the kernel sends SIGXCPU, which ends the
+		// program and tells the parent why; a program that catches it is
+		// killed a second later.
+		{"cpu", unix.RLIMIT_CPU, c.cfg.CPUSeconds, c.cfg.CPUSeconds + 1},
+		{"fsize", unix.RLIMIT_FSIZE, uint64(c.cfg.FileBytes), uint64(c.cfg.FileBytes)},
+		{"nproc", unix.RLIMIT_NPROC, uint64(c.cfg.Procs), uint64(c.cfg.Procs)},
+		{"nofile", unix.RLIMIT_NOFILE, uint64(c.cfg.Files), uint64(c.cfg.Files)},
+		{"core", unix.RLIMIT_CORE, 0, 0},
+		{"memlock", unix.RLIMIT_MEMLOCK, 0, 0},
+		{"msgqueue", unix.RLIMIT_MSGQUEUE, 0, 0},
 	}
 	for _, l := range limits {
 		// syscall.Setrlimit (not unix) so that the Go runtime does not
 		// restore its saved RLIMIT_NOFILE on exec.
-		if err := syscall.Setrlimit(l.resource, &syscall.Rlimit{Cur: l.value, Max: l.value}); err != nil {
-			return fmt.Errorf("set RLIMIT_%s to %d: %w", strings.ToUpper(l.name), l.value, err)
+		if err := syscall.Setrlimit(l.resource, &syscall.Rlimit{Cur: l.soft, Max: l.hard}); err != nil {
+			return fmt.Errorf("set RLIMIT_%s to %d/%d: %w", strings.ToUpper(l.name), l.soft, l.hard, err)
 		}
 	}
 	return nil

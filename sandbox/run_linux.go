@@ -150,7 +150,7 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("sandbox: create directory: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer removeDir(dir)
 	cfg.Dir = dir
 
 	cfgR, cfgW, err := os.Pipe()
@@ -318,13 +318,18 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 	case timedOut:
 		res.Status = TimedOut
 		res.Reason = fmt.Sprintf("timed out after %v", limits.Timeout)
-	case signaled && (sig == syscall.SIGKILL || sig == syscall.SIGXCPU) &&
-		cpu >= time.Duration(limits.cpuSeconds())*time.Second-100*time.Millisecond:
+	case signaled && sig == syscall.SIGXCPU:
 		res.Status = TimedOut
 		res.Reason = fmt.Sprintf("CPU time limit of %ds exceeded", limits.cpuSeconds())
 	case signaled && sig == syscall.SIGKILL && cg != nil && cg.oomKills() > 0:
 		res.Status = Failed
 		res.Reason = "memory limit exceeded (killed by the cgroup's OOM killer)"
+	case signaled && sig == syscall.SIGKILL && cpu >= time.Duration(limits.cpuSeconds())*time.Second/2:
+		// The hard CPU limit, a second after the soft one, for a program
+		// that catches SIGXCPU. The kernel counts CPU time for the limit
+		// in ticks and rusage precisely, hence the slack.
+		res.Status = TimedOut
+		res.Reason = fmt.Sprintf("CPU time limit of %ds exceeded", limits.cpuSeconds())
 	case signaled:
 		res.Status = Failed
 		res.Reason = "killed by signal " + sig.String()
@@ -341,6 +346,19 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 		}
 	}
 	return res, append([]Layer{cgLayer}, status.Layers...), nil
+}
+
+// removeDir removes a run's directory. With namespaces it was the mount
+// point of the child's root, and the kernel may let go of that mount a
+// moment after the child is reaped; until then rmdir fails with EBUSY.
+func removeDir(dir string) {
+	for i := 0; ; i++ {
+		err := os.RemoveAll(dir)
+		if err == nil || i == 100 || !errors.Is(err, syscall.EBUSY) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // idMappings maps the child's uid and gid 0 to the caller's, and, when the

@@ -60,8 +60,9 @@ type Limits struct {
 	// Timeout is the wall-clock limit after which the whole process tree is
 	// killed.
 	Timeout time.Duration
-	// CPU is the CPU-time limit of each process (RLIMIT_CPU), rounded up to
-	// whole seconds. Zero means Timeout rounded up plus one second.
+	// CPU is the CPU-time limit of each process (RLIMIT_CPU: SIGXCPU at
+	// the limit, SIGKILL a second later), rounded up to whole seconds. Zero
+	// means Timeout rounded up plus one second.
 	CPU time.Duration
 	// MemoryBytes is the address-space limit of each process (RLIMIT_AS).
 	MemoryBytes int64

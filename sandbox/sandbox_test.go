@@ -80,6 +80,15 @@ func outputLines(res Result) map[string]string {
 }
 
 func TestCheckReportsFullIsolation(t *testing.T) {
+	// Sequential, so no other run is in progress: count the runs' scratch
+	// directories before and after.
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "sambaeval-sandbox-*"))
+	defer func() {
+		after, _ := filepath.Glob(filepath.Join(os.TempDir(), "sambaeval-sandbox-*"))
+		if len(after) != len(before) {
+			t.Errorf("scratch directories before the run %v, after %v", before, after)
+		}
+	}()
 	rep, err := Check(context.Background(), Options{})
 	if err != nil {
 		t.Fatalf("Check: %v\n%v", err, rep)
@@ -359,6 +368,11 @@ func TestAdversarial(t *testing.T) {
 		{"infinite_loop.py", Limits{Timeout: 10 * time.Second, CPU: time.Second}, []Status{TimedOut}, func(t *testing.T, res Result) {
 			if !strings.Contains(res.Reason, "CPU time limit") || res.Duration > 5*time.Second {
 				t.Errorf("reason %q after %v, want the CPU limit after about 1s", res.Reason, res.Duration)
+			}
+		}},
+		{"ignore_sigxcpu.py", Limits{Timeout: 10 * time.Second, CPU: time.Second}, []Status{TimedOut}, func(t *testing.T, res Result) {
+			if !strings.Contains(res.Reason, "CPU time limit") || res.Duration > 8*time.Second {
+				t.Errorf("reason %q after %v, want the hard CPU limit after about 2s", res.Reason, res.Duration)
 			}
 		}},
 		{"memory_bomb.py", Limits{Timeout: 5 * time.Second, MemoryBytes: 128 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
