@@ -151,7 +151,7 @@ func TestRunOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res := mustRun(t, tt.program, Limits{Timeout: 5 * time.Second})
+			res := mustRun(t, tt.program, Limits{Timeout: 10 * time.Second})
 			if res.Status != tt.wantStatus || res.ExitCode != tt.wantCode || res.Reason != tt.wantReason {
 				t.Errorf("got %v, exit %d, reason %q; want %v, exit %d, reason %q\nstderr:\n%s",
 					res.Status, res.ExitCode, res.Reason, tt.wantStatus, tt.wantCode, tt.wantReason, res.Stderr)
@@ -165,7 +165,7 @@ func TestRunOutcomes(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	t.Parallel()
-	res := mustRun(t, testProgram(t, "identity.py", nil), Limits{Timeout: 5 * time.Second})
+	res := mustRun(t, testProgram(t, "identity.py", nil), Limits{Timeout: 10 * time.Second})
 	if res.Status != Passed {
 		t.Fatalf("%v: %s\n%s", res.Status, res.Reason, res.Stderr)
 	}
@@ -199,7 +199,7 @@ func TestIdentity(t *testing.T) {
 
 func TestSyscallsRefused(t *testing.T) {
 	t.Parallel()
-	res := mustRun(t, testProgram(t, "syscalls.py", nil), Limits{Timeout: 5 * time.Second})
+	res := mustRun(t, testProgram(t, "syscalls.py", nil), Limits{Timeout: 10 * time.Second})
 	if res.Status != Passed {
 		t.Fatalf("%v: %s\n%s", res.Status, res.Reason, res.Stderr)
 	}
@@ -352,7 +352,9 @@ func processesWith(t *testing.T, marker string) []int {
 
 func TestAdversarial(t *testing.T) {
 	t.Parallel()
-	short := Limits{Timeout: time.Second}
+	// Programs that end by themselves get a generous timeout: a busy
+	// machine can take a second just to start the interpreter.
+	selfEnding := Limits{Timeout: 10 * time.Second}
 	tests := []struct {
 		file   string
 		limits Limits
@@ -366,16 +368,18 @@ func TestAdversarial(t *testing.T) {
 			}
 		}},
 		{"infinite_loop.py", Limits{Timeout: 10 * time.Second, CPU: time.Second}, []Status{TimedOut}, func(t *testing.T, res Result) {
-			if !strings.Contains(res.Reason, "CPU time limit") || res.Duration > 5*time.Second {
-				t.Errorf("reason %q after %v, want the CPU limit after about 1s", res.Reason, res.Duration)
+			if !strings.Contains(res.Reason, "CPU time limit") {
+				t.Errorf("reason %q after %v, want the CPU limit", res.Reason, res.Duration)
 			}
 		}},
 		{"ignore_sigxcpu.py", Limits{Timeout: 10 * time.Second, CPU: time.Second}, []Status{TimedOut}, func(t *testing.T, res Result) {
-			if !strings.Contains(res.Reason, "CPU time limit") || res.Duration > 8*time.Second {
-				t.Errorf("reason %q after %v, want the hard CPU limit after about 2s", res.Reason, res.Duration)
+			// On a busy machine 2 s of CPU can take several seconds of wall
+			// time; the reason tells the limits apart.
+			if !strings.Contains(res.Reason, "CPU time limit") {
+				t.Errorf("reason %q after %v, want the hard CPU limit", res.Reason, res.Duration)
 			}
 		}},
-		{"memory_bomb.py", Limits{Timeout: 5 * time.Second, MemoryBytes: 128 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
+		{"memory_bomb.py", Limits{Timeout: 10 * time.Second, MemoryBytes: 128 << 20}, []Status{Failed}, func(t *testing.T, res Result) {
 			if res.Reason != "MemoryError" {
 				t.Errorf("reason %q, want MemoryError", res.Reason)
 			}
@@ -389,29 +393,29 @@ func TestAdversarial(t *testing.T) {
 				t.Errorf("no process was killed for memory (reason %q):\n%s", res.Reason, res.Stdout)
 			}
 		}},
-		{"write_outside.py", short, []Status{Failed}, nil},
-		{"read_host.py", short, []Status{Failed}, func(t *testing.T, res Result) {
+		{"write_outside.py", selfEnding, []Status{Failed}, nil},
+		{"read_host.py", selfEnding, []Status{Failed}, func(t *testing.T, res Result) {
 			if !bytes.Contains(res.Stdout, []byte("blocked /tmp/")) {
 				t.Errorf("secret read was not attempted and blocked:\n%s", res.Stdout)
 			}
 		}},
-		{"connect.py", Limits{Timeout: 3 * time.Second}, []Status{Failed}, func(t *testing.T, res Result) {
+		{"connect.py", selfEnding, []Status{Failed}, func(t *testing.T, res Result) {
 			if !bytes.Contains(res.Stdout, []byte("blocked 127.0.0.1")) {
 				t.Errorf("connection was not attempted and blocked:\n%s", res.Stdout)
 			}
 		}},
-		{"kill_parent.py", short, []Status{Failed}, nil},
-		{"flood.py", Limits{Timeout: 1500 * time.Millisecond, OutputBytes: 1000}, []Status{TimedOut}, func(t *testing.T, res Result) {
+		{"kill_parent.py", selfEnding, []Status{Failed}, nil},
+		{"flood.py", Limits{Timeout: 3 * time.Second, OutputBytes: 1000}, []Status{TimedOut}, func(t *testing.T, res Result) {
 			if len(res.Stdout) != 1000 || !res.StdoutTruncated {
 				t.Errorf("kept %d bytes of stdout (truncated %v), want 1000 and truncated", len(res.Stdout), res.StdoutTruncated)
 			}
 		}},
-		{"orphan.py", Limits{Timeout: 3 * time.Second}, []Status{Failed}, func(t *testing.T, res Result) {
+		{"orphan.py", selfEnding, []Status{Failed}, func(t *testing.T, res Result) {
 			if !bytes.Contains(res.Stdout, []byte("child ")) {
 				t.Errorf("no child was started:\n%s\n%s", res.Stdout, res.Stderr)
 			}
 		}},
-		{"escape.py", Limits{Timeout: 3 * time.Second}, []Status{Failed}, func(t *testing.T, res Result) {
+		{"escape.py", selfEnding, []Status{Failed}, func(t *testing.T, res Result) {
 			if !bytes.Contains(res.Stdout, []byte("reached ['builtins', 'os', 'posix']")) {
 				t.Errorf("the escape did not reach os and builtins:\n%s\n%s", res.Stdout, res.Stderr)
 			}
@@ -546,7 +550,7 @@ func TestWeakIsolationNeedsConsent(t *testing.T) {
 	env := newHostEnv(t)
 	vars := map[string]any{"TARGETS": env.outsidePaths(), "PATHS": []string{env.secret, "/etc/shadow"}, "PORT": env.port}
 	for _, file := range []string{"write_outside.py", "read_host.py", "connect.py"} {
-		res, err := Run(ctx, testProgram(t, file, vars), Limits{Timeout: 3 * time.Second}, weak)
+		res, err := Run(ctx, testProgram(t, file, vars), Limits{Timeout: 10 * time.Second}, weak)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
