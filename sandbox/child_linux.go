@@ -34,6 +34,7 @@ import (
 
 const (
 	childEnv     = "SAMBAEVAL_SANDBOX_CHILD"
+	childArgv0   = "sambaeval-sandbox-child"
 	configFD     = 3
 	statusFD     = 4
 	childFailure = 125 // exit status when the sandbox could not be built
@@ -99,7 +100,7 @@ func (e *layerError) Error() string { return e.layer + ": " + e.err.Error() }
 // first in main, and in TestMain of every test binary that runs programs.
 func Main() {
 	stage := os.Getenv(childEnv)
-	if stage != "1" && stage != "2" {
+	if (stage != "1" && stage != "2") || len(os.Args) != 1 || os.Args[0] != childArgv0 {
 		return
 	}
 	// Every step below acts on the calling thread (no_new_privs, Landlock,
@@ -343,7 +344,7 @@ func (c *child) supervise(status *os.File) error {
 	if err != nil {
 		return err
 	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"sambaeval-sandbox"}, &os.ProcAttr{
+	proc, err := os.StartProcess("/proc/self/exe", []string{childArgv0}, &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{childEnv + "=2"},
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, status},

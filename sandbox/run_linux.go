@@ -170,7 +170,7 @@ func run(ctx context.Context, cfg childConfig, limits Limits) (Result, []Layer, 
 	stderr := &capWriter{max: limits.OutputBytes}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{"sambaeval-sandbox"},
+		Args:       []string{childArgv0},
 		Env:        []string{childEnv + "=1"},
 		Dir:        "/",
 		Stdout:     stdout,
