@@ -117,6 +117,7 @@ type workspace struct {
 	q, k, v, att    kernels.Mat // attention: [M, H·hd], [M, G·hd] ×2, [M, H·hd]
 	gate, up        kernels.Mat // MLP: [M, F] ×2 (F the widest MLP)
 	logits          kernels.Mat // [headRows, V]
+	headIn          kernels.Mat // [headRows, D]: rows gathered for the head
 	bufs            []kernels.Buffer
 }
 
@@ -140,6 +141,7 @@ func (m *Model) workspace(rows int) *workspace {
 	D, E := c.NEmbd, c.DInner()
 	ws.x, ws.h = mat(n, D), mat(n, D)
 	ws.logits = mat(headRows, c.PaddedVocabSize)
+	ws.headIn = mat(headRows, D)
 	F := 0
 	for _, b := range m.layout {
 		if b.MLP {
