@@ -1,8 +1,10 @@
 package model
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +38,9 @@ type Spec struct {
 	Tokenizer string
 	// Device is the --device value: auto, cpu, cuda, cuda:N.
 	Device string
+	// AllowLongContext lets a model with full attention run past its
+	// trained context (see Model.AllowLongContext).
+	AllowLongContext bool
 }
 
 // Info describes where an opened model came from, for results files.
@@ -93,6 +98,7 @@ func Open(spec Spec) (*Model, error) {
 		return nil, err
 	}
 	m.Info.Device = be.Name()
+	m.AllowLongContext = spec.AllowLongContext
 	return m, nil
 }
 
@@ -146,7 +152,10 @@ func open(spec Spec, be kernels.Backend) (*Model, error) {
 		m.Info = &Info{Source: spec.Model, Path: name, Name: m.Config.Name, files: files}
 		tok := spec.Tokenizer
 		if tok == "" {
-			tok = filepath.Join(name, "tokenizer.model")
+			if tok, err = dirTokenizer(name); err != nil {
+				m.Close()
+				return nil, err
+			}
 		}
 		return m, m.attachTokenizer(tok, nil, "")
 	case err == nil:
@@ -184,6 +193,8 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 		err error
 	)
 	switch {
+	case strings.HasSuffix(path, ".json"):
+		err = tokenizerJSON(path)
 	case path != "":
 		tok, err = tokenizer.Load(path)
 	case fsys != nil:
@@ -213,4 +224,46 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 	}
 	m.Tokenizer = tok
 	return nil
+}
+
+// dirTokenizer finds the tokenizer of a model directory: its
+// tokenizer.model (SentencePiece: Llama-2, Mistral, Phi-3 and the lit-gpt
+// models). A directory with only a tokenizer.json is refused with the
+// reason (see tokenizerJSON).
+func dirTokenizer(dir string) (string, error) {
+	sp := filepath.Join(dir, "tokenizer.model")
+	if _, err := os.Stat(sp); err == nil {
+		return sp, nil
+	}
+	hf := filepath.Join(dir, "tokenizer.json")
+	if _, err := os.Stat(hf); err == nil {
+		return "", tokenizerJSON(hf)
+	}
+	return "", fmt.Errorf("%s has no tokenizer.model; give one with --tokenizer", dir)
+}
+
+// tokenizerJSON explains why a Hugging Face tokenizer.json cannot be used:
+// a byte-level BPE (Llama-3's) needs the byte-level tokenizer, which this
+// build lacks; a SentencePiece-style one (Llama-2, Mistral, Phi-3) is read
+// from its tokenizer.model instead.
+func tokenizerJSON(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	var tj struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+		PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+		Decoder      json.RawMessage `json:"decoder"`
+	}
+	if err := json.Unmarshal(b, &tj); err != nil {
+		return fmt.Errorf("tokenizer %s: %v", path, err)
+	}
+	byteLevel := []byte(`"ByteLevel"`)
+	if bytes.Contains(tj.PreTokenizer, byteLevel) || bytes.Contains(tj.Decoder, byteLevel) {
+		return fmt.Errorf("tokenizer %s is a byte-level BPE tokenizer (as Llama-3's), which this build cannot load yet (no byte-level BPE tokenizer in package tokenizer)", path)
+	}
+	return fmt.Errorf("tokenizer %s: only SentencePiece tokenizer.model files load; give the model's tokenizer.model with --tokenizer", path)
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sambaeval/sambaeval/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -32,6 +34,9 @@ func newRootCmd() *cobra.Command {
 var commands []func() *cobra.Command
 
 func main() {
+	// A sandboxed HumanEval program runs as this binary re-executed; Main
+	// takes over in that case and never returns.
+	sandbox.Main()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sambaeval:", err)
 		os.Exit(1)

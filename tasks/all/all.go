@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/sambaeval/sambaeval/tasks/gsm8k"
+	_ "github.com/sambaeval/sambaeval/tasks/humaneval"
 	_ "github.com/sambaeval/sambaeval/tasks/mmlu"
 	_ "github.com/sambaeval/sambaeval/tasks/passkey"
 	_ "github.com/sambaeval/sambaeval/tasks/perplexity"
