@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -140,5 +141,20 @@ func TestRequestKey(t *testing.T) {
 	}
 	if (&Request{Kind: LoglikelihoodRolling, Tokens: long, Buckets: []int{4}}).Key() == k {
 		t.Error("buckets do not change the key")
+	}
+}
+
+func TestRollingRestoresGC(t *testing.T) {
+	lm := &LM{M: tiny(t)}
+	defer func(p int) { rollingPiece = p }(rollingPiece)
+	rollingPiece = 4 // the 12 tokens below count as a long text
+	for _, user := range []int{77, 5, -1} {
+		prev := debug.SetGCPercent(user)
+		if _, err := Evaluate(lm, []Request{{Kind: LoglikelihoodRolling, Tokens: []int32{450, 14744, 338, 7254, 29889, 450, 17455, 338, 7933, 29889, 13, 13}}}, nil, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetGCPercent(prev); got != user {
+			t.Errorf("GC percent %d after scoring, want the %d set before", got, user)
+		}
 	}
 }

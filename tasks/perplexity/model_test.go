@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -191,7 +192,11 @@ func TestFlagErrors(t *testing.T) {
 	// --ppl-docs picks documents in the order named.
 	tk := base
 	tk.docs, tk.lengths = "gamma,alpha", "10"
+	prev := debug.SetGCPercent(77)
 	plan, err := tk.Build(env)
+	if got := debug.SetGCPercent(prev); got != 77 {
+		t.Errorf("GC percent %d after Build, want the 77 set before", got)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

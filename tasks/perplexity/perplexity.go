@@ -257,7 +257,7 @@ const buildGCPercent = 10
 // (or not at all) already.
 func collectOften() (restore func()) {
 	old := debug.SetGCPercent(buildGCPercent)
-	if old < 0 || old < buildGCPercent {
+	if old < buildGCPercent {
 		debug.SetGCPercent(old)
 		return func() {}
 	}
