@@ -156,3 +156,78 @@ func streamDecodeAny(tok Interface, ids []int) string {
 	b.WriteString(d.Flush())
 	return b.String()
 }
+
+// TestTiktokenGolden checks the real o200k_base (Phi-4-mini's vocabulary)
+// and cl100k_base (whose pattern Llama-3 uses) against OpenAI's tiktoken:
+// testdata/bpe/gen_tiktoken.py ran tiktoken on the texts and wrote the
+// vocabularies pruned to the tokens those texts can form, as tokenizer.json
+// files the way Hugging Face converts tiktoken vocabularies.
+func TestTiktokenGolden(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(bpeDir, "tiktoken_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g map[string][]struct {
+		Text       string `json:"text"`
+		IDs        []int  `json:"ids"`
+		IDsSpecial []int  `json:"ids_special"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"o200k_base", "cl100k_base"} {
+		t.Run(name, func(t *testing.T) {
+			cases := g[name]
+			if len(cases) < 200 {
+				t.Fatalf("%d cases, want at least 200", len(cases))
+			}
+			tok := loadBPE(t, "pruned_"+name)
+			plain := loadBPE(t, "pruned_"+name)
+			plain.MatchSpecialTokens(false)
+			bad := 0
+			for _, c := range cases {
+				if got := plain.Encode(c.Text); !slices.Equal(got, c.IDs) && len(got)+len(c.IDs) > 0 {
+					t.Errorf("encode_ordinary(%q):\n got %v\nwant %v", c.Text, got, c.IDs)
+					bad++
+				}
+				if got := tok.Encode(c.Text); !slices.Equal(got, c.IDsSpecial) && len(got)+len(c.IDsSpecial) > 0 {
+					t.Errorf("encode(%q, all special):\n got %v\nwant %v", c.Text, got, c.IDsSpecial)
+					bad++
+				}
+				if got := tok.Decode(c.IDs); got != c.Text {
+					t.Errorf("Decode(Encode(%q)) = %q", c.Text, got)
+					bad++
+				}
+				if bad > 10 {
+					t.Fatal("too many failures")
+				}
+			}
+		})
+	}
+}
+
+// TestPublishedIDs checks ids that others have published for the real
+// vocabularies (tiktoken's tests, the OpenAI cookbook, tokenizer ports), on
+// the pruned vocabularies of TestTiktokenGolden.
+func TestPublishedIDs(t *testing.T) {
+	o200k := loadBPE(t, "pruned_o200k_base")
+	cl100k := loadBPE(t, "pruned_cl100k_base")
+	for _, c := range []struct {
+		tok  *ByteBPE
+		text string
+		want []int
+	}{
+		{o200k, "hello world", []int{24912, 2375}},
+		{o200k, " 日本語とEnglish 12345!\n", []int{17428, 40909, 5330, 28881, 220, 7633, 2548, 4175}},
+		{o200k, "a\n\n", []int{64, 279}},
+		{o200k, "\x1ca", []int{216, 64}},
+		{o200k, "<|endoftext|>", []int{199999}},
+		{cl100k, "hello world", []int{15339, 1917}},
+		{cl100k, "tiktoken is great!", []int{83, 1609, 5963, 374, 2294, 0}},
+		{cl100k, "<|endoftext|>", []int{100257}},
+	} {
+		if got := c.tok.Encode(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+}
