@@ -44,6 +44,9 @@ type ByteBPE struct {
 
 	added     []*addedToken // by id
 	addedByID map[int]*addedToken
+	// addedFirst[n][c] lists the added tokens with normalized flag n
+	// (0 false, 1 true) whose text starts with byte c, longest first.
+	addedFirst [2][256][]*addedToken
 
 	pre            []preTokenizer
 	prefix, suffix []int // what the post-processor adds
@@ -222,8 +225,17 @@ func (t *ByteBPE) splitAdded(s string, normalized bool, f func(seg string, id in
 		f(s, -1)
 		return
 	}
+	n := 0
+	if normalized {
+		n = 1
+	}
+	first := &t.addedFirst[n]
 	start := 0 // end of the last token, start of the text not yet given to f
 	for i := 0; i < len(s); {
+		if len(first[s[i]]) == 0 {
+			i++
+			continue
+		}
 		a := t.addedAt(s, i, normalized)
 		if a == nil {
 			i++
@@ -254,17 +266,16 @@ func (t *ByteBPE) splitAdded(s string, normalized bool, f func(seg string, id in
 // addedAt returns the longest added token that starts at s[i], among the
 // tokens with the given normalized flag that are matched, or nil.
 func (t *ByteBPE) addedAt(s string, i int, normalized bool) *addedToken {
-	var best *addedToken
-	for _, a := range t.added {
-		if a.Normalized != normalized || (a.Special && !t.matchSpecial) ||
-			a.Content[0] != s[i] || !strings.HasPrefix(s[i:], a.Content) {
-			continue
-		}
-		if best == nil || len(a.Content) > len(best.Content) {
-			best = a
+	n := 0
+	if normalized {
+		n = 1
+	}
+	for _, a := range t.addedFirst[n][s[i]] {
+		if (!a.Special || t.matchSpecial) && strings.HasPrefix(s[i:], a.Content) {
+			return a
 		}
 	}
-	return best
+	return nil
 }
 
 // isWordChar is Rust's char::is_alphanumeric: Alphabetic or Numeric.
@@ -308,21 +319,19 @@ func rightSpaceLen(s string) int {
 	return i
 }
 
-// encodeSegment appends the ids of a stretch of text without added tokens.
+// encodeSegment appends the ids of a stretch of text without added tokens:
+// each pre-tokenizer step splits the pieces of the step before, and the
+// last step's pieces go to BPE.
 func (t *ByteBPE) encodeSegment(seg string, st *byteBPEState, out []int) []int {
-	pieces := append(st.pieces[:0], seg)
-	for _, p := range t.pre {
-		next := st.next[:0]
-		for _, s := range pieces {
-			next = p.split(s, next)
-		}
-		st.pieces, st.next = next, pieces
-		pieces = next
+	var steps []func(string)
+	last := func(p string) { out = t.encodePiece(p, st, out) }
+	steps = make([]func(string), len(t.pre)+1)
+	steps[len(t.pre)] = last
+	for k := len(t.pre) - 1; k >= 0; k-- {
+		pre, next := t.pre[k], steps[k+1]
+		steps[k] = func(s string) { pre.split(s, next) }
 	}
-	for _, p := range pieces {
-		out = t.encodePiece(p, st, out)
-	}
-	st.pieces = pieces[:0]
+	steps[0](seg)
 	return out
 }
 
@@ -368,9 +377,8 @@ func (m *bpeMerge) before(o *bpeMerge) bool {
 }
 
 type byteBPEState struct {
-	syms         []bpeSymbol
-	queue        []bpeMerge
-	pieces, next []string
+	syms  []bpeSymbol
+	queue []bpeMerge
 }
 
 var byteBPEPool = sync.Pool{New: func() any { return new(byteBPEState) }}
@@ -378,11 +386,9 @@ var byteBPEPool = sync.Pool{New: func() any { return new(byteBPEState) }}
 func getByteBPEState() *byteBPEState { return byteBPEPool.Get().(*byteBPEState) }
 
 func putByteBPEState(st *byteBPEState) {
-	if cap(st.syms) > 1<<16 || cap(st.pieces) > 1<<16 {
+	if cap(st.syms) > 1<<16 {
 		*st = byteBPEState{}
 	}
-	clear(st.next[:cap(st.next)])
-	clear(st.pieces[:cap(st.pieces)])
 	byteBPEPool.Put(st)
 }
 

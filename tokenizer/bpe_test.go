@@ -59,7 +59,7 @@ func (t *ByteBPE) preTokens(text string) []string {
 			for _, p := range t.pre {
 				var next []string
 				for _, s := range ps {
-					next = p.split(s, next)
+					p.split(s, func(piece string) { next = append(next, piece) })
 				}
 				ps = next
 			}

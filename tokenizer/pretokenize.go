@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -34,10 +35,17 @@ const (
 
 // pattern finds the successive matches of a regular expression.
 type pattern interface {
-	// findSpans splits s into matched and unmatched spans by the
+	// eachSpan splits s into matched and unmatched spans by the
 	// leftmost-first successive matches of the pattern, as Hugging Face's
-	// Pattern::find_matches does.
-	findSpans(s string) []span
+	// Pattern::find_matches does, and calls f with each in order.
+	eachSpan(s string, f func(span))
+}
+
+// findSpans returns the spans of s.
+func findSpans(p pattern, s string) []span {
+	var spans []span
+	p.eachSpan(s, func(sp span) { spans = append(spans, sp) })
+	return spans
 }
 
 // compilePattern returns the pattern for a regular expression: a
@@ -386,19 +394,19 @@ type span struct {
 // that starts at byte i of s (valid UTF-8), or -1 when none does.
 type handPattern func(s string, i int) int
 
-func (match handPattern) findSpans(s string) []span {
+func (match handPattern) eachSpan(s string, f func(span)) {
 	if s == "" {
-		return []span{{0, 0, false}}
+		f(span{0, 0, false})
+		return
 	}
-	spans := make([]span, 0, len(s)/4+1)
 	gap := -1 // start of the current unmatched stretch
 	for i := 0; i < len(s); {
 		if j := match(s, i); j > i {
 			if gap >= 0 {
-				spans = append(spans, span{gap, i, false})
+				f(span{gap, i, false})
 				gap = -1
 			}
-			spans = append(spans, span{i, j, true})
+			f(span{i, j, true})
 			i = j
 			continue
 		}
@@ -409,36 +417,34 @@ func (match handPattern) findSpans(s string) []span {
 		i += n
 	}
 	if gap >= 0 {
-		spans = append(spans, span{gap, len(s), false})
+		f(span{gap, len(s), false})
 	}
-	return spans
 }
 
 // regexPattern runs any other pattern on regexp2. Should the engine fail
 // (it limits its backtracking stack), the text is left unsplit.
 type regexPattern struct{ re *regexp2.Regexp }
 
-func (p regexPattern) findSpans(s string) []span {
+func (p regexPattern) eachSpan(s string, f func(span)) {
 	idx, err := p.re.FindAllStringIndex(s, -1)
 	if err != nil {
-		return []span{{0, len(s), false}}
+		f(span{0, len(s), false})
+		return
 	}
-	var spans []span
-	prev := 0
+	prev, any := 0, false
 	for _, m := range idx {
 		if m[0] == m[1] {
 			continue // empty matches make no piece
 		}
 		if prev < m[0] {
-			spans = append(spans, span{prev, m[0], false})
+			f(span{prev, m[0], false})
 		}
-		spans = append(spans, span{m[0], m[1], true})
-		prev = m[1]
+		f(span{m[0], m[1], true})
+		prev, any = m[1], true
 	}
-	if prev < len(s) || len(spans) == 0 {
-		spans = append(spans, span{prev, len(s), false})
+	if prev < len(s) || !any {
+		f(span{prev, len(s), false})
 	}
-	return spans
 }
 
 // splitBehavior says what happens to matched spans (Hugging Face's
@@ -461,60 +467,77 @@ var splitBehaviors = map[string]splitBehavior{
 	"Contiguous":         behaviorContiguous,
 }
 
-// applyBehavior turns spans into the pieces that the behavior keeps.
-func applyBehavior(spans []span, b splitBehavior) []span {
-	var out []span
-	switch b {
+// pieceSink applies a split behavior to a stream of spans of s and emits
+// the non-empty pieces. It holds at most one piece back, which a following
+// span may still join.
+type pieceSink struct {
+	s         string
+	behavior  splitBehavior
+	emit      func(string)
+	held      span // a piece not yet emitted
+	holding   bool
+	prevMatch bool // whether the previous span matched
+}
+
+func (k *pieceSink) out(sp span) {
+	if sp.end > sp.start {
+		k.emit(k.s[sp.start:sp.end])
+	}
+}
+
+// add takes the next span.
+func (k *pieceSink) add(sp span) {
+	switch k.behavior {
 	case behaviorRemoved:
-		for _, sp := range spans {
-			if !sp.matched {
-				out = append(out, sp)
-			}
+		if !sp.matched {
+			k.out(sp)
 		}
 	case behaviorIsolated:
-		out = spans
+		k.out(sp)
 	case behaviorMergedWithPrevious:
-		prevMatch := false
-		for _, sp := range spans {
-			if sp.matched && !prevMatch && len(out) > 0 {
-				out[len(out)-1].end = sp.end
-			} else {
-				out = append(out, span{sp.start, sp.end, false})
-			}
-			prevMatch = sp.matched
+		// A match joins the piece before it, unless that was a match.
+		if sp.matched && !k.prevMatch && k.holding {
+			k.held.end = sp.end
+		} else {
+			k.flush()
+			k.held, k.holding = sp, true
 		}
 	case behaviorMergedWithNext:
-		prevMatch := false
-		for k := len(spans) - 1; k >= 0; k-- {
-			sp := spans[k]
-			if sp.matched && !prevMatch && len(out) > 0 {
-				out[len(out)-1].start = sp.start
-			} else {
-				out = append(out, span{sp.start, sp.end, false})
-			}
-			prevMatch = sp.matched
-		}
-		for l, r := 0, len(out)-1; l < r; l, r = l+1, r-1 {
-			out[l], out[r] = out[r], out[l]
+		// A match joins the piece after it, unless that is a match.
+		switch {
+		case k.holding && !sp.matched:
+			k.held.end = sp.end
+			k.flush()
+		case sp.matched:
+			k.flush()
+			k.held, k.holding = sp, true
+		default:
+			k.out(sp)
 		}
 	case behaviorContiguous:
-		prevMatch := false
-		for k, sp := range spans {
-			if k > 0 && sp.matched == prevMatch {
-				out[len(out)-1].end = sp.end
-			} else {
-				out = append(out, span{sp.start, sp.end, false})
-			}
-			prevMatch = sp.matched
+		// Runs of matches and runs of the rest each make one piece.
+		if k.holding && sp.matched == k.prevMatch {
+			k.held.end = sp.end
+		} else {
+			k.flush()
+			k.held, k.holding = sp, true
 		}
 	}
-	return out
+	k.prevMatch = sp.matched
+}
+
+// flush emits the piece held back, if any.
+func (k *pieceSink) flush() {
+	if k.holding {
+		k.out(k.held)
+		k.holding = false
+	}
 }
 
 // preTokenizer splits each piece of text into smaller pieces.
 type preTokenizer interface {
-	// split appends the pieces of s to out.
-	split(s string, out []string) []string
+	// split calls emit with each non-empty piece of s, in order.
+	split(s string, emit func(string))
 }
 
 // splitPre is Hugging Face's Split pre-tokenizer.
@@ -525,82 +548,70 @@ type splitPre struct {
 	invert   bool
 }
 
-func (p *splitPre) split(s string, out []string) []string {
-	var spans []span
-	if p.re != nil {
-		spans = p.re.findSpans(s)
-	} else {
-		spans = literalSpans(s, p.literal)
-	}
+func (p *splitPre) split(s string, emit func(string)) {
+	k := pieceSink{s: s, behavior: p.behavior, emit: emit}
+	add := k.add
 	if p.invert {
-		for k := range spans {
-			spans[k].matched = !spans[k].matched
-		}
+		add = func(sp span) { sp.matched = !sp.matched; k.add(sp) }
 	}
-	for _, sp := range applyBehavior(spans, p.behavior) {
-		if sp.end > sp.start {
-			out = append(out, s[sp.start:sp.end])
-		}
+	if p.re != nil {
+		p.re.eachSpan(s, add)
+	} else {
+		literalSpans(s, p.literal, add)
 	}
-	return out
+	k.flush()
 }
 
 // literalSpans splits s at the non-overlapping occurrences of lit.
-func literalSpans(s, lit string) []span {
+func literalSpans(s, lit string, f func(span)) {
 	if s == "" || lit == "" {
-		return []span{{0, len(s), false}}
+		f(span{0, len(s), false})
+		return
 	}
-	var spans []span
 	prev := 0
 	for i := 0; i+len(lit) <= len(s); {
-		if s[i:i+len(lit)] != lit {
-			i++
-			continue
+		j := strings.Index(s[i:], lit)
+		if j < 0 {
+			break
 		}
+		i += j
 		if prev < i {
-			spans = append(spans, span{prev, i, false})
+			f(span{prev, i, false})
 		}
-		spans = append(spans, span{i, i + len(lit), true})
+		f(span{i, i + len(lit), true})
 		i += len(lit)
 		prev = i
 	}
 	if prev < len(s) {
-		spans = append(spans, span{prev, len(s), false})
+		f(span{prev, len(s), false})
 	}
-	return spans
 }
 
 // digitsPre is Hugging Face's Digits pre-tokenizer: numeric characters
 // (\p{N}) each on their own, or in runs.
 type digitsPre struct{ individual bool }
 
-func (p digitsPre) split(s string, out []string) []string {
-	var spans []span
+func (p digitsPre) split(s string, emit func(string)) {
+	k := pieceSink{s: s, behavior: behaviorContiguous, emit: emit}
+	if p.individual {
+		k.behavior = behaviorIsolated
+	}
 	last := 0
 	for i := 0; i < len(s); {
 		c, n := charAt(s, i)
 		if c&cNumber != 0 {
 			if last < i {
-				spans = append(spans, span{last, i, false})
+				k.add(span{last, i, false})
 			}
-			spans = append(spans, span{i, i + n, true})
+			k.add(span{i, i + n, true})
 			last = i + n
 		}
 		i += n
 	}
 	if last < len(s) {
-		spans = append(spans, span{last, len(s), false})
+		k.add(span{last, len(s), false})
 	}
-	b := behaviorContiguous
-	if p.individual {
-		b = behaviorIsolated
-	}
-	for _, sp := range applyBehavior(spans, b) {
-		if sp.end > sp.start {
-			out = append(out, s[sp.start:sp.end])
-		}
-	}
-	return out
+	k.flush()
 }
 
 // byteLevelPre is the splitting part of Hugging Face's ByteLevel
@@ -612,20 +623,19 @@ type byteLevelPre struct {
 	useRegex       bool
 }
 
-func (p byteLevelPre) split(s string, out []string) []string {
+func (p byteLevelPre) split(s string, emit func(string)) {
 	if p.addPrefixSpace && (s == "" || s[0] != ' ') {
 		s = " " + s
 	}
 	if !p.useRegex {
 		if s != "" {
-			out = append(out, s)
+			emit(s)
 		}
-		return out
+		return
 	}
-	for _, sp := range handPattern(matchGPT2).findSpans(s) {
+	handPattern(matchGPT2).eachSpan(s, func(sp span) {
 		if sp.end > sp.start {
-			out = append(out, s[sp.start:sp.end])
+			emit(s[sp.start:sp.end])
 		}
-	}
-	return out
+	})
 }

@@ -113,7 +113,7 @@ func TestSplitterMatchesRegexp2(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(len(p.expr))))
 			for range n {
 				s := randomText(rng, splitterPool, 16)
-				if got, want := hand.findSpans(s), re.findSpans(s); !slices.Equal(got, want) {
+				if got, want := findSpans(hand, s), findSpans(re, s); !slices.Equal(got, want) {
 					t.Fatalf("%q:\nhand-written %v\n     regexp2 %v", s, spanTexts(s, got), spanTexts(s, want))
 				}
 			}
@@ -160,7 +160,7 @@ func TestSplitterExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, sp := range p.findSpans(c.text) {
+		for _, sp := range findSpans(p, c.text) {
 			got = append(got, c.text[sp.start:sp.end])
 		}
 		if !slices.Equal(got, c.want) {
@@ -190,7 +190,7 @@ func FuzzSplitter(f *testing.F) {
 			return
 		}
 		for k, p := range pats {
-			if got, want := p.hand.findSpans(s), p.re.findSpans(s); !slices.Equal(got, want) {
+			if got, want := findSpans(p.hand, s), findSpans(p.re, s); !slices.Equal(got, want) {
 				t.Fatalf("%s on %q:\nhand-written %v\n     regexp2 %v", knownPatterns[k].name, s, spanTexts(s, got), spanTexts(s, want))
 			}
 		}

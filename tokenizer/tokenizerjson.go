@@ -21,7 +21,7 @@ type hfTokenizerFile struct {
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Decoder       json.RawMessage `json:"decoder"`
-	Model         json.RawMessage `json:"model"`
+	Model         *hfBPEModel     `json:"model"`
 }
 
 type hfAddedToken struct {
@@ -43,7 +43,7 @@ type hfBPEModel struct {
 	FuseUnk                 bool            `json:"fuse_unk"`
 	ByteFallback            bool            `json:"byte_fallback"`
 	IgnoreMerges            bool            `json:"ignore_merges"`
-	Vocab                   map[string]int  `json:"vocab"`
+	Vocab                   json.RawMessage `json:"vocab"` // parsed once the type is known
 	Merges                  json.RawMessage `json:"merges"`
 }
 
@@ -72,26 +72,21 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("merges: %w", err)
+	var pairs [][2]string
+	if err := json.Unmarshal(raw, &pairs); err == nil {
+		return pairs, nil
 	}
-	merges := make([][2]string, len(items))
-	for i, it := range items {
-		var s string
-		if err := json.Unmarshal(it, &s); err == nil {
-			a, b, ok := strings.Cut(s, " ")
-			if !ok || a == "" || b == "" || strings.Contains(b, " ") {
-				return nil, fmt.Errorf("merge %d %q: want two tokens separated by one space", i, s)
-			}
-			merges[i] = [2]string{a, b}
-			continue
+	var strs []string
+	if err := json.Unmarshal(raw, &strs); err != nil {
+		return nil, errors.New(`merges: want a list of "a b" strings or of [a, b] pairs`)
+	}
+	merges := make([][2]string, len(strs))
+	for i, s := range strs {
+		a, b, ok := strings.Cut(s, " ")
+		if !ok || a == "" || b == "" || strings.Contains(b, " ") {
+			return nil, fmt.Errorf("merge %d %q: want two tokens separated by one space", i, s)
 		}
-		var pair []string
-		if err := json.Unmarshal(it, &pair); err != nil || len(pair) != 2 {
-			return nil, fmt.Errorf("merge %d: %s: want \"a b\" or [a, b]", i, it)
-		}
-		merges[i] = [2]string{pair[0], pair[1]}
+		merges[i] = [2]string{a, b}
 	}
 	return merges, nil
 }
@@ -476,15 +471,16 @@ func FromJSON(tokenizerJSON, tokenizerConfig, generationConfig []byte) (*ByteBPE
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("parse tokenizer.json: %w", err)
 	}
-	if isNull(f.Model) {
+	if f.Model == nil {
 		return nil, errors.New("tokenizer.json: no model")
 	}
-	var m hfBPEModel
-	if err := json.Unmarshal(f.Model, &m); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
+	m := f.Model
 	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {
 		return nil, fmt.Errorf("model %q is not supported (only BPE)", m.Type)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+		return nil, fmt.Errorf("model: vocab: %w", err)
 	}
 	switch {
 	case m.Dropout != nil && *m.Dropout != 0:
@@ -525,14 +521,14 @@ func FromJSON(tokenizerJSON, tokenizerConfig, generationConfig []byte) (*ByteBPE
 			return nil, fmt.Errorf("generation_config.json: %w", err)
 		}
 	}
-	return newByteBPE(&m, merges, f.AddedTokens, pre, prefix, suffix, &cfg)
+	return newByteBPE(m, vocab, merges, f.AddedTokens, pre, prefix, suffix, &cfg)
 }
 
 // newByteBPE assembles the tokenizer from its parsed parts.
-func newByteBPE(m *hfBPEModel, merges [][2]string, added []hfAddedToken, pre []preTokenizer,
+func newByteBPE(m *hfBPEModel, vocab map[string]int, merges [][2]string, added []hfAddedToken, pre []preTokenizer,
 	prefix, suffix []int, cfg *hfTokenizerConfig) (*ByteBPE, error) {
 	t := &ByteBPE{
-		vocab:        make(map[string]int32, len(m.Vocab)),
+		vocab:        make(map[string]int32, len(vocab)),
 		merges:       make(map[uint64]mergeRule, len(merges)),
 		ignoreMerges: m.IgnoreMerges,
 		fuseUnk:      m.FuseUnk,
@@ -550,7 +546,7 @@ func newByteBPE(m *hfBPEModel, merges [][2]string, added []hfAddedToken, pre []p
 		t.byteID[i] = -1
 	}
 	maxID := -1
-	for tok, id := range m.Vocab {
+	for tok, id := range vocab {
 		if id < 0 || id >= 1<<31-1 {
 			return nil, fmt.Errorf("model: token %q has id %d", tok, id)
 		}
@@ -565,8 +561,8 @@ func newByteBPE(m *hfBPEModel, merges [][2]string, added []hfAddedToken, pre []p
 	n := maxID + 1
 	t.pieces = make([]string, n)
 	t.kind = make([]uint8, n)
-	seenID := make(map[int]string, len(m.Vocab))
-	for tok, id := range m.Vocab {
+	seenID := make(map[int]string, len(vocab))
+	for tok, id := range vocab {
 		if prev, dup := seenID[id]; dup {
 			return nil, fmt.Errorf("model: tokens %q and %q share id %d", prev, tok, id)
 		}
@@ -581,16 +577,16 @@ func newByteBPE(m *hfBPEModel, merges [][2]string, added []hfAddedToken, pre []p
 		}
 	}
 	if m.UnkToken != nil && *m.UnkToken != "" {
-		id, ok := m.Vocab[*m.UnkToken]
+		id, ok := vocab[*m.UnkToken]
 		if !ok {
 			return nil, fmt.Errorf("model: unk_token %q is not in the vocabulary", *m.UnkToken)
 		}
 		t.unk = id
 	}
 	for rank, mg := range merges {
-		a, okA := m.Vocab[mg[0]]
-		b, okB := m.Vocab[mg[1]]
-		c, okC := m.Vocab[mg[0]+mg[1]]
+		a, okA := vocab[mg[0]]
+		b, okB := vocab[mg[1]]
+		c, okC := vocab[mg[0]+mg[1]]
 		switch {
 		case !okA:
 			return nil, fmt.Errorf("merge %d: %q is not in the vocabulary", rank, mg[0])
@@ -680,6 +676,16 @@ func (t *ByteBPE) setAddedTokens(added []hfAddedToken) error {
 	for _, id := range ids {
 		a := t.addedByID[id]
 		t.added = append(t.added, a)
+		n := 0
+		if a.Normalized {
+			n = 1
+		}
+		t.addedFirst[n][a.Content[0]] = append(t.addedFirst[n][a.Content[0]], a)
+	}
+	for n := range t.addedFirst {
+		for _, list := range t.addedFirst[n] {
+			sort.SliceStable(list, func(i, j int) bool { return len(list[i].Content) > len(list[j].Content) })
+		}
 	}
 	return nil
 }
