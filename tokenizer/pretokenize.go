@@ -27,7 +27,11 @@ const (
 	// PatternCL100KPossessive is the form of PatternCL100K with possessive
 	// quantifiers that newer tiktoken releases use. It differs in one way:
 	// whitespace that runs to the end of the text is one piece, newlines
-	// and all (\s++$ comes before \s*[\r\n]).
+	// and all (\s++$ comes before \s*[\r\n]). It is matched as tiktoken
+	// (Rust's fancy-regex), Python's regex module and regexp2 read it;
+	// Oniguruma, which Hugging Face's tokenizers use, reads \p{N}{1,3}+ as
+	// a repeated group, not a possessive one. Hugging Face's own
+	// conversions of cl100k_base use PatternCL100K.
 	PatternCL100KPossessive = `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
 	// PatternO200K is o200k_base's pattern (Phi-4-mini's tokenizer.json).
 	PatternO200K = `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
