@@ -196,3 +196,28 @@ func FuzzSplitter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSplitter compares the hand-written o200k matcher with regexp2
+// running the same pattern, on a book.
+func BenchmarkSplitter(b *testing.B) {
+	text := benchText(b)
+	hand, err := compilePattern(PatternO200K)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		p    pattern
+	}{
+		{"hand", hand},
+		{"regexp2", regexPattern{regexp2.MustCompile(PatternO200K)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			n := 0
+			for b.Loop() {
+				c.p.eachSpan(text, func(span) { n++ })
+			}
+		})
+	}
+}
