@@ -20,7 +20,7 @@ import (
 type Model struct {
 	Config Config
 	// Tokenizer is the model's tokenizer (set by Open).
-	Tokenizer *tokenizer.Tokenizer
+	Tokenizer tokenizer.Interface
 	// Info says where the model came from (set by Open).
 	Info *Info
 	// AllowLongContext lets a model with full attention run sequences
