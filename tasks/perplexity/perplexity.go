@@ -281,7 +281,7 @@ func Bounds(lengths []int, bucket, n int) []int {
 	return slices.Compact(b)
 }
 
-func buildStreaming(plan *tasks.Plan, st *Stream, tok *tokenizer.Tokenizer, s *settings) error {
+func buildStreaming(plan *tasks.Plan, st *Stream, tok tokenizer.Interface, s *settings) error {
 	n := len(st.Tokens)
 	bounds := Bounds(s.lengths, s.bucket, n)
 	spans, err := st.Spans(tok, bounds, 1)
@@ -330,7 +330,7 @@ func buildSliding(plan *tasks.Plan, st *Stream, s *settings, env *tasks.Env) err
 	return nil
 }
 
-func buildRolling(plan *tasks.Plan, st *Stream, tok *tokenizer.Tokenizer, s *settings) error {
+func buildRolling(plan *tasks.Plan, st *Stream, tok tokenizer.Interface, s *settings) error {
 	type key struct{ start, end, pred int }
 	index := map[key]int{}
 	var ws []*rollingDoc

@@ -2,6 +2,7 @@ package perplexity
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -28,7 +29,7 @@ type Stream struct {
 }
 
 // segmentBytes is about how much text is tokenized at once when building a
-// stream, so that no token list of a whole book exists besides the stream.
+// stream, so that no token list of a whole book exists beside the stream.
 const segmentBytes = 1 << 16
 
 // Encoder is the part of a tokenizer a stream needs.
@@ -38,10 +39,9 @@ type Encoder interface {
 }
 
 // BuildStream tokenizes docs (no BOS) into a stream of at most budget
-// tokens. A long text is tokenized in segments cut at a single space
-// between two words, the space left to the next segment's dummy prefix; for
-// a SentencePiece tokenizer whose merges never cross the start of a word
-// (Llama-2's), this gives the ids of the text tokenized whole.
+// tokens. A long text is tokenized in segments (see splitter), which gives
+// the ids of the text tokenized whole without a token list of a whole book
+// existing beside the stream.
 func BuildStream(enc Encoder, docs []Doc, budget int) (*Stream, error) {
 	// A document of n bytes has at most n+1 tokens (one per byte, and the
 	// dummy-prefix space), so this bounds the stream without overshooting a
@@ -52,6 +52,7 @@ func BuildStream(enc Encoder, docs []Doc, budget int) (*Stream, error) {
 	}
 	s := &Stream{Tokens: make([]int32, 0, min(budget, most))}
 	eos := int32(enc.EOS())
+	sp := &splitter{enc: enc}
 	for i, d := range docs {
 		if len(s.Tokens) >= budget {
 			break
@@ -67,7 +68,7 @@ func BuildStream(enc Encoder, docs []Doc, budget int) (*Stream, error) {
 		s.Complete = true
 		text := d.Text
 		for text != "" {
-			seg, rest := cutSegment(text, segmentBytes)
+			seg, rest := sp.cut(text, segmentBytes)
 			for _, id := range enc.Encode(seg) {
 				if len(s.Tokens) == budget {
 					s.Complete = false
@@ -87,16 +88,84 @@ func BuildStream(enc Encoder, docs []Doc, budget int) (*Stream, error) {
 	return s, nil
 }
 
-// cutSegment splits text after about n bytes at a single space between two
-// non-space characters: seg ends before the space and rest starts after it.
-// Without such a space, text is returned whole.
-func cutSegment(text string, n int) (seg, rest string) {
-	for i := n; i < len(text)-1; i++ {
-		if text[i] == ' ' && text[i-1] != ' ' && text[i+1] != ' ' && !isSpaceBefore(text, i) && !isSpaceAt(text, i+1) {
-			return text[:i], text[i+1:]
+// How the text after a cut at a single space is tokenized on its own.
+const (
+	ruleUnknown = iota
+	// ruleSkip drops the space: SentencePiece's dummy prefix stands for it.
+	ruleSkip
+	// ruleKeep keeps it: byte-level BPE attaches it to the next word.
+	ruleKeep
+	// ruleNone: neither gives the tokens of the whole; texts are not cut.
+	ruleNone
+)
+
+// splitter cuts long texts where tokenizing the two parts apart gives the
+// tokens of the whole: at a single space between two words, the space
+// dropped from the second part (SentencePiece) or kept (byte-level BPE),
+// whichever the tokenizer needs. Each cut is checked on the text around it.
+type splitter struct {
+	enc  Encoder
+	rule int
+}
+
+// cutTries is how many spaces past the wanted length are tried before the
+// rest of a text is tokenized whole.
+const cutTries = 16
+
+// cut splits text after about n bytes, or returns it whole.
+func (sp *splitter) cut(text string, n int) (seg, rest string) {
+	if sp.rule == ruleNone {
+		return text, ""
+	}
+	tries := 0
+	for i := n; i < len(text)-1 && tries < cutTries; i++ {
+		if text[i] != ' ' || isSpaceBefore(text, i) || isSpaceAt(text, i+1) {
+			continue
+		}
+		tries++
+		if sp.check(text, i) {
+			if sp.rule == ruleSkip {
+				return text[:i], text[i+1:]
+			}
+			return text[:i], text[i:]
 		}
 	}
+	if sp.rule == ruleUnknown && tries == cutTries {
+		sp.rule = ruleNone
+	}
 	return text, ""
+}
+
+// checkBytes is how much text on each side of a cut is tokenized to check it.
+const checkBytes = 64
+
+// check reports whether cutting text at the space at i keeps the tokens of
+// the text around it, trying the rules when none is known yet.
+func (sp *splitter) check(text string, i int) bool {
+	a, b := max(0, i-checkBytes), min(len(text), i+1+checkBytes)
+	for a > 0 && !utf8.RuneStart(text[a]) {
+		a--
+	}
+	for b < len(text) && !utf8.RuneStart(text[b]) {
+		b++
+	}
+	whole := sp.enc.Encode(text[a:b])
+	left := sp.enc.Encode(text[a:i])
+	rules := []int{sp.rule}
+	if sp.rule == ruleUnknown {
+		rules = []int{ruleSkip, ruleKeep}
+	}
+	for _, r := range rules {
+		right := text[i:b]
+		if r == ruleSkip {
+			right = text[i+1 : b]
+		}
+		if slices.Equal(whole, append(left[:len(left):len(left)], sp.enc.Encode(right)...)) {
+			sp.rule = r
+			return true
+		}
+	}
+	return false
 }
 
 // isSpaceBefore reports whether the character ending at byte i is white space.
@@ -144,7 +213,7 @@ func (s *Span) Add(o Span) {
 // counts with its last byte, and the EOS between documents has no text. A
 // document's text is therefore counted byte for byte as it was read (invalid
 // UTF-8 aside, which the tokenizer turns into U+FFFD).
-func (s *Stream) Spans(tok *tokenizer.Tokenizer, bounds []int, first int) ([]Span, error) {
+func (s *Stream) Spans(tok tokenizer.Interface, bounds []int, first int) ([]Span, error) {
 	for i, b := range bounds {
 		if b <= 0 || i > 0 && b <= bounds[i-1] || b > len(s.Tokens) {
 			return nil, fmt.Errorf("span boundaries %v do not ascend within the %d tokens", bounds, len(s.Tokens))

@@ -2,7 +2,6 @@ package perplexity
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -341,22 +340,101 @@ func TestRollingWindows(t *testing.T) {
 	}
 }
 
-func TestCutSegment(t *testing.T) {
-	for _, c := range []struct {
-		text      string
-		n         int
-		seg, rest string
-	}{
-		{"aaa bbb ccc", 2, "aaa", "bbb ccc"},
-		{"aaa  bbb ccc", 2, "aaa  bbb", "ccc"}, // double spaces are not cut
-		{"aaa\n bbb ccc", 2, "aaa\n bbb", "ccc"},
-		{"aaaaaaa", 2, "aaaaaaa", ""},
-		{"ab c", 10, "ab c", ""},
-	} {
-		seg, rest := cutSegment(c.text, c.n)
-		if seg != c.seg || rest != c.rest {
-			t.Errorf("cutSegment(%q, %d) = %q, %q; want %q, %q", c.text, c.n, seg, rest, c.seg, c.rest)
+// fakeEncoder tokenizes in one of three styles, ids by first appearance.
+type fakeEncoder struct {
+	style string // "sp": words with a dummy prefix; "byte": " ?word" pieces; "glue": "word " pieces
+	ids   map[string]int
+}
+
+func (f *fakeEncoder) EOS() int { return 0 }
+
+func (f *fakeEncoder) id(p string) int {
+	if f.ids == nil {
+		f.ids = map[string]int{}
+	}
+	if _, ok := f.ids[p]; !ok {
+		f.ids[p] = len(f.ids) + 1
+	}
+	return f.ids[p]
+}
+
+func (f *fakeEncoder) Encode(text string) []int {
+	var out []int
+	switch f.style {
+	case "sp":
+		for _, w := range strings.Split(" "+text, " ")[1:] {
+			out = append(out, f.id("▁"+w))
+		}
+	case "byte":
+		for i := 0; i < len(text); {
+			j := i + 1
+			for j < len(text) && text[j] != ' ' {
+				j++
+			}
+			out = append(out, f.id(text[i:j]))
+			i = j
+		}
+	case "glue":
+		for i := 0; i < len(text); {
+			j := i
+			for j < len(text) && text[j] != ' ' {
+				j++
+			}
+			j = min(j+1, len(text))
+			out = append(out, f.id(text[i:j]))
+			i = j
 		}
 	}
-	_ = fmt.Sprint()
+	return out
+}
+
+// TestSplitter checks that segmented tokenization equals whole-text
+// tokenization for each tokenizer style, finding the rule that fits.
+func TestSplitter(t *testing.T) {
+	text := longText(3*segmentBytes + 77)
+	for _, c := range []struct {
+		style string
+		rule  int
+	}{{"sp", ruleSkip}, {"byte", ruleKeep}, {"glue", ruleNone}} {
+		f := &fakeEncoder{style: c.style}
+		st, err := BuildStream(f, []Doc{{"d", text}}, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(st.Tokens, ids32(f.Encode(text))) {
+			t.Errorf("%s: segmented tokens differ from the whole text's", c.style)
+		}
+		sp := &splitter{enc: f}
+		seg, rest := sp.cut(text, segmentBytes)
+		if sp.rule != c.rule || c.rule != ruleNone && (len(seg) < segmentBytes || len(seg) > segmentBytes+200) {
+			t.Errorf("%s: rule %d, first segment %d bytes; want rule %d", c.style, sp.rule, len(seg), c.rule)
+		}
+		if c.rule == ruleSkip && seg+" "+rest != text || c.rule == ruleKeep && seg+rest != text {
+			t.Errorf("%s: the parts do not make the text", c.style)
+		}
+	}
+	// A real byte-level BPE (a pruned o200k) keeps the space.
+	tok, err := tokenizer.LoadAny("../../tokenizer/testdata/bpe/pruned_o200k_base.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := BuildStream(tok, []Doc{{"d", text}}, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.Tokens, ids32(tok.Encode(text))) {
+		t.Error("o200k: segmented tokens differ from the whole text's")
+	}
+	// Cuts only at a single space between two non-space characters.
+	for _, c := range []struct{ text, seg string }{
+		{"aaa bbb ccc", "aaa"},
+		{"aaa  bbb ccc", "aaa  bbb"},
+		{"aaa\n bbb ccc", "aaa\n bbb"},
+		{"aaa\u00a0 bbb ccc", "aaa\u00a0 bbb"},
+		{"aaaaaaa", "aaaaaaa"},
+	} {
+		if seg, _ := (&splitter{enc: &fakeEncoder{style: "sp"}}).cut(c.text, 2); seg != c.seg {
+			t.Errorf("cut(%q) gives %q, want %q", c.text, seg, c.seg)
+		}
+	}
 }
