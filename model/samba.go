@@ -159,9 +159,11 @@ func (m *Model) forward(ids []int32, seqs []kernels.Seq, states []*State) kernel
 		// x = x + w3(SiLU(w1·RMSNorm(x)) ⊙ w2·RMSNorm(x))
 		be.RMSNorm(h, x, blk.norm2, eps)
 		gate, up := rows(ws.gate, M), rows(ws.up, M)
-		be.MatMul(gate, h, blk.w1, false)
-		be.MatMul(up, h, blk.w2, false)
-		be.SwiGLU(gate, gate, up)
+		if !m.gatedMLP(gate, h, blk) {
+			be.MatMul(gate, h, blk.w1, false)
+			be.MatMul(up, h, blk.w2, false)
+			be.SwiGLU(gate, gate, up)
+		}
 		be.MatMul(x, gate, blk.w3, true)
 	}
 	be.RMSNorm(h, x, m.lnF, eps)

@@ -147,7 +147,7 @@ extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, co
 // thread j computes the angle pos*invFreq[j] and its sine and cosine in
 // double, as the reference does, and rotates pair (j, j+half) of every head.
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
-                                  int rows) {
+                                  int rows, const int* __restrict__ dpos) {
     int half = headDim / 2;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         int s = -1;
@@ -157,7 +157,7 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
                 break;
             }
         if (s < 0) continue;
-        double pos = (double)(seqs.pos[s] + (r - seqs.row[s]));
+        double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
         for (int j = threadIdx.x; j < half; j += blockDim.x) {
             double sn, cs;
