@@ -177,7 +177,7 @@ const (
 // with how many dimensions per lane: head size 32, 64, 128 or 256, at most
 // agMaxG query heads per key/value head, rows aligned for the vector loads.
 func (b *Backend) attnGroupedDPL(q, k, v kernels.Mat, sh kernels.AttnShape) (int, bool) {
-	if b.noAttnGrp || sh.NHead/sh.NKV > agMaxG {
+	if !b.attnGrp || sh.NHead/sh.NKV > agMaxG {
 		return 0, false
 	}
 	dpl := sh.HeadDim / 32

@@ -114,7 +114,7 @@ var kernelNames = []string{
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
-	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16",
+	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 }
@@ -146,16 +146,18 @@ type Backend struct {
 	// attention path's query block (0: queryBlock); scan16 names the scan
 	// variant for 16 states (see scanVariants; "": defaultScan16);
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
-	// every product to cuBLAS; oldGemv uses k_gemv (≤ 4 rows) instead of
-	// k_gemv_mma; noAttnGrp uses k_attn instead of k_attn_grp; noFlash
-	// sends long chunks' attention to cuBLAS; flashBN64 takes 64-key tiles
-	// for head size 256; noGraph runs decoding steps without recording.
+	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
+	// its fused gate/up) instead of k_gemv (≤ 4 rows); attnGrp takes
+	// k_attn_grp instead of k_attn for short chunks; noFlash sends long
+	// chunks' attention to cuBLAS; flashBN64 takes 64-key tiles for head
+	// size 256; noGraph runs decoding steps without recording. The
+	// defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock   int
 	scan16      string
 	softmaxWarp bool
 	noGemv      bool
-	oldGemv     bool
-	noAttnGrp   bool
+	mmaGemv     bool
+	attnGrp     bool
 	noFlash     bool
 	flashBN64   bool
 	noGraph     bool

@@ -98,16 +98,16 @@ func TestBenchH200(t *testing.T) {
 	for _, nseq := range []int{1, 16} {
 		var ms [2]float64
 		var outs [2][]float32
-		for i, old := range []bool{false, true} {
-			g.noAttnGrp = old
+		for i, grp := range []bool{true, false} {
+			g.attnGrp = grp
 			ms[i], outs[i] = g.benchAttention(t, 0, 1, nseq, nil)
 		}
-		g.noAttnGrp = false
+		g.attnGrp = false
 		say("attention T=1 × %2d sequences, window 2048, 11 heads of 256: k_attn_grp %.3f ms, k_attn %.3f ms (outputs agree within 1e-5: %v)",
 			nseq, ms[0], ms[1], closeEnough(outs[0], outs[1], 1e-5) == nil)
 	}
-	say("settings for the model runs: scan variant %s, softmax block per row, query block %d; decoding: k_gemv_mma up to %d rows, k_attn_grp, fused gate/up, recorded steps",
-		defaultScan16, queryBlock, mmaRows)
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv up to %d rows and %d MB (else cuBLAS), fused gate/up up to %d rows, k_attn",
+		defaultScan16, gemvRows, 2*gemvElems>>20, gemvRows)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
 	}
@@ -196,16 +196,20 @@ func TestBenchH200(t *testing.T) {
 		s.Free()
 	}
 
-	// Scoring 1M tokens with streaming chunks.
-	const million = 1 << 20
+	// Scoring 1M tokens with streaming chunks (32K only with
+	// SAMBAEVAL_BENCH_QUICK=1, for runs that change only decoding).
+	quick := os.Getenv("SAMBAEVAL_BENCH_QUICK") == "1"
+	const million, piece = 1 << 20, 32768
 	ids := randomIDs(million + 1)
+	if quick {
+		ids = ids[:piece+1]
+	}
 	s := m.NewSession()
 	s.ChunkSize = best
 	var used32K uint64
 	var nll float64
 	start = time.Now()
-	const piece = 32768
-	for p := 0; p < million; p += piece {
+	for p := 0; p+piece < len(ids); p += piece {
 		sc, err := s.Score(ids[p:p+piece], ids[p+1:p+piece+1])
 		if err != nil {
 			t.Fatal(err)
@@ -221,10 +225,11 @@ func TestBenchH200(t *testing.T) {
 	el := time.Since(start).Seconds()
 	free, _, _ := g.MemInfo()
 	used1M := total - free
-	rate := float64(million) / el
+	scored := len(ids) - 1
+	rate := float64(scored) / el
 	say("scoring %d tokens (chunk %d, head and log-softmax included): %.1f s wall, %.0f tokens/s, MFU %.1f%% (2·%.3fB params incl. head); mean NLL %.3f",
-		million, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/million)
-	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after 1M tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30))
+		scored, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/float64(scored))
+	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after %d tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30), scored)
 	if math.IsNaN(nll) || math.IsInf(nll, 0) {
 		t.Errorf("NLL %v", nll)
 	}
@@ -242,18 +247,18 @@ func TestBenchH200(t *testing.T) {
 		batch   int
 		how     string
 		noGraph bool // steps launched op by op
-		old     bool // also k_gemv (≤4 rows, else cuBLAS), k_attn, no fused gate/up: run 5's decoding
+		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
 	}
 	for _, dr := range []decodeRun{
-		{1, "default: recorded steps, k_gemv_mma, k_attn_grp", false, false},
-		{16, "default: recorded steps, k_gemv_mma, k_attn_grp", false, false},
-		{1, "no recorded steps", true, false},
-		{16, "no recorded steps", true, false},
-		{1, "run 5's decoding: k_gemv, k_attn, op by op", true, true},
-		{16, "run 5's decoding: k_gemv, k_attn, op by op", true, true},
+		{1, "default: recorded steps", false, false},
+		{16, "default: recorded steps", false, false},
+		{1, "op by op", true, false},
+		{16, "op by op", true, false},
+		{1, "recorded, k_gemv_mma + k_attn_grp", false, true},
+		{16, "recorded, k_gemv_mma + k_attn_grp", false, true},
 	} {
 		batch := dr.batch
-		g.noGraph, g.oldGemv, g.noAttnGrp = dr.noGraph, dr.old, dr.old
+		g.noGraph, g.mmaGemv, g.attnGrp = dr.noGraph, dr.mma, dr.mma
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -301,7 +306,7 @@ func TestBenchH200(t *testing.T) {
 			step()
 			say("  one recorded step at batch %d: %.3f ms between events around LogitsBatch (device and the host's head read)", batch, g.stop(s, e))
 		}
-		if dr.noGraph && !dr.old {
+		if dr.noGraph {
 			prof.on = true
 			step()
 			prof.on = false
@@ -314,7 +319,7 @@ func TestBenchH200(t *testing.T) {
 			x.Free()
 		}
 	}
-	g.noGraph, g.oldGemv, g.noAttnGrp = false, false, false
+	g.noGraph, g.mmaGemv, g.attnGrp = false, false, false
 
 	// The cuBLAS attention path at the 3.8B shape, per query block size,
 	// then the flash and decoding paths; each followed by a trace of one call.
@@ -514,16 +519,16 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		for _, rows := range []int{1, 16} {
 			xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
 			type variant struct {
-				name          string
-				oldGemv, blas bool
+				name      string
+				mma, blas bool
 			}
-			vs := []variant{{"k_gemv_mma", false, false}, {"k_gemv", true, false}, {"cuBLAS", false, true}}
+			vs := []variant{{"k_gemv_mma", true, false}, {"k_gemv (cuBLAS above 32 MB)", false, false}, {"cuBLAS", false, true}}
 			if rows > gemvRows {
 				vs = []variant{vs[0], vs[2]}
 			}
 			line += fmt.Sprintf(" %2d row(s):", rows)
 			for _, v := range vs {
-				b.oldGemv, b.noGemv = v.oldGemv, v.blas
+				b.mmaGemv, b.noGemv = v.mma, v.blas
 				for range 5 {
 					b.MatMul(ym, xm, w, false)
 				}
@@ -535,7 +540,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 				line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)", v.name, us, bytes/us/1e3)
 			}
 		}
-		b.oldGemv, b.noGemv = false, false
+		b.mmaGemv, b.noGemv = false, false
 		lines = append(lines, line)
 		b.Free(x)
 		b.Free(y)

@@ -22,10 +22,13 @@ import (
 const maxGraphs = 16
 
 // stepGraph is the record of one key: the memory generation when it was
-// first run, and once recorded the instantiated graph.
+// first run, and once recorded the instantiated graph. never marks a step
+// whose recording failed (an operation refused to be captured): it runs
+// directly until memory changes.
 type stepGraph struct {
 	gen         uint64
 	graph, exec uintptr
+	never       bool
 }
 
 // graphState is the backend's decoding-step recording state.
@@ -82,28 +85,33 @@ func (b *Backend) DecodeStep(key string, ids []int32, seqs []kernels.Seq, forwar
 		b.launchGraph(sg.exec)
 		return false
 	}
-	if sg == nil || sg.gen != b.gen {
+	if sg == nil || sg.gen != b.gen || sg.never {
+		// First step of this key since memory changed (or a key that
+		// cannot be recorded): run it directly.
+		gen := b.gen
+		never := sg != nil && sg.gen == gen && sg.never
 		b.forget(key)
 		b.graph.active = true
 		func() {
 			defer func() { b.graph.active = false }()
 			forward()
 		}()
-		b.graph.steps[key] = &stepGraph{gen: b.gen}
+		b.graph.steps[key] = &stepGraph{gen: b.gen, never: never && b.gen == gen}
 		return true
 	}
 	// Second step of this key with no memory freed since: record it.
-	graph, ok := b.recordStep(forward)
+	graph, ok, refused := b.recordStep(forward)
 	if !ok {
-		// Memory was freed while recording (a scratch buffer grew): the
-		// recording may use it. Run the step directly; record next time.
+		// Memory was freed while recording (a scratch buffer grew), so the
+		// recording may use it, or an operation could not be recorded.
+		// Run the step directly; record next time unless refused.
 		b.graph.active = true
 		func() {
 			defer func() { b.graph.active = false }()
 			forward()
 		}()
 		b.forget(key)
-		b.graph.steps[key] = &stepGraph{gen: b.gen}
+		b.graph.steps[key] = &stepGraph{gen: b.gen, never: refused}
 		return true
 	}
 	exec := b.instantiate(graph)
@@ -132,8 +140,11 @@ func (b *Backend) uploadStep(ids []int32, seqs []kernels.Seq) {
 }
 
 // recordStep captures the operations forward issues on the stream into a
-// graph. It reports false (and no graph) when memory was freed meanwhile.
-func (b *Backend) recordStep(forward func()) (graph uintptr, ok bool) {
+// graph. It reports ok false (and no graph) when memory was freed
+// meanwhile, and refused true too when forward failed while capturing (an
+// operation that cannot be captured): the caller then runs the step
+// directly, which reports a real failure again.
+func (b *Backend) recordStep(forward func()) (graph uintptr, ok, refused bool) {
 	func() {
 		defer b.enter()()
 		b.must("cuStreamBeginCapture", call(b.d.cuStreamBeginCapture, b.stream, captureModeRelaxed))
@@ -145,31 +156,23 @@ func (b *Backend) recordStep(forward func()) (graph uintptr, ok bool) {
 		b.graph.active, b.graph.capturing = false, false
 		// End the capture even when forward panicked, so that the stream
 		// is usable again; then release what was freed meanwhile.
-		var r uintptr
-		func() {
-			defer b.enter()()
-			r = call(b.d.cuStreamEndCapture, b.stream, uintptr(unsafe.Pointer(&graph)))
-			pending := b.graph.pending
-			b.graph.pending = nil
-			if r != 0 || b.gen != gen || failure != nil {
-				if graph != 0 {
-					call(b.d.cuGraphDestroy, graph)
-				}
-				graph, ok = 0, false
+		defer b.enter()()
+		r := call(b.d.cuStreamEndCapture, b.stream, uintptr(unsafe.Pointer(&graph)))
+		pending := b.graph.pending
+		b.graph.pending = nil
+		if r != 0 || b.gen != gen || failure != nil {
+			if graph != 0 {
+				call(b.d.cuGraphDestroy, graph)
 			}
-			for _, p := range pending {
-				b.free(p)
-			}
-		}()
-		if failure != nil {
-			panic(failure)
+			graph, ok = 0, false
+			refused = r != 0 || failure != nil
 		}
-		if r != 0 {
-			panic(fmt.Errorf("recording a decoding step: %w", b.d.err("cuStreamEndCapture", r)))
+		for _, p := range pending {
+			b.free(p)
 		}
 	}()
 	forward()
-	return graph, true
+	return graph, true, false
 }
 
 // instantiate makes an executable graph.

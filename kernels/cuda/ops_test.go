@@ -58,7 +58,7 @@ func TestMatMul(t *testing.T) {
 		{130, 40, 72, dtype.F16, true, 1},
 		{17, 50, 64, dtype.F32, false, 2},
 		{200, 300, 512, dtype.BF16, true, 0},
-		// decoding products (k_gemv_mma, or k_gemv for oldGemv, in bf16
+		// decoding products (k_gemv, or k_gemv_mma with mmaGemv, in bf16
 		// mode): weight rows not a multiple of 8, K not a multiple of 32
 		{1, 96, 256, dtype.BF16, true, 0},
 		{4, 40, 64, dtype.F16, true, 4},
@@ -71,17 +71,17 @@ func TestMatMul(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, c := range cases {
-			for _, old := range []bool{false, true} {
-				if old && (g.fp32 || c.M > gemvRows) {
+			for _, mma := range []bool{false, true} {
+				if mma && (g.fp32 || c.M > mmaRows) {
 					continue
 				}
 				name := fmt.Sprintf("%dx%dx%d_%s_acc%v", c.M, c.N, c.K, c.dt, c.acc)
-				if old {
-					name += "_k_gemv"
+				if mma {
+					name += "_k_gemv_mma"
 				}
 				t.Run(name, func(t *testing.T) {
-					g.oldGemv = old
-					defer func() { g.oldGemv = false }()
+					g.mmaGemv = mma
+					defer func() { g.mmaGemv = false }()
 					r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
 					xv := randn(r, c.M*c.K, 1)
 					wv := randn(r, c.N*c.K, 0.1)
@@ -115,16 +115,21 @@ func TestMatMul(t *testing.T) {
 	})
 }
 
-// TestMatMulSwiGLU checks the fused gate/up product against two products
-// and SwiGLU on the CPU, and that a shape it does not take is refused.
+// TestMatMulSwiGLU checks the fused gate/up product (k_gemv_swiglu4, and
+// k_gemv_swiglu with mmaGemv) against two products and SwiGLU on the CPU,
+// and that a shape it does not take is refused.
 func TestMatMulSwiGLU(t *testing.T) {
 	g := gpu(t, false)
 	cb := cpu.New()
 	for _, c := range []struct {
 		M, N, K int
 		dt      dtype.DType
-	}{{1, 96, 256, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16}} {
-		t.Run(fmt.Sprintf("%dx%dx%d_%s", c.M, c.N, c.K, c.dt), func(t *testing.T) {
+		mma     bool
+	}{{1, 96, 256, dtype.BF16, false}, {4, 100, 176, dtype.BF16, false}, {3, 40, 64, dtype.F16, false},
+		{1, 96, 256, dtype.BF16, true}, {16, 100, 176, dtype.BF16, true}, {7, 40, 64, dtype.F16, true}} {
+		t.Run(fmt.Sprintf("%dx%dx%d_%s_mma%v", c.M, c.N, c.K, c.dt, c.mma), func(t *testing.T) {
+			g.mmaGemv = c.mma
+			defer func() { g.mmaGemv = false }()
 			r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
 			xv := randn(r, c.M*c.K, 1)
 			var wc, wg [2]kernels.Weight
@@ -136,8 +141,12 @@ func TestMatMulSwiGLU(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			x := newTwin(cb, g, c.M, c.K, 2, xv)
-			xc := newTwin(cb, g, c.M, c.K, 0, roundTo(c.dt, xv)).c
+			x := newTwin(cb, g, c.M, c.K, 4, xv)
+			xref := xv // k_gemv_swiglu4 takes x unrounded
+			if c.mma {
+				xref = roundTo(c.dt, xv)
+			}
+			xc := newTwin(cb, g, c.M, c.K, 0, xref).c
 			gate := newTwin(cb, g, c.M, c.N, 1, make([]float32, c.M*c.N))
 			up := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
 			cb.MatMul(gate.c, xc, wc[0], false)
@@ -151,11 +160,11 @@ func TestMatMulSwiGLU(t *testing.T) {
 			}
 		})
 	}
-	big := newTwin(cb, g, 17, 64, 0, make([]float32, 17*64))
+	big := newTwin(cb, g, 5, 64, 0, make([]float32, 5*64))
 	w, _ := g.LoadWeight(dtype.BF16, 8, 64, make([]byte, 2*8*64))
-	d := newTwin(cb, g, 17, 8, 0, make([]float32, 17*8))
+	d := newTwin(cb, g, 5, 8, 0, make([]float32, 5*8))
 	if g.MatMulSwiGLU(d.g, big.g, w, w) {
-		t.Error("MatMulSwiGLU took 17 rows")
+		t.Error("MatMulSwiGLU took 5 rows without mmaGemv")
 	}
 }
 
@@ -425,13 +434,13 @@ var attnCases = []attnCase{
 
 // attnVariant selects the attention kernels of one run of the cases.
 type attnVariant struct {
-	name                      string
-	noGrp, noFlash, flashBN64 bool
+	name                    string
+	grp, noFlash, flashBN64 bool
 }
 
 var attnVariants = []attnVariant{
 	{name: "default"},
-	{name: "k_attn, cuBLAS", noGrp: true, noFlash: true},
+	{name: "k_attn_grp, cuBLAS", grp: true, noFlash: true},
 	{name: "flash 64-key tiles", flashBN64: true},
 }
 
@@ -446,10 +455,10 @@ func TestAttention(t *testing.T) {
 				for _, ac := range attnCases {
 					t.Run(ac.name, func(t *testing.T) {
 						g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
-						g.noAttnGrp, g.noFlash, g.flashBN64 = av.noGrp, av.noFlash, av.flashBN64
+						g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
 						defer func() {
 							g.attnBlock, g.softmaxWarp = 0, false
-							g.noAttnGrp, g.noFlash, g.flashBN64 = false, false, false
+							g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
 						}()
 						testAttention(t, cb, g, ac)
 					})

@@ -53,6 +53,7 @@ __device__ __forceinline__ void gemv_tile(float* c, const u16* __restrict__ X, i
     const u16* x0 = X + (long long)(x0ok ? g : 0) * ldx;
     const u16* x1 = X + (long long)(x1ok ? g + 8 : 0) * ldx;
     const uint4 zero = make_uint4(0, 0, 0, 0);
+    float c2[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // a second chain for odd steps
     for (int s = s0; s < s1; s += GV_UNROLL) {
         uint4 w[GV_UNROLL], a[GV_UNROLL], b[GV_UNROLL];
 #pragma unroll
@@ -65,10 +66,13 @@ __device__ __forceinline__ void gemv_tile(float* c, const u16* __restrict__ X, i
         }
 #pragma unroll
         for (int u = 0; u < GV_UNROLL; u++) {
-            mma_16816<F16>(c, a[u].x, b[u].x, a[u].y, b[u].y, w[u].x, w[u].y);
-            mma_16816<F16>(c, a[u].z, b[u].z, a[u].w, b[u].w, w[u].z, w[u].w);
+            float* cc = u & 1 ? c2 : c;
+            mma_16816<F16>(cc, a[u].x, b[u].x, a[u].y, b[u].y, w[u].x, w[u].y);
+            mma_16816<F16>(cc, a[u].z, b[u].z, a[u].w, b[u].w, w[u].z, w[u].w);
         }
     }
+#pragma unroll
+    for (int i = 0; i < 4; i++) c[i] += c2[i];
 }
 
 // gemv_split returns the warp's weight tile and K range: a block of 8 warps
