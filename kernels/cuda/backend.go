@@ -10,12 +10,15 @@
 // ",fp32" selects the exact float32 mode. In the default (bf16) mode matrix
 // products take bf16 (or f16) weights as stored and round the activations
 // to the same type, accumulating in float32 (cublasGemmEx with
-// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv), which take
-// the float32 activations as they are; the long-chunk attention path
-// multiplies bf16 queries, keys, values and probabilities; everything else
-// is float32. In fp32 mode weights are widened to float32 on the device,
-// every product is a pedantic float32 one (no TF32) and every kernel uses
-// accurate exponentials, matching the CPU reference to rounding. The
+// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv and the fused
+// gate/up of kernels.GatedMatMul), which take the float32 activations as
+// they are; attention of long chunks is flash attention on the tensor
+// cores (bf16 queries, keys, values and probabilities, float32
+// accumulation); everything else is float32. Decoding steps are recorded
+// as CUDA graphs and replayed (kernels.StepRecorder). In fp32 mode weights
+// are widened to float32 on the device, every product is a pedantic
+// float32 one (no TF32), every kernel uses accurate exponentials and steps
+// are not recorded, matching the CPU reference to rounding. The
 // environment variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
 //
 // Kernels are compiled by NVRTC on first use for the device's compute
