@@ -3,15 +3,25 @@
 // widened to float32 inside the kernels, work spread over all cores.
 //
 // The files ref*.go hold the reference implementation of every operation:
-// straightforward loops that define what each kernel computes. Faster paths
-// are tested against them.
+// straightforward loops that define what each kernel computes. The fast
+// path (gemm.go and the files it leads to) is tested against them. It comes
+// in two flavours that compute the same things in the same order: AVX2/FMA
+// assembly on amd64, and portable Go everywhere else (or when forced).
+//
+// The fast path is batch invariant: the value of each output row of every
+// operation depends only on the inputs of that row (and, for attention and
+// the scan, on the sequence's own earlier positions), never on how many
+// other rows are in the batch, how a sequence is cut into chunks, or how
+// many threads run.
 package cpu
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -21,23 +31,137 @@ import (
 
 func init() {
 	kernels.Register("cpu", 0, func(device string) (kernels.Backend, error) {
+		impl := ImplAuto
 		if device != "" {
-			return nil, fmt.Errorf("cpu backend takes no device index (got %q)", device)
+			var err error
+			if impl, err = ParseImpl(device); err != nil {
+				return nil, fmt.Errorf("cpu backend: %w", err)
+			}
 		}
-		return New(), nil
+		return NewWithOptions(Options{Impl: impl})
 	})
+}
+
+// Impl selects an implementation of the CPU kernels.
+type Impl int
+
+const (
+	// ImplAuto picks the fastest implementation the CPU supports, unless
+	// the environment variable SAMBAEVAL_CPU names one.
+	ImplAuto Impl = iota
+	// ImplAVX2 is amd64 assembly using AVX2, FMA and F16C.
+	ImplAVX2
+	// ImplGeneric is portable Go with the same blocking and the same
+	// per-element order of operations as ImplAVX2, without fused
+	// multiply-adds.
+	ImplGeneric
+	// ImplReference runs the reference loops of ref.go.
+	ImplReference
+)
+
+var implNames = map[Impl]string{ImplAuto: "auto", ImplAVX2: "avx2", ImplGeneric: "generic", ImplReference: "ref"}
+
+func (i Impl) String() string { return implNames[i] }
+
+// ParseImpl reads an implementation name: auto, avx2, generic or ref.
+func ParseImpl(s string) (Impl, error) {
+	for i, n := range implNames {
+		if strings.EqualFold(s, n) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown implementation %q (want auto, avx2, generic or ref)", s)
+}
+
+// EnvImpl is the environment variable that overrides ImplAuto, e.g.
+// SAMBAEVAL_CPU=generic to test the portable path on an AVX2 machine.
+const EnvImpl = "SAMBAEVAL_CPU"
+
+// Options configures a backend.
+type Options struct {
+	// Threads is the number of workers; 0 means GOMAXPROCS.
+	Threads int
+	Impl    Impl
 }
 
 // Backend is the CPU backend.
 type Backend struct {
 	threads int
+	impl    Impl
+	k       *kernelSet // nil for ImplReference
 }
 
-// New returns a CPU backend using GOMAXPROCS threads.
-func New() *Backend { return &Backend{threads: runtime.GOMAXPROCS(0)} }
+// New returns a CPU backend using GOMAXPROCS threads and the fastest
+// implementation the CPU supports (or the one SAMBAEVAL_CPU names; an
+// unusable name there falls back to the automatic choice).
+func New() *Backend {
+	b, err := NewWithOptions(Options{})
+	if err != nil {
+		b, _ = newBackend(0, bestImpl())
+	}
+	return b
+}
+
+// NewReference returns a backend that runs only the reference loops.
+func NewReference() *Backend {
+	b, _ := newBackend(0, ImplReference)
+	return b
+}
+
+// NewWithOptions returns a backend configured by o. It fails when o asks
+// for an implementation this CPU cannot run.
+func NewWithOptions(o Options) (*Backend, error) {
+	impl := o.Impl
+	if impl == ImplAuto {
+		if env := os.Getenv(EnvImpl); env != "" {
+			var err error
+			if impl, err = ParseImpl(env); err != nil {
+				return nil, fmt.Errorf("%s: %w", EnvImpl, err)
+			}
+		}
+	}
+	if impl == ImplAuto {
+		impl = bestImpl()
+	}
+	return newBackend(o.Threads, impl)
+}
+
+func newBackend(threads int, impl Impl) (*Backend, error) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	b := &Backend{threads: threads, impl: impl}
+	switch impl {
+	case ImplAVX2:
+		if avx2Kernels == nil || !hasAVX2FMA() {
+			return nil, fmt.Errorf("implementation avx2 needs an amd64 CPU with AVX2, FMA and F16C")
+		}
+		b.k = avx2Kernels
+	case ImplGeneric:
+		b.k = genericKernels
+	case ImplReference:
+	default:
+		return nil, fmt.Errorf("unknown implementation %d", impl)
+	}
+	return b, nil
+}
+
+// bestImpl is the fastest implementation this CPU runs.
+func bestImpl() Impl {
+	if avx2Kernels != nil && hasAVX2FMA() {
+		return ImplAVX2
+	}
+	return ImplGeneric
+}
+
+// Impl reports which implementation the backend runs.
+func (b *Backend) Impl() Impl { return b.impl }
+
+// Threads reports the number of workers.
+func (b *Backend) Threads() int { return b.threads }
 
 // Name implements kernels.Backend.
-func (b *Backend) Name() string { return fmt.Sprintf("cpu (%d threads)", b.threads) }
+func (b *Backend) Name() string { return fmt.Sprintf("cpu (%d threads, %s)", b.threads, b.impl) }
 
 // Close implements kernels.Backend.
 func (b *Backend) Close() error { return nil }

@@ -1,0 +1,10 @@
+package cpu
+
+//go:noescape
+func addChain(n int)
+
+//go:noescape
+func fmaBurst(n int)
+
+// havePeakProbes reports whether addChain and fmaBurst can run.
+func havePeakProbes() bool { return hasAVX2FMA() }
