@@ -33,20 +33,33 @@ const (
 )
 
 // tileFunc runs a micro-kernel over mr ≤ gemmMR rows: for r < mr and
-// j < 16, c[r][j] = chain over k < kc of x[r][k]·b[16k+j], started from
-// c[r][j] when load != 0 and from zero otherwise. xs and cs are the row
-// strides of x and c in bytes.
-type tileFunc func(mr, kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+// j < 16, c[r][j] = chain over k < kc of x[r][k]·b[k][j], started from
+// c[r][j] when load != 0 and from zero otherwise. xs, bs and cs are the
+// row strides of x, b and c in bytes (bs is 64 for a packed panel).
+type tileFunc func(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 // packFunc widens kc (a multiple of 8) elements of 16 rows and stores them
 // k-major: element k of row j goes to dst[16k+j].
 type packFunc func(dst *float32, rows *[16]unsafe.Pointer, kc int)
 
-// kernelSet is one implementation of the fast path's inner loops.
+// kernelSet is one implementation of the fast path's inner loops. The
+// vector operations are documented on their portable versions in
+// vec_generic.go.
 type kernelSet struct {
 	name string
 	tile tileFunc
 	pack [3]packFunc // by weight type: BF16, F16, F32
+
+	exp        func(dst, src []float32)
+	swiglu     func(dst, g, u []float32)
+	sumSquares func(x []float32) float32
+	scaleMul   func(dst, x, w []float32, s float32)
+	add        func(dst, x []float32)
+	max        func(x []float32) float32
+	sumExp     func(x []float32, m float32) float64
+	convSiLU   func(dst, x0, x1, x2, x3, w, bias []float32)
+	scan       func(a *scanArgs)
+	softmaxRow func(p []float32, lo, hi int, scale, m float32) float32
 }
 
 // packIndex maps a weight type to its packer in kernelSet.pack.
@@ -179,7 +192,7 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 						xp := &xd[x.Off+ir*x.Stride+pc]
 						cp := &dd[dst.Off+ir*dst.Stride+c0]
 						if cols == gemmNR {
-							b.k.tile(mr, kc, xp, xs, bp, cp, ds, load)
+							b.k.tile(mr, kc, xp, xs, bp, gemmNR*4, cp, ds, load)
 							continue
 						}
 						// Partial panel: run the kernel on a private tile.
@@ -189,7 +202,7 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 								copy(t, dd[dst.Off+(ir+r)*dst.Stride+c0:][:cols])
 							}
 						}
-						b.k.tile(mr, kc, xp, xs, bp, &s.tile[0], gemmNR*4, load)
+						b.k.tile(mr, kc, xp, xs, bp, gemmNR*4, &s.tile[0], gemmNR*4, load)
 						for r := 0; r < mr; r++ {
 							copy(dd[dst.Off+(ir+r)*dst.Stride+c0:][:cols], s.tile[r*gemmNR:][:cols])
 						}

@@ -16,22 +16,22 @@ var avx2Kernels = &kernelSet{
 // there for what they compute.
 
 //go:noescape
-func gemmKern1x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern1x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
-func gemmKern2x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern2x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
-func gemmKern3x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern3x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
-func gemmKern4x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern4x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
-func gemmKern5x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern5x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
-func gemmKern6x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+func gemmKern6x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 
 //go:noescape
 func packPanelBF16(dst *float32, rows *[16]unsafe.Pointer, kc int)
@@ -42,20 +42,20 @@ func packPanelF16(dst *float32, rows *[16]unsafe.Pointer, kc int)
 //go:noescape
 func packPanelF32(dst *float32, rows *[16]unsafe.Pointer, kc int)
 
-func tileAVX2(mr, kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int) {
+func tileAVX2(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int) {
 	switch mr {
 	case 1:
-		gemmKern1x16(kc, x, xs, b, c, cs, load)
+		gemmKern1x16(kc, x, xs, b, bs, c, cs, load)
 	case 2:
-		gemmKern2x16(kc, x, xs, b, c, cs, load)
+		gemmKern2x16(kc, x, xs, b, bs, c, cs, load)
 	case 3:
-		gemmKern3x16(kc, x, xs, b, c, cs, load)
+		gemmKern3x16(kc, x, xs, b, bs, c, cs, load)
 	case 4:
-		gemmKern4x16(kc, x, xs, b, c, cs, load)
+		gemmKern4x16(kc, x, xs, b, bs, c, cs, load)
 	case 5:
-		gemmKern5x16(kc, x, xs, b, c, cs, load)
+		gemmKern5x16(kc, x, xs, b, bs, c, cs, load)
 	case 6:
-		gemmKern6x16(kc, x, xs, b, c, cs, load)
+		gemmKern6x16(kc, x, xs, b, bs, c, cs, load)
 	default:
 		panic("cpu: micro-tile with bad row count")
 	}

@@ -18,8 +18,7 @@ var genericKernels = &kernelSet{
 }
 
 // tileGo is the portable micro-kernel; see tileFunc.
-func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int) {
-	bs := unsafe.Slice(b, kc*gemmNR)
+func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int) {
 	for r := 0; r < mr; r++ {
 		xr := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(x), uintptr(r)*xs)), kc)
 		cr := (*[gemmNR]float32)(unsafe.Add(unsafe.Pointer(c), uintptr(r)*cs))
@@ -29,7 +28,7 @@ func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintp
 			c8, c9, c10, c11, c12, c13, c14, c15 = cr[8], cr[9], cr[10], cr[11], cr[12], cr[13], cr[14], cr[15]
 		}
 		for k, v := range xr {
-			p := (*[gemmNR]float32)(bs[k*gemmNR:])
+			p := (*[gemmNR]float32)(unsafe.Add(unsafe.Pointer(b), uintptr(k)*bs))
 			c0 += float32(v * p[0])
 			c1 += float32(v * p[1])
 			c2 += float32(v * p[2])

@@ -12,7 +12,11 @@ func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 
 // RMSNorm implements kernels.Backend.
 func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
-	b.refRMSNorm(dst, x, w, eps)
+	if b.k == nil {
+		b.refRMSNorm(dst, x, w, eps)
+		return
+	}
+	b.rmsNorm(dst, x, w, eps)
 }
 
 // MatMul implements kernels.Backend.
@@ -26,22 +30,38 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 
 // Add implements kernels.Backend.
 func (b *Backend) Add(dst, x kernels.Mat) {
-	b.refAdd(dst, x)
+	if b.k == nil {
+		b.refAdd(dst, x)
+		return
+	}
+	b.add(dst, x)
 }
 
 // SwiGLU implements kernels.Backend.
 func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
-	b.refSwiGLU(dst, gate, up)
+	if b.k == nil {
+		b.refSwiGLU(dst, gate, up)
+		return
+	}
+	b.swiGLU(dst, gate, up)
 }
 
 // MambaConv implements kernels.Backend.
 func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.MambaState, seqs []kernels.Seq) {
-	b.refMambaConv(dst, x, weight, bias, states, seqs)
+	if b.k == nil {
+		b.refMambaConv(dst, x, weight, bias, states, seqs)
+		return
+	}
+	b.mambaConv(dst, x, weight, bias, states, seqs)
 }
 
 // SelectiveScan implements kernels.Backend.
 func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
-	b.refSelectiveScan(dst, u, delta, B, C, z, p, states, seqs)
+	if b.k == nil {
+		b.refSelectiveScan(dst, u, delta, B, C, z, p, states, seqs)
+		return
+	}
+	b.selectiveScan(dst, u, delta, B, C, z, p, states, seqs)
 }
 
 // RoPE implements kernels.Backend.
@@ -56,5 +76,9 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, shape kernels.AttnShape, c
 
 // LogProbs implements kernels.Backend.
 func (b *Backend) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
-	b.refLogProbs(out, logits, targets)
+	if b.k == nil {
+		b.refLogProbs(out, logits, targets)
+		return
+	}
+	b.logProbs(out, logits, targets)
 }

@@ -51,26 +51,27 @@ func (g *gen) i(format string, args ...any) { g.p("\t"+format, args...) }
 
 // kernel emits gemmKern<mr>x16:
 //
-//	func gemmKern<mr>x16(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)
+//	func gemmKern<mr>x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
 //
 // For rows r < mr and columns j < 16 it computes, one k at a time in
-// increasing order, acc = fma(x[r·xs + k], b[16k + j], acc), starting from
+// increasing order, acc = fma(x[r·xs + k], b[k·bs + j], acc), starting from
 // c[r·cs + j] when load != 0 and from zero otherwise, and stores acc to c.
-// xs and cs are row strides in bytes. Every output element therefore sees
+// xs, bs and cs are strides in bytes (bs = 64 for a packed panel). Every output element therefore sees
 // the same sequence of fused multiply-adds whatever mr is, which is what
 // makes the product independent of the batch.
 func (g *gen) kernel(mr int) {
 	name := fmt.Sprintf("gemmKern%dx16", mr)
 	g.p("")
-	g.p("// func %s(kc int, x *float32, xs uintptr, b *float32, c *float32, cs uintptr, load int)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	g.p("// func %s(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
 	g.i("MOVQ kc+0(FP), CX")
 	g.i("MOVQ x+8(FP), SI")
 	g.i("MOVQ xs+16(FP), R8")
 	g.i("MOVQ b+24(FP), DI")
-	g.i("MOVQ c+32(FP), DX")
-	g.i("MOVQ cs+40(FP), R9")
-	g.i("MOVQ load+48(FP), AX")
+	g.i("MOVQ bs+32(FP), BX")
+	g.i("MOVQ c+40(FP), DX")
+	g.i("MOVQ cs+48(FP), R9")
+	g.i("MOVQ load+56(FP), AX")
 	// R10 = x + 3·xs, R11 = c + 3·cs address rows 3..5.
 	g.i("LEAQ (SI)(R8*2), R10")
 	g.i("ADDQ R8, R10")
@@ -104,8 +105,9 @@ func (g *gen) kernel(mr int) {
 	g.p("%s_start:", name)
 	// Main loop: four k per iteration.
 	step := func(u int) {
-		g.i("VMOVUPS %d(DI), Y12", 64*u)
-		g.i("VMOVUPS %d(DI), Y13", 64*u+32)
+		g.i("VMOVUPS (DI), Y12")
+		g.i("VMOVUPS 32(DI), Y13")
+		g.i("ADDQ BX, DI")
 		for r := 0; r < mr; r++ {
 			bc := 14 + r%2
 			g.i("VBROADCASTSS %s, Y%d", xrow(r, 4*u), bc)
@@ -121,7 +123,6 @@ func (g *gen) kernel(mr int) {
 	}
 	g.i("ADDQ $16, SI")
 	g.i("ADDQ $16, R10")
-	g.i("ADDQ $256, DI")
 	g.i("SUBQ $4, CX")
 	g.i("JGE %s_loop4", name)
 	g.p("%s_tail:", name)
@@ -131,7 +132,6 @@ func (g *gen) kernel(mr int) {
 	step(0)
 	g.i("ADDQ $4, SI")
 	g.i("ADDQ $4, R10")
-	g.i("ADDQ $64, DI")
 	g.i("DECQ CX")
 	g.i("JNZ %s_loop1", name)
 	g.p("%s_store:", name)
