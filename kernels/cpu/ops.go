@@ -71,7 +71,11 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 
 // Attention implements kernels.Backend.
 func (b *Backend) Attention(dst, q, k, v kernels.Mat, shape kernels.AttnShape, caches []*kernels.KVCache, seqs []kernels.Seq) {
-	b.refAttention(dst, q, k, v, shape, caches, seqs)
+	if b.k == nil || shape.HeadDim > len(zeroRow) {
+		b.refAttention(dst, q, k, v, shape, caches, seqs)
+		return
+	}
+	b.attention(dst, q, k, v, shape, caches, seqs)
 }
 
 // LogProbs implements kernels.Backend.
