@@ -193,7 +193,7 @@ func (a *attnRun) tile(sc *attnScratch, tl attnTile) {
 			}
 		}
 		packRowsF32(b.k, sc.panel, &sc.rows, hd)
-		b.k.tile(mr, hd, qp, qs, &sc.panel[0], gemmNR*4, &S[kb], uintptr(4*ss), 0)
+		b.k.tile[tileF32](mr, hd, qp, qs, unsafe.Pointer(&sc.panel[0]), gemmNR*4, &S[kb], uintptr(4*ss), 0)
 	}
 
 	// 2. Masked exponentials and their sums.
@@ -227,7 +227,7 @@ func (a *attnRun) tile(sc *attnScratch, tl attnTile) {
 		for j := kA; j <= kHi; {
 			_, vp, stride, run := a.kv(j, g*hd+d0)
 			n := min(run, kHi-j+1)
-			bp, bs := (*float32)(vp), stride
+			bp, bs := vp, stride
 			if cols < gemmNR {
 				// A head size that is not a multiple of 16: copy the
 				// columns so that the kernel reads nothing past them.
@@ -239,9 +239,9 @@ func (a *attnRun) tile(sc *attnScratch, tl attnTile) {
 					copy(sc.vpan[i*gemmNR:i*gemmNR+cols], src)
 					clear(sc.vpan[i*gemmNR+cols : (i+1)*gemmNR])
 				}
-				bp, bs = &sc.vpan[0], gemmNR*4
+				bp, bs = unsafe.Pointer(&sc.vpan[0]), gemmNR*4
 			}
-			b.k.tile(mr, n, &S[j-kA], uintptr(4*ss), bp, bs, (*float32)(cp), cs, load)
+			b.k.tile[tileF32](mr, n, &S[j-kA], uintptr(4*ss), bp, bs, (*float32)(cp), cs, load)
 			load = 1
 			j += n
 		}
@@ -268,7 +268,7 @@ func (a *attnRun) tile(sc *attnScratch, tl attnTile) {
 func packRowsF32(k *kernelSet, panel []float32, rows *[16]unsafe.Pointer, hd int) {
 	h8 := hd &^ 7
 	if h8 > 0 {
-		k.pack[2](&panel[0], rows, h8)
+		k.pack(&panel[0], rows, h8)
 	}
 	for d := h8; d < hd; d++ {
 		for j, p := range rows {

@@ -194,10 +194,15 @@ func (b *Backend) Copy(dst kernels.Buffer, dstOff int, src kernels.Buffer, srcOf
 // Zero implements kernels.Backend.
 func (b *Backend) Zero(buf kernels.Buffer) { clear(data(buf)) }
 
-// Weight is a CPU weight matrix in its stored type.
+// Weight is a CPU weight matrix in its stored type. The reference backend
+// keeps it row-major (a view of the loaded bytes when they are suitably
+// aligned); the fast path stores it packed: panels of gemmNR rows, panel p
+// holding element (16p+j, k) at index p·16·cols + 16k + j, with the rows
+// past the end of the last panel zero.
 type Weight struct {
 	dt         dtype.DType
 	rows, cols int
+	packed     bool
 	f32        []float32 // dt == F32
 	u16        []uint16  // dt == BF16 or F16
 }
@@ -211,18 +216,26 @@ func (w *Weight) Cols() int { return w.cols }
 // DType implements kernels.Weight.
 func (w *Weight) DType() dtype.DType { return w.dt }
 
-// LoadWeight implements kernels.Backend. Data is used in place when it is
-// suitably aligned (as in a memory-mapped safetensors file), else copied.
+// LoadWeight implements kernels.Backend. The reference backend uses data in
+// place when it is suitably aligned (as in a memory-mapped safetensors
+// file); the fast path copies it into panels.
 func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, raw []byte) (kernels.Weight, error) {
 	if !dt.IsFloat() || dt == dtype.F64 {
 		return nil, fmt.Errorf("weight dtype %s not supported (want F32, BF16 or F16)", dt)
+	}
+	if rows < 0 || cols < 0 {
+		return nil, fmt.Errorf("weight shape [%d, %d] is negative", rows, cols)
 	}
 	n := rows * cols
 	if len(raw) != n*dt.Size() {
 		return nil, fmt.Errorf("weight [%d, %d] %s needs %d bytes, got %d", rows, cols, dt, n*dt.Size(), len(raw))
 	}
-	w := &Weight{dt: dt, rows: rows, cols: cols}
+	w := &Weight{dt: dt, rows: rows, cols: cols, packed: b.k != nil}
 	if n == 0 {
+		return w, nil
+	}
+	if w.packed {
+		b.pack(w, raw)
 		return w, nil
 	}
 	ptr := unsafe.Pointer(unsafe.SliceData(raw))
@@ -249,9 +262,76 @@ func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, raw []byte) (kernel
 	return w, nil
 }
 
+// pack fills w's panels from the row-major little-endian bytes raw.
+func (b *Backend) pack(w *Weight, raw []byte) {
+	panels := (w.rows + gemmNR - 1) / gemmNR
+	size := panels * gemmNR * w.cols
+	if w.dt == dtype.F32 {
+		w.f32 = make([]float32, size)
+	} else {
+		w.u16 = make([]uint16, size)
+	}
+	es := w.dt.Size()
+	b.parallelFor(panels, 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			for j := 0; j < gemmNR && p*gemmNR+j < w.rows; j++ {
+				src := raw[(p*gemmNR+j)*w.cols*es:][:w.cols*es]
+				base := p*gemmNR*w.cols + j
+				if w.dt == dtype.F32 {
+					dst := w.f32[base:]
+					for k := 0; k < w.cols; k++ {
+						dst[k*gemmNR] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*k:]))
+					}
+				} else {
+					dst := w.u16[base:]
+					for k := 0; k < w.cols; k++ {
+						dst[k*gemmNR] = binary.LittleEndian.Uint16(src[2*k:])
+					}
+				}
+			}
+		}
+	})
+}
+
+// panel returns the address of step k of panel p of a packed weight.
+func (w *Weight) panel(p, k int) unsafe.Pointer {
+	i := (p*w.cols + k) * gemmNR
+	if w.dt == dtype.F32 {
+		return unsafe.Pointer(&w.f32[i])
+	}
+	return unsafe.Pointer(&w.u16[i])
+}
+
+// index returns the position of element (r, c) in w's storage.
+func (w *Weight) index(r, c int) int {
+	if w.packed {
+		return (r/gemmNR*w.cols+c)*gemmNR + r%gemmNR
+	}
+	return r*w.cols + c
+}
+
+// at returns element (r, c) of w as float32.
+func (w *Weight) at(r, c int) float32 {
+	i := w.index(r, c)
+	switch w.dt {
+	case dtype.F32:
+		return w.f32[i]
+	case dtype.BF16:
+		return dtype.BF16ToF32(w.u16[i])
+	default:
+		return dtype.F16ToF32(w.u16[i])
+	}
+}
+
 // rowTo widens row r of w into dst (len cols).
 func (w *Weight) rowTo(dst []float32, r int) {
 	c := w.cols
+	if w.packed {
+		for i := range dst[:c] {
+			dst[i] = w.at(r, i)
+		}
+		return
+	}
 	switch w.dt {
 	case dtype.F32:
 		copy(dst, w.f32[r*c:(r+1)*c])

@@ -13,12 +13,35 @@ import (
 // results do not depend on the architecture either.
 var genericKernels = &kernelSet{
 	name: "generic",
-	tile: tileGo,
-	pack: [3]packFunc{packGo(dtype.BF16), packGo(dtype.F16), packGo(dtype.F32)},
+	tile: [3]tileFunc{tileWidenGo(dtype.BF16), tileWidenGo(dtype.F16), tileGo},
+	pack: packGo,
 }
 
-// tileGo is the portable micro-kernel; see tileFunc.
-func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int) {
+// tileWidenGo returns the portable micro-kernel for 16-bit panels: it
+// widens the kc steps into float32 (exactly) and runs tileGo on them.
+func tileWidenGo(dt dtype.DType) tileFunc {
+	return func(mr, kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int) {
+		var buf [gemmKC * gemmNR]float32
+		if kc > gemmKC {
+			panic("cpu: tile longer than a k-block")
+		}
+		for k := 0; k < kc; k++ {
+			src := (*[gemmNR]uint16)(unsafe.Add(b, uintptr(k)*bs))
+			dst := (*[gemmNR]float32)(buf[k*gemmNR:])
+			for j, v := range src {
+				if dt == dtype.BF16 {
+					dst[j] = dtype.BF16ToF32(v)
+				} else {
+					dst[j] = dtype.F16ToF32(v)
+				}
+			}
+		}
+		tileGo(mr, kc, x, xs, unsafe.Pointer(&buf[0]), gemmNR*4, c, cs, load)
+	}
+}
+
+// tileGo is the portable micro-kernel for float32 panels; see tileFunc.
+func tileGo(mr, kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int) {
 	for r := 0; r < mr; r++ {
 		xr := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(x), uintptr(r)*xs)), kc)
 		cr := (*[gemmNR]float32)(unsafe.Add(unsafe.Pointer(c), uintptr(r)*cs))
@@ -28,7 +51,7 @@ func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float
 			c8, c9, c10, c11, c12, c13, c14, c15 = cr[8], cr[9], cr[10], cr[11], cr[12], cr[13], cr[14], cr[15]
 		}
 		for k, v := range xr {
-			p := (*[gemmNR]float32)(unsafe.Add(unsafe.Pointer(b), uintptr(k)*bs))
+			p := (*[gemmNR]float32)(unsafe.Add(b, uintptr(k)*bs))
 			c0 += float32(v * p[0])
 			c1 += float32(v * p[1])
 			c2 += float32(v * p[2])
@@ -51,25 +74,12 @@ func tileGo(mr, kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float
 	}
 }
 
-// packGo returns the portable packer for weights of type dt.
-func packGo(dt dtype.DType) packFunc {
-	return func(dst *float32, rows *[16]unsafe.Pointer, kc int) {
-		out := unsafe.Slice(dst, kc*gemmNR)
-		for j, p := range rows {
-			switch dt {
-			case dtype.F32:
-				for k, v := range unsafe.Slice((*float32)(p), kc) {
-					out[k*gemmNR+j] = v
-				}
-			case dtype.BF16:
-				for k, v := range unsafe.Slice((*uint16)(p), kc) {
-					out[k*gemmNR+j] = dtype.BF16ToF32(v)
-				}
-			default:
-				for k, v := range unsafe.Slice((*uint16)(p), kc) {
-					out[k*gemmNR+j] = dtype.F16ToF32(v)
-				}
-			}
+// packGo is the portable packFunc.
+func packGo(dst *float32, rows *[16]unsafe.Pointer, kc int) {
+	out := unsafe.Slice(dst, kc*gemmNR)
+	for j, p := range rows {
+		for k, v := range unsafe.Slice((*float32)(p), kc) {
+			out[k*gemmNR+j] = v
 		}
 	}
 }

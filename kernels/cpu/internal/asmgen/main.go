@@ -1,5 +1,6 @@
-// Command asmgen writes gemm_amd64.s, the AVX2/FMA/F16C micro-kernels and
-// panel packers of the CPU backend's matrix multiplication.
+// Command asmgen writes gemm_amd64.s, the AVX2/FMA/F16C micro-kernels of
+// the CPU backend's matrix multiplication and the float32 panel packer of
+// its attention.
 //
 // The kernels come in several row counts that differ only in how many rows
 // they touch, so they are generated rather than written out by hand. Run
@@ -18,10 +19,6 @@ import (
 	"os"
 )
 
-// Layout shared with gemm.go: a packed panel holds kc steps of nr = 16
-// columns, float32, step k at byte offset 64·k.
-const nr = 16
-
 func main() {
 	out := flag.String("out", "gemm_amd64.s", "output file")
 	flag.Parse()
@@ -31,11 +28,11 @@ func main() {
 	g.p("//go:build amd64")
 	g.p("")
 	g.p(`#include "textflag.h"`)
-	for mr := 1; mr <= 6; mr++ {
-		g.kernel(mr)
+	for _, dt := range []string{"", "BF16", "F16"} {
+		for mr := 1; mr <= 6; mr++ {
+			g.kernel(mr, dt)
+		}
 	}
-	g.pack("BF16", 2)
-	g.pack("F16", 2)
 	g.pack("F32", 4)
 	if err := os.WriteFile(*out, g.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -49,20 +46,22 @@ func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.buf, format+"\n", a
 // i emits one indented instruction.
 func (g *gen) i(format string, args ...any) { g.p("\t"+format, args...) }
 
-// kernel emits gemmKern<mr>x16:
+// kernel emits gemmKern<mr>x16<dt>:
 //
-//	func gemmKern<mr>x16(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)
+//	func gemmKern<mr>x16<dt>(kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int)
 //
 // For rows r < mr and columns j < 16 it computes, one k at a time in
 // increasing order, acc = fma(x[r·xs + k], b[k·bs + j], acc), starting from
 // c[r·cs + j] when load != 0 and from zero otherwise, and stores acc to c.
-// xs, bs and cs are strides in bytes (bs = 64 for a packed panel). Every output element therefore sees
+// xs, bs and cs are strides in bytes. b holds float32 (dt empty), bfloat16
+// (dt BF16, widened by a 16-bit shift) or IEEE half floats (dt F16, widened
+// by VCVTPH2PS); either way the widening is exact. Every output element therefore sees
 // the same sequence of fused multiply-adds whatever mr is, which is what
 // makes the product independent of the batch.
-func (g *gen) kernel(mr int) {
-	name := fmt.Sprintf("gemmKern%dx16", mr)
+func (g *gen) kernel(mr int, dt string) {
+	name := fmt.Sprintf("gemmKern%dx16%s", mr, dt)
 	g.p("")
-	g.p("// func %s(kc int, x *float32, xs uintptr, b *float32, bs uintptr, c *float32, cs uintptr, load int)", name)
+	g.p("// func %s(kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int)", name)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
 	g.i("MOVQ kc+0(FP), CX")
 	g.i("MOVQ x+8(FP), SI")
@@ -105,8 +104,19 @@ func (g *gen) kernel(mr int) {
 	g.p("%s_start:", name)
 	// Main loop: four k per iteration.
 	step := func(u int) {
-		g.i("VMOVUPS (DI), Y12")
-		g.i("VMOVUPS 32(DI), Y13")
+		switch dt {
+		case "":
+			g.i("VMOVUPS (DI), Y12")
+			g.i("VMOVUPS 32(DI), Y13")
+		case "BF16":
+			g.i("VPMOVZXWD (DI), Y12")
+			g.i("VPMOVZXWD 16(DI), Y13")
+			g.i("VPSLLD $16, Y12, Y12")
+			g.i("VPSLLD $16, Y13, Y13")
+		case "F16":
+			g.i("VCVTPH2PS (DI), Y12")
+			g.i("VCVTPH2PS 16(DI), Y13")
+		}
 		g.i("ADDQ BX, DI")
 		for r := 0; r < mr; r++ {
 			bc := 14 + r%2
