@@ -262,7 +262,9 @@ func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, raw []byte) (kernel
 	return w, nil
 }
 
-// pack fills w's panels from the row-major little-endian bytes raw.
+// pack fills w's panels from the row-major little-endian bytes raw. It
+// moves blocks of packBlock columns of the 16 rows at a time, so that the
+// panel's part being written stays in L1.
 func (b *Backend) pack(w *Weight, raw []byte) {
 	panels := (w.rows + gemmNR - 1) / gemmNR
 	size := panels * gemmNR * w.cols
@@ -272,25 +274,64 @@ func (b *Backend) pack(w *Weight, raw []byte) {
 		w.u16 = make([]uint16, size)
 	}
 	es := w.dt.Size()
-	b.parallelFor(panels, 8, func(lo, hi int) {
+	b.parallelFor(panels, 4, func(lo, hi int) {
+		var tmp32 []float32
+		var tmp16 []uint16
 		for p := lo; p < hi; p++ {
-			for j := 0; j < gemmNR && p*gemmNR+j < w.rows; j++ {
-				src := raw[(p*gemmNR+j)*w.cols*es:][:w.cols*es]
-				base := p*gemmNR*w.cols + j
-				if w.dt == dtype.F32 {
-					dst := w.f32[base:]
-					for k := 0; k < w.cols; k++ {
-						dst[k*gemmNR] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*k:]))
-					}
-				} else {
-					dst := w.u16[base:]
-					for k := 0; k < w.cols; k++ {
-						dst[k*gemmNR] = binary.LittleEndian.Uint16(src[2*k:])
-					}
-				}
+			rows := min(gemmNR, w.rows-p*gemmNR)
+			src := raw[p*gemmNR*w.cols*es:][:rows*w.cols*es]
+			base := p * gemmNR * w.cols
+			if w.dt == dtype.F32 {
+				tmp32 = decodeF32(tmp32, src)
+				transposeInto(w.f32[base:base+gemmNR*w.cols], tmp32, rows, w.cols)
+			} else {
+				tmp16 = decodeU16(tmp16, src)
+				transposeInto(w.u16[base:base+gemmNR*w.cols], tmp16, rows, w.cols)
 			}
 		}
 	})
+}
+
+// decodeF32 returns the little-endian float32s of b, a view when possible.
+func decodeF32(buf []float32, b []byte) []float32 {
+	if littleEndian && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 == 0 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+	}
+	buf = buf[:0]
+	for i := 0; i+4 <= len(b); i += 4 {
+		buf = append(buf, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+	}
+	return buf
+}
+
+// decodeU16 returns the little-endian uint16s of b, a view when possible.
+func decodeU16(buf []uint16, b []byte) []uint16 {
+	if littleEndian && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%2 == 0 {
+		return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
+	}
+	buf = buf[:0]
+	for i := 0; i+2 <= len(b); i += 2 {
+		buf = append(buf, binary.LittleEndian.Uint16(b[i:]))
+	}
+	return buf
+}
+
+// packBlock is the number of columns pack moves at a time.
+const packBlock = 64
+
+// transposeInto writes the rows×cols row-major elements of src into the
+// panel dst, element (j, k) at dst[16k+j].
+func transposeInto[T uint16 | float32](dst, src []T, rows, cols int) {
+	for k0 := 0; k0 < cols; k0 += packBlock {
+		n := min(cols-k0, packBlock)
+		for j := 0; j < rows; j++ {
+			s := src[j*cols+k0 : j*cols+k0+n]
+			d := dst[k0*gemmNR+j : k0*gemmNR+j+(n-1)*gemmNR+1]
+			for k, v := range s {
+				d[k*gemmNR] = v
+			}
+		}
+	}
 }
 
 // panel returns the address of step k of panel p of a packed weight.
