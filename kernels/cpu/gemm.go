@@ -51,8 +51,11 @@ type packFunc func(dst *float32, rows *[16]unsafe.Pointer, kc int)
 // vec_generic.go.
 type kernelSet struct {
 	name string
-	tile [3]tileFunc // by panel type, see typeIndex
-	pack packFunc
+	// tile holds the micro-kernels by panel type (see typeIndex). Where
+	// the 16-bit entries are nil, widen converts panels to float32 first.
+	tile  [3]tileFunc
+	widen func(dst []float32, src unsafe.Pointer, dt dtype.DType)
+	pack  packFunc
 
 	exp        func(dst, src []float32)
 	swiglu     func(dst, g, u []float32)
@@ -162,7 +165,12 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 	K := w.cols
 	tile := b.k.tile[typeIndex(w.dt)]
 	es := uintptr(w.dt.Size())
-	bs := gemmNR * es // bytes per panel step
+	bs := gemmNR * es  // bytes per panel step
+	var wide []float32 // a panel's k-block widened to float32, when tile is nil
+	if tile == nil {
+		tile, bs = b.k.tile[tileF32], gemmNR*4
+		wide = make([]float32, gemmKC*gemmNR)
+	}
 	xd, dd := data(x.Buf), data(dst.Buf)
 	xs, ds := uintptr(x.Stride)*4, uintptr(dst.Stride)*4
 	var edge [gemmMR * gemmNR]float32 // partial tiles of the last panel
@@ -179,6 +187,10 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 				for c0 := jc; c0 < jc+nc; c0 += gemmNR {
 					cols := min(gemmNR, jc+nc-c0)
 					bp := w.panel(c0/gemmNR, pc)
+					if wide != nil {
+						b.k.widen(wide[:kc*gemmNR], bp, w.dt)
+						bp = unsafe.Pointer(&wide[0])
+					}
 					for ir := ic; ir < ic+mc; ir += gemmMR {
 						mr := min(gemmMR, ic+mc-ir)
 						xp := &xd[x.Off+ir*x.Stride+pc]

@@ -12,31 +12,23 @@ import (
 // compiler from fusing them on architectures where it could), so that its
 // results do not depend on the architecture either.
 var genericKernels = &kernelSet{
-	name: "generic",
-	tile: [3]tileFunc{tileWidenGo(dtype.BF16), tileWidenGo(dtype.F16), tileGo},
-	pack: packGo,
+	name:  "generic",
+	tile:  [3]tileFunc{nil, nil, tileGo},
+	pack:  packGo,
+	widen: widenGo,
 }
 
-// tileWidenGo returns the portable micro-kernel for 16-bit panels: it
-// widens the kc steps into float32 (exactly) and runs tileGo on them.
-func tileWidenGo(dt dtype.DType) tileFunc {
-	return func(mr, kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int) {
-		var buf [gemmKC * gemmNR]float32
-		if kc > gemmKC {
-			panic("cpu: tile longer than a k-block")
+// widenGo converts n 16-bit values of type dt at src to float32 in dst.
+func widenGo(dst []float32, src unsafe.Pointer, dt dtype.DType) {
+	s := unsafe.Slice((*uint16)(src), len(dst))
+	if dt == dtype.BF16 {
+		for i, v := range s {
+			dst[i] = dtype.BF16ToF32(v)
 		}
-		for k := 0; k < kc; k++ {
-			src := (*[gemmNR]uint16)(unsafe.Add(b, uintptr(k)*bs))
-			dst := (*[gemmNR]float32)(buf[k*gemmNR:])
-			for j, v := range src {
-				if dt == dtype.BF16 {
-					dst[j] = dtype.BF16ToF32(v)
-				} else {
-					dst[j] = dtype.F16ToF32(v)
-				}
-			}
-		}
-		tileGo(mr, kc, x, xs, unsafe.Pointer(&buf[0]), gemmNR*4, c, cs, load)
+		return
+	}
+	for i, v := range s {
+		dst[i] = dtype.F16ToF32(v)
 	}
 }
 
