@@ -171,13 +171,19 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 		tile, bs = b.k.tile[tileF32], gemmNR*4
 		wide = make([]float32, gemmKC*gemmNR)
 	}
+	// With a single row tile (decoding), the weights are read once: walk
+	// each panel through all of k, so that the reads form one stream.
+	kcb := gemmKC
+	if m1-m0 <= gemmMR && wide == nil {
+		kcb = K
+	}
 	xd, dd := data(x.Buf), data(dst.Buf)
 	xs, ds := uintptr(x.Stride)*4, uintptr(dst.Stride)*4
 	var edge [gemmMR * gemmNR]float32 // partial tiles of the last panel
 	for jc := n0; jc < n1; jc += gemmNC {
 		nc := min(gemmNC, n1-jc)
-		for pc := 0; pc < K; pc += gemmKC {
-			kc := min(gemmKC, K-pc)
+		for pc := 0; pc < K; pc += kcb {
+			kc := min(kcb, K-pc)
 			load := 0
 			if accumulate || pc > 0 {
 				load = 1
