@@ -56,9 +56,15 @@ type Report struct {
 	// PrefillGFLOPS is the model arithmetic of the prefill (ForwardFLOPs)
 	// per second.
 	PrefillGFLOPS float64
+	// PrefillCPURate is the prefill rate per CPU-second of the whole
+	// process times the number of threads: what the run would reach if no
+	// other process took the cores (an upper bound, as the workers' idle
+	// moments do not count). Zero where CPU time is not measured.
+	PrefillCPURate float64
 
 	DecodeTokens    int
 	DecodeTokPerSec float64
+	DecodeCPURate   float64 // as PrefillCPURate
 	// DecodeGBPerSec is the memory a decode step must read (DecodeBytes)
 	// times the decode rate.
 	DecodeGBPerSec float64
@@ -86,17 +92,29 @@ func Run(m *model.Model, o Options) (Report, error) {
 	}
 	prefill := ids[:o.PrefillTokens]
 
-	var pre, dec []float64
+	threads := 1.0
+	if cb, ok := m.Backend().(*cpu.Backend); ok {
+		threads = float64(cb.Threads())
+	}
+	// cpuRate is n tokens per CPU-second since c0, times the threads.
+	cpuRate := func(n int, c0 time.Duration) float64 {
+		if c := processCPU() - c0; c > 0 {
+			return float64(n) / c.Seconds() * threads
+		}
+		return 0
+	}
+	var pre, dec, preCPU, decCPU []float64
 	for i := 0; i < o.Repeats; i++ {
 		s := m.NewSession()
 		s.ChunkSize = o.PrefillTokens
-		t := time.Now()
+		t, c0 := time.Now(), processCPU()
 		if err := s.Prefill(prefill); err != nil {
 			return r, fmt.Errorf("bench prefill: %w", err)
 		}
 		pre = append(pre, float64(o.PrefillTokens)/time.Since(t).Seconds())
+		preCPU = append(preCPU, cpuRate(o.PrefillTokens, c0))
 		next := ids[o.PrefillTokens]
-		t = time.Now()
+		t, c0 = time.Now(), processCPU()
 		for j := 0; j < o.DecodeTokens; j++ {
 			lg, err := s.Logits([]int32{next})
 			if err != nil {
@@ -105,8 +123,10 @@ func Run(m *model.Model, o Options) (Report, error) {
 			next = argmax(lg)
 		}
 		dec = append(dec, float64(o.DecodeTokens)/time.Since(t).Seconds())
+		decCPU = append(decCPU, cpuRate(o.DecodeTokens, c0))
 		s.Free()
 	}
+	r.PrefillCPURate, r.DecodeCPURate = median(preCPU), median(decCPU)
 	r.PrefillTokPerSec = median(pre)
 	r.PrefillGFLOPS = r.PrefillTokPerSec * ForwardFLOPs(c, 0, o.PrefillTokens, false) / float64(o.PrefillTokens) / 1e9
 	r.DecodeTokPerSec = median(dec)
@@ -226,9 +246,15 @@ func (r Report) String() string {
 	if r.Peak.GFLOPS() > 0 {
 		fmt.Fprintf(&b, "  %4.0f%% of FMA peak", 100*r.PrefillGFLOPS/r.Peak.GFLOPS())
 	}
+	if r.PrefillCPURate > 0 {
+		fmt.Fprintf(&b, "  [%.1f tok/s by CPU time]", r.PrefillCPURate)
+	}
 	fmt.Fprintf(&b, "\ndecode   %8.1f tok/s  (%d steps)  %7.1f GB/s", r.DecodeTokPerSec, r.DecodeTokens, r.DecodeGBPerSec)
 	if r.BandwidthGBs > 0 {
 		fmt.Fprintf(&b, "  %4.0f%% of read bandwidth", 100*r.DecodeGBPerSec/r.BandwidthGBs)
+	}
+	if r.DecodeCPURate > 0 {
+		fmt.Fprintf(&b, "  [%.1f tok/s by CPU time]", r.DecodeCPURate)
 	}
 	b.WriteString("\n")
 	if r.GEMMGFLOPS > 0 {

@@ -174,6 +174,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.ReportMetric(r.DecodeTokPerSec, "decode-tok/s")
 			b.ReportMetric(r.DecodeGBPerSec, "decode-GB/s")
 			b.ReportMetric(100*r.DecodeGBPerSec/bw, "decode-%bw")
+			b.ReportMetric(r.PrefillCPURate, "prefill-tok/cpu-s")
+			b.ReportMetric(r.DecodeCPURate, "decode-tok/cpu-s")
 			b.Log("\n" + r.String())
 		})
 	}
