@@ -42,6 +42,11 @@ const (
 // function (see kernelSet.tile).
 type tileFunc func(mr, kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int)
 
+// gemvFunc runs the micro-kernel for one row of x over four panels at
+// once, at b + i·ps for i < 4, writing the 64 outputs c[0:64]; each output
+// sees the same chain as with tileFunc. kc ≥ 1.
+type gemvFunc func(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)
+
 // packFunc transposes kc (a multiple of 8) float32 elements of 16 rows
 // into a panel: element k of row j goes to dst[16k+j].
 type packFunc func(dst *float32, rows *[16]unsafe.Pointer, kc int)
@@ -54,6 +59,7 @@ type kernelSet struct {
 	// tile holds the micro-kernels by panel type (see typeIndex). Where
 	// the 16-bit entries are nil, widen converts panels to float32 first.
 	tile  [3]tileFunc
+	gemv  [3]gemvFunc // optional, as tile
 	widen func(dst []float32, src unsafe.Pointer, dt dtype.DType)
 	pack  packFunc
 
@@ -188,9 +194,18 @@ func (b *Backend) gemmRange(dst, x kernels.Mat, w *Weight, accumulate bool, m0, 
 			if accumulate || pc > 0 {
 				load = 1
 			}
+			c0 := jc
+			if gemv := b.k.gemv[typeIndex(w.dt)]; gemv != nil && m1-m0 == 1 {
+				// Decoding: four full panels at a time.
+				ps := uintptr(w.cols) * bs
+				xp := &xd[x.Off+m0*x.Stride+pc]
+				for ; c0+4*gemmNR <= jc+nc; c0 += 4 * gemmNR {
+					gemv(kc, xp, w.panel(c0/gemmNR, pc), bs, ps, &dd[dst.Off+m0*dst.Stride+c0], load)
+				}
+			}
 			for ic := m0; ic < m1; ic += gemmMC {
 				mc := min(gemmMC, m1-ic)
-				for c0 := jc; c0 < jc+nc; c0 += gemmNR {
+				for c0 := c0; c0 < jc+nc; c0 += gemmNR {
 					cols := min(gemmNR, jc+nc-c0)
 					bp := w.panel(c0/gemmNR, pc)
 					if wide != nil {

@@ -9,6 +9,7 @@ import "unsafe"
 var avx2Kernels = &kernelSet{
 	name: "avx2",
 	tile: [3]tileFunc{tileBF16AVX2, tileF16AVX2, tileF32AVX2},
+	gemv: [3]gemvFunc{gemmKern1x64BF16, gemmKern1x64F16, gemmKern1x64},
 	pack: packPanelF32,
 }
 
@@ -68,6 +69,15 @@ func gemmKern5x16F16(kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintpt
 
 //go:noescape
 func gemmKern6x16F16(kc int, x *float32, xs uintptr, b unsafe.Pointer, bs uintptr, c *float32, cs uintptr, load int)
+
+//go:noescape
+func gemmKern1x64(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)
+
+//go:noescape
+func gemmKern1x64BF16(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)
+
+//go:noescape
+func gemmKern1x64F16(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)
 
 //go:noescape
 func packPanelF32(dst *float32, rows *[16]unsafe.Pointer, kc int)

@@ -1,5 +1,7 @@
 package cpu
 
+import "unsafe"
+
 //go:noescape
 func addChain(n int)
 
@@ -8,3 +10,6 @@ func fmaBurst(n int)
 
 // havePeakProbes reports whether addChain and fmaBurst can run.
 func havePeakProbes() bool { return hasAVX2FMA() }
+
+//go:noescape
+func readStreams(p unsafe.Pointer, n, stride int) uint64

@@ -148,11 +148,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	for _, name := range append([]string{"Samba_421M"}, extraModels()...) {
 		entries = append(entries, entry{name, func() *model.Model {
+			if m, ok := randomModels[name]; ok { // built once for -count
+				return m
+			}
 			c, err := model.Named(name)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return randomModel(b, c, 1, cpu.New())
+			m := randomModel(b, c, 1, cpu.New())
+			randomModels[name] = m
+			return m
 		}})
 	}
 	peak := cpu.MeasurePeak()
@@ -180,6 +185,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		})
 	}
 }
+
+// randomModels keeps the random models between runs of BenchmarkEndToEnd.
+var randomModels = map[string]*model.Model{}
 
 // extraModels lists the configurations named in SAMBAEVAL_BENCH_MODELS.
 func extraModels() []string {

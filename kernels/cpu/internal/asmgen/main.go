@@ -32,6 +32,7 @@ func main() {
 		for mr := 1; mr <= 6; mr++ {
 			g.kernel(mr, dt)
 		}
+		g.gemv(dt)
 	}
 	g.pack("F32", 4)
 	if err := os.WriteFile(*out, g.buf.Bytes(), 0o644); err != nil {
@@ -104,18 +105,10 @@ func (g *gen) kernel(mr int, dt string) {
 	g.p("%s_start:", name)
 	// Main loop: four k per iteration.
 	step := func(u int) {
-		switch dt {
-		case "":
-			g.i("VMOVUPS (DI), Y12")
-			g.i("VMOVUPS 32(DI), Y13")
-		case "BF16":
-			g.i("VPMOVZXWD (DI), Y12")
-			g.i("VPMOVZXWD 16(DI), Y13")
-			g.i("VPSLLD $16, Y12, Y12")
-			g.i("VPSLLD $16, Y13, Y13")
-		case "F16":
-			g.i("VCVTPH2PS (DI), Y12")
-			g.i("VCVTPH2PS 16(DI), Y13")
+		if dt == "" {
+			g.widen(dt, "(DI)", "32(DI)", 12, 13)
+		} else {
+			g.widen(dt, "(DI)", "16(DI)", 12, 13)
 		}
 		g.i("ADDQ BX, DI")
 		for r := 0; r < mr; r++ {
@@ -148,6 +141,80 @@ func (g *gen) kernel(mr int, dt string) {
 	for r := 0; r < mr; r++ {
 		g.i("VMOVUPS Y%d, %s", 2*r, crow(r, 0))
 		g.i("VMOVUPS Y%d, %s", 2*r+1, crow(r, 32))
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+}
+
+// widen emits the loads of one 16-value panel step into the float32
+// registers ya (values 0–7, at addr) and yb (values 8–15, at addr16).
+func (g *gen) widen(dt, addr, addr16 string, ya, yb int) {
+	switch dt {
+	case "":
+		g.i("VMOVUPS %s, Y%d", addr, ya)
+		g.i("VMOVUPS %s, Y%d", addr16, yb)
+	case "BF16":
+		g.i("VPMOVZXWD %s, Y%d", addr, ya)
+		g.i("VPMOVZXWD %s, Y%d", addr16, yb)
+		g.i("VPSLLD $16, Y%d, Y%d", ya, ya)
+		g.i("VPSLLD $16, Y%d, Y%d", yb, yb)
+	case "F16":
+		g.i("VCVTPH2PS %s, Y%d", addr, ya)
+		g.i("VCVTPH2PS %s, Y%d", addr16, yb)
+	}
+}
+
+// gemv emits gemmKern1x64<dt>, the decoding kernel:
+//
+//	func gemmKern1x64<dt>(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)
+//
+// It is gemmKern1x16<dt> run on four panels at once, at b, b+ps, b+2ps and
+// b+3ps, for the 64 outputs c[0:64]: the same chain per output, but with
+// eight independent accumulators, so that one row is not held up by the
+// latency of the fused multiply-add.
+func (g *gen) gemv(dt string) {
+	name := "gemmKern1x64" + dt
+	g.p("")
+	g.p("// func %s(kc int, x *float32, b unsafe.Pointer, bs, ps uintptr, c *float32, load int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	g.i("MOVQ kc+0(FP), CX")
+	g.i("MOVQ x+8(FP), SI")
+	g.i("MOVQ b+16(FP), DI")
+	g.i("MOVQ bs+24(FP), BX")
+	g.i("MOVQ ps+32(FP), R8")
+	g.i("MOVQ c+40(FP), DX")
+	g.i("MOVQ load+48(FP), AX")
+	g.i("LEAQ (DI)(R8*2), R10")
+	g.i("ADDQ R8, R10")
+	g.i("TESTQ AX, AX")
+	g.i("JZ %s_zero", name)
+	for r := 0; r < 8; r++ {
+		g.i("VMOVUPS %d(DX), Y%d", 32*r, r)
+	}
+	g.i("JMP %s_loop", name)
+	g.p("%s_zero:", name)
+	for r := 0; r < 8; r++ {
+		g.i("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	g.p("%s_loop:", name)
+	g.i("VBROADCASTSS (SI), Y15")
+	half := "16"
+	if dt == "" {
+		half = "32"
+	}
+	for p, base := range []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(R10)"} {
+		ya, yb := 8+2*(p%2), 9+2*(p%2)
+		g.widen(dt, base, half+base, ya, yb)
+		g.i("VFMADD231PS Y%d, Y15, Y%d", ya, 2*p)
+		g.i("VFMADD231PS Y%d, Y15, Y%d", yb, 2*p+1)
+	}
+	g.i("ADDQ $4, SI")
+	g.i("ADDQ BX, DI")
+	g.i("ADDQ BX, R10")
+	g.i("DECQ CX")
+	g.i("JNZ %s_loop", name)
+	for r := 0; r < 8; r++ {
+		g.i("VMOVUPS Y%d, %d(DX)", r, 32*r)
 	}
 	g.i("VZEROUPPER")
 	g.i("RET")
