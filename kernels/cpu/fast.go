@@ -125,28 +125,27 @@ func (b *Backend) selectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 		if len(ssm) < E*N {
 			panic("cpu: SelectiveScan: SSM state too small")
 		}
-		b.parallelFor(tiles, 1, func(lo, hi int) {
+		// A step of one tile costs about as much as a goroutine start:
+		// short sequences (decoding) take larger shares.
+		b.parallelFor(tiles, max(1, 64/s.Len), func(lo, hi int) {
 			st := make([]float32, N*8)
 			at := make([]float32, N*8)
 			var bias, d [8]float32
 			var pad *scanPad
+			ad := data(p.A.Buf)
 			for tile := lo; tile < hi; tile++ {
 				e0 := tile * 8
 				w := min(8, E-e0)
-				for l := 0; l < 8; l++ {
-					for n := 0; n < N; n++ {
-						if l < w {
-							st[8*n+l] = ssm[(e0+l)*N+n]
-							at[8*n+l] = row(p.A, e0+l)[n]
-						} else {
-							st[8*n+l], at[8*n+l] = 0, 0
-						}
+				clear(st)
+				clear(at)
+				bias, d = [8]float32{}, [8]float32{}
+				for l := 0; l < w; l++ {
+					srow := ssm[(e0+l)*N : (e0+l+1)*N]
+					arow := ad[p.A.Off+(e0+l)*p.A.Stride:][:N]
+					for n := range srow {
+						st[8*n+l], at[8*n+l] = srow[n], arow[n]
 					}
-					if l < w {
-						bias[l], d[l] = dbias[e0+l], dskip[e0+l]
-					} else {
-						bias[l], d[l] = 0, 0
-					}
+					bias[l], d[l] = dbias[e0+l], dskip[e0+l]
 				}
 				el := func(m kernels.Mat, r, c int) unsafe.Pointer {
 					return unsafe.Pointer(&data(m.Buf)[m.Off+r*m.Stride+c])
@@ -169,8 +168,9 @@ func (b *Backend) selectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 					pad.run(b.k, &args, w, dst, s.Row, e0)
 				}
 				for l := 0; l < w; l++ {
-					for n := 0; n < N; n++ {
-						ssm[(e0+l)*N+n] = st[8*n+l]
+					srow := ssm[(e0+l)*N : (e0+l+1)*N]
+					for n := range srow {
+						srow[n] = st[8*n+l]
 					}
 				}
 			}

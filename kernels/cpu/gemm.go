@@ -131,8 +131,8 @@ func (b *Backend) matMul(dst, x kernels.Mat, w *Weight, accumulate bool) {
 	}
 	panels := (N + gemmNR - 1) / gemmNR
 	parts := b.threads
-	if work := M * N * K; work < 1<<16 {
-		parts = 1 // not worth a goroutine
+	if work := M * N * K; work < 1<<18 {
+		parts = 1 // some 20 µs of work: not worth waking another thread
 	}
 	if parts <= 1 {
 		b.gemmRange(dst, x, w, accumulate, 0, M, 0, N)
