@@ -14,6 +14,7 @@ var gemmShapes = []struct{ M, N, K int }{
 	{1, 1, 1},
 	{1, 16, 8},
 	{1, 37, 300},
+	{1, 600, 1100}, // decoding: four-panel kernel, column blocks, long k
 	{2, 5, 7},
 	{5, 33, 17},
 	{6, 16, 256},
