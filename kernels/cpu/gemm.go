@@ -16,8 +16,9 @@ import (
 // keeping the 6×16 tile of dst in 12 vector registers while it walks k,
 // widening the panel's 16 values to float32 in registers (exactly) and
 // broadcasting one x element per row. Loops over blocks of gemmKC steps,
-// gemmNC columns and gemmMC rows keep the working set in L1 and L2. The
-// same kernels serve decoding (M = 1) with nothing packed at run time.
+// gemmNC columns and gemmMC rows keep the working set in L1 and L2.
+// Decoding (M = 1) runs four panels at a time (gemvFunc); nothing is packed
+// at run time.
 //
 // Batch invariance follows from the micro-kernel: each output element is
 // one chain of fused multiply-adds (separate multiply and add in the
@@ -63,7 +64,7 @@ type kernelSet struct {
 	widen func(dst []float32, src unsafe.Pointer, dt dtype.DType)
 	pack  packFunc
 
-	exp        func(dst, src []float32)
+	exp        func(dst, src []float32) // for the tests of the polynomial the other kernels share
 	swiglu     func(dst, g, u []float32)
 	sumSquares func(x []float32) float32
 	scaleMul   func(dst, x, w []float32, s float32)
