@@ -2,7 +2,6 @@ package perplexity
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -228,9 +227,10 @@ func TestSambaTinyReadme(t *testing.T) {
 		}
 		ms := group(t, tr, KindLength, c.n)
 		// The README gives the NLL to 6 decimals; perplexity must agree to
-		// 4 significant digits (67.51, 70.90, 68.84).
+		// 4 significant digits (within half a unit of the fourth: the
+		// reference 70.9049 sits on a rounding boundary).
 		ppl := value(ms, "token_perplexity")
-		if got := value(ms, "nll"); math.Abs(got-c.nll) > 1e-5 || fmt.Sprintf("%.4g", ppl) != fmt.Sprintf("%.4g", c.ppl) {
+		if got := value(ms, "nll"); math.Abs(got-c.nll) > 1e-5 || math.Abs(ppl-c.ppl) > 5e-5*c.ppl {
 			t.Errorf("N %s: mean NLL %.6f perplexity %.4f, README %.6f %.4f", c.n, got, value(ms, "token_perplexity"), c.nll, c.ppl)
 		}
 	}
