@@ -220,6 +220,9 @@ func (lp *LinePlot) WritePNG(path string) error {
 		}
 		c := seriesColors[i%len(seriesColors)]
 		l.Color, pts.Color = c, c
+		if len(xys) > maxMarked {
+			pts.GlyphStyle.Radius = 0 // a dense line reads better without markers
+		}
 		p.Add(l, pts)
 		if s.Name != "" {
 			p.Legend.Add(s.Name, l, pts)
@@ -242,6 +245,9 @@ func (lp *LinePlot) WritePNG(path string) error {
 	}
 	return savePNG(p, 7*vg.Inch, 4.5*vg.Inch, path)
 }
+
+// maxMarked is the most points a series has its points marked.
+const maxMarked = 64
 
 func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 

@@ -336,9 +336,9 @@ func (*task) Report(tr *results.TaskResult, dir string, w io.Writer) error {
 		}
 		L := value(g.Metrics, "context_length")
 		pred := value(g.Metrics, "predicted")
-		predS := fmt.Sprint(pred)
+		predS := fmt.Sprintf("%.0f", pred)
 		if math.IsNaN(pred) {
-			predS = fmt.Sprintf("%v windows", value(g.Metrics, "windows"))
+			predS = fmt.Sprintf("%.0f windows", value(g.Metrics, "windows"))
 		}
 		fmt.Fprintf(w, "| %s | %s | %.6f | %s | %s | %s | %s |\n", g.Name, predS, value(g.Metrics, "nll"),
 			f4(value(g.Metrics, "token_perplexity")), f4(value(g.Metrics, "word_perplexity")),
@@ -358,12 +358,26 @@ func (*task) Report(tr *results.TaskResult, dir string, w io.Writer) error {
 			fmt.Fprintln(w, "|---|---|---|---|")
 			header = true
 		}
-		fmt.Fprintf(w, "| %s | %v | %.6f | %s |\n", g.Name, value(g.Metrics, "predicted"), value(g.Metrics, "nll"), f4(value(g.Metrics, "token_perplexity")))
+		fmt.Fprintf(w, "| %s | %.0f | %.6f | %s |\n", g.Name, value(g.Metrics, "predicted"), value(g.Metrics, "nll"), f4(value(g.Metrics, "token_perplexity")))
 		byBucket.X = append(byBucket.X, value(g.Metrics, "end"))
 		byBucket.Y = append(byBucket.Y, value(g.Metrics, "token_perplexity"))
 	}
 	if len(byLen.X) == 0 {
 		return errors.New("perplexity: the result has no context-length groups")
+	}
+	if len(ticks) < 4 && len(byBucket.X) > 0 {
+		// Few lengths: mark the powers of two along the buckets too.
+		ticks = nil
+		for x := 1 << 10; x <= int(slices.Max(byBucket.X)); x *= 2 {
+			if float64(x) >= byBucket.X[0] {
+				ticks = append(ticks, plot.Tick{Value: float64(x), Label: results.TokenCount(x)})
+			}
+		}
+		for _, L := range byLen.X {
+			if !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == L }) {
+				ticks = append(ticks, plot.Tick{Value: L, Label: results.TokenCount(int(L))})
+			}
+		}
 	}
 	lp := &results.LinePlot{
 		Title: "Perplexity against context length", XLabel: "context length (tokens)", YLabel: "token perplexity",
