@@ -457,6 +457,10 @@ func (lm *LM) rolling(reqs []Request, idx []int, done Done) error {
 // the transient memory of scoring a long text.
 var rollingPiece = 1 << 16
 
+// longText is the length (in tokens) from which a rolling text counts as
+// long, and garbage is collected more often while it is scored.
+var longText = 8192
+
 // longGCPercent is the garbage collector's setting while a long text is
 // scored. The forward pass leaves a little garbage per chunk; collected at
 // Go's default pace (once the heap has doubled), it would make the peak
@@ -523,7 +527,7 @@ func (lm *LM) rollingOne(r *Request) (Response, error) {
 			resp.BucketTokens[bucket]++
 		}
 	}
-	if len(toks) > rollingPiece {
+	if len(toks) > longText {
 		defer collectOften()()
 	}
 	s := lm.M.NewSession()

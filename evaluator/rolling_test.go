@@ -146,8 +146,8 @@ func TestRequestKey(t *testing.T) {
 
 func TestRollingRestoresGC(t *testing.T) {
 	lm := &LM{M: tiny(t)}
-	defer func(p int) { rollingPiece = p }(rollingPiece)
-	rollingPiece = 4 // the 12 tokens below count as a long text
+	defer func(n int) { longText = n }(longText)
+	longText = 4 // the 12 tokens below count as a long text
 	for _, user := range []int{77, 5, -1} {
 		prev := debug.SetGCPercent(user)
 		if _, err := Evaluate(lm, []Request{{Kind: LoglikelihoodRolling, Tokens: []int32{450, 14744, 338, 7254, 29889, 450, 17455, 338, 7933, 29889, 13, 13}}}, nil, "", nil); err != nil {
