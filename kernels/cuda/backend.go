@@ -91,13 +91,13 @@ func ParseDevice(s string) (Options, error) {
 	return o, nil
 }
 
-//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu
+//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu cu/sambay.cu
 var sources embed.FS
 
 // source returns the kernels' CUDA C source, the files in a fixed order.
 func source() string {
 	var b strings.Builder
-	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu"} {
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu", "cu/sambay.cu"} {
 		s, err := sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded at build time
@@ -114,6 +114,7 @@ var kernelNames = []string{
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
+	"k_layernorm", "k_add_bias", "k_add_scaled",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations
