@@ -49,7 +49,9 @@ func RandomCheckpoint(cfg *Config, seed uint64, dt dtype.DType) (checkpoint.Map,
 			d = math.Max(d, 1e-4)
 			return d + math.Log(-math.Expm1(-d)) // softplus⁻¹
 		},
-		initALog: func(_ *rand.Rand, i int) float64 { return math.Log(float64(i%N + 1)) },
+		initALog:   func(_ *rand.Rand, i int) float64 { return math.Log(float64(i%N + 1)) },
+		initZeros:  func(*rand.Rand, int) float64 { return 0 },
+		initLambda: normal(0.1),
 	}
 
 	out := checkpoint.Map{}
