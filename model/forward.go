@@ -22,7 +22,7 @@ import (
 type Model struct {
 	Config Config
 	// Tokenizer is the model's tokenizer (set by Open).
-	Tokenizer *tokenizer.Tokenizer
+	Tokenizer tokenizer.Interface
 	// Info says where the model came from (set by Open).
 	Info *Info
 	// AllowLongContext lets a model with full attention run sequences
@@ -303,9 +303,11 @@ func (m *Model) mlp(w *swiglu, st *pass, x, h kernels.Mat) {
 	be, M, F := m.be, st.M, w.gate.Rows()
 	// Contiguous [M, F] views: the workspace is as wide as the widest MLP.
 	gate, up := kernels.NewMat(st.ws.gate.Buf, M, F), kernels.NewMat(st.ws.up.Buf, M, F)
-	be.MatMul(gate, h, w.gate, false)
-	be.MatMul(up, h, w.up, false)
-	be.SwiGLU(gate, gate, up)
+	if !m.gatedMLP(gate, h, w) {
+		be.MatMul(gate, h, w.gate, false)
+		be.MatMul(up, h, w.up, false)
+		be.SwiGLU(gate, gate, up)
+	}
 	be.MatMul(x, gate, w.down, true)
 }
 

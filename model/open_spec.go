@@ -1,10 +1,8 @@
 package model
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -185,18 +183,17 @@ func shardList(fsys fs.FS) ([]string, map[string]string, error) {
 	return files, w, err
 }
 
-// attachTokenizer loads the tokenizer: path if given, else file within
-// fsys, else the default Llama-2 tokenizer of the embedded model.
+// attachTokenizer loads the tokenizer: path if given (tokenizer.model, or a
+// Hugging Face tokenizer.json), else file within fsys, else the default
+// Llama-2 tokenizer of the embedded model.
 func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 	var (
-		tok *tokenizer.Tokenizer
+		tok tokenizer.Interface
 		err error
 	)
 	switch {
-	case strings.HasSuffix(path, ".json"):
-		err = tokenizerJSON(path)
 	case path != "":
-		tok, err = tokenizer.Load(path)
+		tok, err = tokenizer.LoadAny(path)
 	case fsys != nil:
 		var b []byte
 		if b, err = fs.ReadFile(fsys, file); err == nil {
@@ -215,7 +212,11 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
 	if m.Config.AddedTokens == "phi3" {
-		if err := tok.AddTokens(tokenizer.Phi3AddedTokens()); err != nil {
+		sp, ok := tok.(*tokenizer.Tokenizer)
+		if !ok {
+			return errors.New("tokenizer: Phi-3 added tokens need its SentencePiece tokenizer.model")
+		}
+		if err := sp.AddTokens(tokenizer.Phi3AddedTokens()); err != nil {
 			return err
 		}
 	}
@@ -228,42 +229,13 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 
 // dirTokenizer finds the tokenizer of a model directory: its
 // tokenizer.model (SentencePiece: Llama-2, Mistral, Phi-3 and the lit-gpt
-// models). A directory with only a tokenizer.json is refused with the
-// reason (see tokenizerJSON).
+// models), else its tokenizer.json (byte-level BPE: Llama-3, Phi-4).
 func dirTokenizer(dir string) (string, error) {
-	sp := filepath.Join(dir, "tokenizer.model")
-	if _, err := os.Stat(sp); err == nil {
-		return sp, nil
+	for _, f := range []string{"tokenizer.model", "tokenizer.json"} {
+		p := filepath.Join(dir, f)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
-	hf := filepath.Join(dir, "tokenizer.json")
-	if _, err := os.Stat(hf); err == nil {
-		return "", tokenizerJSON(hf)
-	}
-	return "", fmt.Errorf("%s has no tokenizer.model; give one with --tokenizer", dir)
-}
-
-// tokenizerJSON explains why a Hugging Face tokenizer.json cannot be used:
-// a byte-level BPE (Llama-3's) needs the byte-level tokenizer, which this
-// build lacks; a SentencePiece-style one (Llama-2, Mistral, Phi-3) is read
-// from its tokenizer.model instead.
-func tokenizerJSON(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
-	}
-	var tj struct {
-		Model struct {
-			Type string `json:"type"`
-		} `json:"model"`
-		PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-		Decoder      json.RawMessage `json:"decoder"`
-	}
-	if err := json.Unmarshal(b, &tj); err != nil {
-		return fmt.Errorf("tokenizer %s: %v", path, err)
-	}
-	byteLevel := []byte(`"ByteLevel"`)
-	if bytes.Contains(tj.PreTokenizer, byteLevel) || bytes.Contains(tj.Decoder, byteLevel) {
-		return fmt.Errorf("tokenizer %s is a byte-level BPE tokenizer (as Llama-3's), which this build cannot load yet (no byte-level BPE tokenizer in package tokenizer)", path)
-	}
-	return fmt.Errorf("tokenizer %s: only SentencePiece tokenizer.model files load; give the model's tokenizer.model with --tokenizer", path)
+	return "", fmt.Errorf("%s has no tokenizer.model or tokenizer.json; give one with --tokenizer", dir)
 }
