@@ -1,8 +1,16 @@
 package model
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sambaeval/sambaeval/checkpoint"
+	"github.com/sambaeval/sambaeval/dtype"
 )
 
 // phi4FlashConfigJSON is the config.json of
@@ -154,5 +162,76 @@ func TestSambaYState(t *testing.T) {
 				t.Fatalf("sequence %d row %d: batch %+v alone %+v", k, i, batch[k][i], want[i])
 			}
 		}
+	}
+}
+
+// TestOpenPhi4FlashDirectory opens a Phi4FlashForCausalLM directory laid
+// out as on the Hugging Face hub: config.json, sharded safetensors with an
+// index, and a byte-level BPE tokenizer.json with its tokenizer_config.json.
+func TestOpenPhi4FlashDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Phi-4-mini-flash-tiny")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	for _, ac := range archCases {
+		if ac.name == "sambay" {
+			h = maps.Clone(ac.hf)
+		}
+	}
+	h["vocab_size"] = 800 // the test tokenizer has 765 tokens
+	cj, _ := json.Marshal(h)
+	cfg, err := ParseConfig("config.json", cj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := RandomCheckpoint(cfg, 5, dtype.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two shards and an index, as the hub has the real model.
+	index := map[string]any{"metadata": map[string]any{}, "weight_map": map[string]string{}}
+	shards := map[string][]*checkpoint.Tensor{}
+	for i, name := range src.Names() {
+		shard := fmt.Sprintf("model-%05d-of-00002.safetensors", 1+i%2)
+		shards[shard] = append(shards[shard], src[name])
+		index["weight_map"].(map[string]string)[name] = shard
+	}
+	for shard, ts := range shards {
+		if err := checkpoint.WriteSafetensors(filepath.Join(dir, shard), ts, map[string]string{"format": "pt"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ij, _ := json.Marshal(index)
+	tj, err := os.ReadFile("../tokenizer/testdata/bpe/tiny_o200k.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"config.json": cj, checkpoint.IndexFile: ij, "tokenizer.json": tj,
+		"tokenizer_config.json": []byte(`{"eos_token": "<|endoftext|>"}`),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := Open(Spec{Model: dir, Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Config.Arch() != "sambay" || m.Info.Name != "Phi-4-mini-flash-tiny" {
+		t.Errorf("opened %s as %s", m.Info.Name, m.Config.Arch())
+	}
+	ids := m.Tokenizer.Encode("<|user|>Hello, world!<|end|><|assistant|>")
+	if len(ids) < 4 || ids[0] != 762 || m.Tokenizer.EOS() != 759 {
+		t.Fatalf("tokenizer: %v, EOS %d", ids, m.Tokenizer.EOS())
+	}
+	toks := make([]int32, len(ids))
+	for i, id := range ids {
+		toks[i] = int32(id)
+	}
+	if _, err := m.NewSession().Logits(toks); err != nil {
+		t.Fatal(err)
 	}
 }
