@@ -40,7 +40,7 @@ func near(t *testing.T, what string, got, want []float32, tol float64) {
 }
 
 func TestLayerNorm(t *testing.T) {
-	b := New()
+	b := NewReference()
 	s := float32(1 / math.Sqrt(1.25)) // x = 1, 2, 3, 4: mean 2.5, biased variance 1.25
 	cases := []struct {
 		name     string
@@ -67,7 +67,7 @@ func TestLayerNorm(t *testing.T) {
 }
 
 func TestAddBiasAddScaled(t *testing.T) {
-	b := New()
+	b := NewReference()
 	dst := mat(b, 2, 3, []float32{1, 2, 3, 4, 5, 6})
 	b.AddBias(dst, mat(b, 1, 3, []float32{10, 20, 30}))
 	near(t, "AddBias", values(dst), []float32{11, 22, 33, 14, 25, 36}, 0)
@@ -81,7 +81,7 @@ func TestAddBiasAddScaled(t *testing.T) {
 // state against its closed form, and the ungated output gated afterwards
 // against the gated scan, bit for bit.
 func TestSelectiveScanUngated(t *testing.T) {
-	b := New()
+	b := NewReference()
 	const E, N, T = 3, 2, 5
 	vals := func(n int, f func(i int) float32) []float32 {
 		v := make([]float32, n)
@@ -121,4 +121,31 @@ func TestSelectiveScanUngated(t *testing.T) {
 	b.SelectiveScan(gated, u, delta, B, C, z, p, newState(), seqs)
 	b.SwiGLU(y, z, y)
 	near(t, "ungated y ⊙ SiLU(z)", values(y), values(gated), 0)
+}
+
+// TestUngatedScanOnEveryBackend checks that the default backend, whose fast
+// scan kernels always gate, runs the ungated scan as the reference does.
+func TestUngatedScanOnEveryBackend(t *testing.T) {
+	ref, fast := NewReference(), New()
+	const E, N, T = 20, 16, 9 // a partial tile of channels
+	run := func(b *Backend) []float32 {
+		v := func(n int, f float64) []float32 {
+			out := make([]float32, n)
+			for i := range out {
+				out[i] = float32(math.Sin(f * float64(i+1)))
+			}
+			return out
+		}
+		a := v(E*N, 0.37)
+		for i := range a {
+			a[i] = -1 - a[i]*a[i]
+		}
+		y := mat(b, T, E, make([]float32, T*E))
+		p := kernels.ScanParams{A: mat(b, E, N, a), D: mat(b, 1, E, v(E, 0.11)), DeltaBias: mat(b, 1, E, v(E, 0.23))}
+		st := []*kernels.MambaState{{Conv: b.Alloc(1), SSM: b.Alloc(E * N)}}
+		b.SelectiveScan(y, mat(b, T, E, v(T*E, 0.5)), mat(b, T, E, v(T*E, 0.7)), mat(b, T, N, v(T*N, 0.9)),
+			mat(b, T, N, v(T*N, 1.3)), kernels.Mat{}, p, st, []kernels.Seq{{Row: 0, Len: T}})
+		return append(values(y), data(st[0].SSM)...)
+	}
+	near(t, "default backend against the reference", run(fast), run(ref), 0)
 }
