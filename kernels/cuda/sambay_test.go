@@ -457,6 +457,9 @@ func TestBenchSambaY(t *testing.T) {
 // (fp32) side by side, operation by operation (see tee), in chunks of 7
 // and 512 tokens, and reports the first operation whose results differ.
 func TestSambaYTee(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CPU reference operation by operation")
+	}
 	g := gpu(t, true)
 	cfg := sambayGeometry()
 	weights, err := randomSambaY(cfg, 7)
