@@ -206,6 +206,7 @@ var named = map[string]func() Config{
 		// sliding_window 4096 keys before the query: a window of 4097.
 		return with(hf("Mistral-7B-v0.1", "mistral", FormatHFLlama, 32, 32, 8, 4096, 14336, 32000, 32768, 10000), setWindow(4097))
 	},
+	"Phi4_mini_flash": phi4MiniFlash,
 	"Phi-3-mini-4k": func() Config {
 		// sliding_window 2047 keys before the query: a window of 2048.
 		return with(hf("Phi-3-mini-4k", "phi3", FormatHFPhi3, 32, 32, 32, 3072, 8192, 32064, 4096, 10000), setWindow(2048),
@@ -257,4 +258,32 @@ func (c *Config) ParamCount() int64 {
 		n += p
 	}
 	return n
+}
+
+// MatMulParams returns how many weights each token is multiplied by: in
+// the blocks' projections, and in the output head (the embedding when
+// tied). Norm weights, biases, convolutions and scan parameters are left
+// out, as is the embedding lookup.
+func (c *Config) MatMulParams() (blocks, head int64) {
+	specs, err := c.tensorSpecs()
+	if err != nil {
+		return 0, 0
+	}
+	for _, s := range specs {
+		if len(s.shape) != 2 || (s.init != initNormal && s.init != initOut && s.init != initDtProj) {
+			continue
+		}
+		n := int64(s.shape[0]) * int64(s.shape[1])
+		switch {
+		case strings.Contains(s.name, "lm_head"):
+			head = n
+		case strings.Contains(s.name, "wte") || strings.Contains(s.name, "embed_tokens"):
+			if c.TieEmbeddings {
+				head = n
+			}
+		default:
+			blocks += n
+		}
+	}
+	return blocks, head
 }

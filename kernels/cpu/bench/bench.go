@@ -184,58 +184,66 @@ func GEMMRate(be kernels.Backend, sh [3]int, repeats int) (float64, error) {
 // withHead, the output head. Element-wise work (norms, the scan, the
 // convolution) is left out.
 func ForwardFLOPs(c *model.Config, pos0, n int, withHead bool) float64 {
-	layout, _ := c.Blocks()
-	D, E, R, N, F := float64(c.NEmbd), float64(c.DInner()), float64(c.MambaDtRank), float64(c.MambaDState), float64(c.IntermediateSize)
-	var perToken, attn float64
-	for _, b := range layout {
-		perToken += 3 * D * F
-		if b.Mixer == model.Mamba {
-			perToken += 2*E*D + (R+2*N)*E + E*R + D*E
-			continue
-		}
-		perToken += float64(c.QKVRows())*D + D*float64(c.NHead*c.HeadSize)
+	blocks, head := c.MatMulParams()
+	perToken, attn := float64(blocks), 0.0
+	for _, window := range attentionWindows(c) {
 		for p := pos0; p < pos0+n; p++ {
 			keys := p + 1
-			if b.Window > 0 {
-				keys = min(keys, b.Window)
+			if window > 0 {
+				keys = min(keys, window)
 			}
 			attn += 4 * float64(c.HeadSize*c.NHead) * float64(keys)
 		}
 	}
 	if withHead {
-		perToken += float64(c.PaddedVocabSize) * D
+		perToken += float64(head)
 	}
 	return 2*perToken*float64(n) + attn
 }
 
+// attentionWindows lists the window of every attention mixer (0: full).
+func attentionWindows(c *model.Config) []int {
+	layout, _ := c.Blocks()
+	var ws []int
+	for _, b := range layout {
+		for _, mx := range b.Mixers {
+			if mx.Kind == model.Attention {
+				ws = append(ws, mx.Window)
+			}
+		}
+	}
+	return ws
+}
+
 // DecodeBytes is the memory one decode step at position pos must read:
 // every weight matrix including the head, in the configuration's
-// torch_dtype (bfloat16 when unset), the keys and values in each
-// attention window, and each Mamba layer's state (read and written).
+// torch_dtype (bfloat16 when unset), the keys and values in each attention
+// window, and each Mamba layer's state (read and written).
 func DecodeBytes(c *model.Config, pos int) float64 {
 	es := 2.0
 	if c.TorchDType == "float32" {
 		es = 4
 	}
-	layout, _ := c.Blocks()
-	D, E, R, N, F := float64(c.NEmbd), float64(c.DInner()), float64(c.MambaDtRank), float64(c.MambaDState), float64(c.IntermediateSize)
-	weights := float64(c.PaddedVocabSize) * D
+	blocks, head := c.MatMulParams()
+	weights := float64(blocks+head) * es
 	var state float64
+	layout, _ := c.Blocks()
+	E, N := float64(c.DInner()), float64(c.MambaDState)
 	for _, b := range layout {
-		weights += 3 * D * F
-		if b.Mixer == model.Mamba {
-			weights += 2*E*D + (R+2*N)*E + E*R + D*E
-			state += 2 * 4 * (E*N + float64(c.MambaDConv-1)*E)
-			continue
+		for _, mx := range b.Mixers {
+			switch mx.Kind {
+			case model.Mamba:
+				state += 2 * 4 * (E*N + float64(c.MambaDConv-1)*E)
+			case model.Attention:
+				keys := pos + 1
+				if mx.Window > 0 {
+					keys = min(keys, mx.Window)
+				}
+				state += 2 * 4 * float64(keys*c.NQueryGroups*c.HeadSize)
+			}
 		}
-		weights += float64(c.QKVRows())*D + D*float64(c.NHead*c.HeadSize)
-		keys := pos + 1
-		if b.Window > 0 {
-			keys = min(keys, b.Window)
-		}
-		state += 2 * 4 * float64(keys*c.NQueryGroups*c.HeadSize)
 	}
-	return weights*es + state
+	return weights + state
 }
 
 // String formats the report as a short table.

@@ -1,16 +1,11 @@
 package bench
 
 import (
-	"encoding/binary"
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/sambaeval/sambaeval/checkpoint"
-	"github.com/sambaeval/sambaeval/dtype"
 	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/kernels/cpu"
 	"github.com/sambaeval/sambaeval/model"
@@ -34,13 +29,7 @@ func TestForwardFLOPsCountsEveryWeight(t *testing.T) {
 			t.Errorf("%s: %.4g FLOPs for one token, want about %.4g", name, got, want)
 		}
 		// A token at position p has min(p+1, window) keys per head.
-		layout, _ := c.Blocks()
-		attnLayers := 0
-		for _, b := range layout {
-			if b.Mixer == model.Attention {
-				attnLayers++
-			}
-		}
+		attnLayers := len(attentionWindows(c))
 		d := ForwardFLOPs(c, 5000, 1, true) - got
 		wantD := float64(attnLayers) * 4 * float64(c.NHead*c.HeadSize) * float64(c.LocalWindow-1)
 		if math.Abs(d-wantD) > 1e-9*wantD {
@@ -71,56 +60,10 @@ func TestRunTiny(t *testing.T) {
 	t.Log("\n" + r.String())
 }
 
-// randomModel builds a model of configuration c with seeded random
-// bfloat16 weights of plausible scale, for speed measurements.
+// randomModel builds a seeded random bf16 model of configuration c.
 func randomModel(tb testing.TB, c *model.Config, seed uint64, be kernels.Backend) *model.Model {
 	tb.Helper()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	src := checkpoint.Map{}
-	add := func(name string, f func(i int) float64, shape ...int) {
-		n := 1
-		for _, s := range shape {
-			n *= s
-		}
-		data := make([]byte, 2*n)
-		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint16(data[2*i:], dtype.F32ToBF16(float32(f(i))))
-		}
-		src[name] = &checkpoint.Tensor{Name: name, DType: dtype.BF16, Shape: shape, Data: data}
-	}
-	normal := func(int) float64 { return rng.NormFloat64() * 0.02 }
-	one := func(int) float64 { return 1 }
-	layout, err := c.Blocks()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	D, V, F := c.NEmbd, c.PaddedVocabSize, c.IntermediateSize
-	E, R, N, K := c.DInner(), c.MambaDtRank, c.MambaDState, c.MambaDConv
-	add("transformer.wte.weight", normal, V, D)
-	add("transformer.ln_f.weight", one, D)
-	for i, b := range layout {
-		p := fmt.Sprintf("transformer.h.%d.", i)
-		add(p+"norm_1.weight", one, D)
-		add(p+"norm_2.weight", one, D)
-		add(p+"mlp.swiglu.w1.weight", normal, F, D)
-		add(p+"mlp.swiglu.w2.weight", normal, F, D)
-		add(p+"mlp.swiglu.w3.weight", normal, D, F)
-		if b.Mixer == model.Attention {
-			add(p+"attn.attn.weight", normal, c.QKVRows(), D)
-			add(p+"attn.proj.weight", normal, D, c.NHead*c.HeadSize)
-			continue
-		}
-		add(p+"attn.in_proj.weight", normal, 2*E, D)
-		add(p+"attn.conv1d.weight", func(int) float64 { return (2*rng.Float64() - 1) / 2 }, E, 1, K)
-		add(p+"attn.conv1d.bias", func(int) float64 { return 0 }, E)
-		add(p+"attn.x_proj.weight", normal, R+2*N, E)
-		add(p+"attn.dt_proj.weight", normal, E, R)
-		add(p+"attn.dt_proj.bias", func(int) float64 { return -4.6 }, E) // softplus ≈ 0.01
-		add(p+"attn.A_log", func(i int) float64 { return math.Log(float64(i%N + 1)) }, E, N)
-		add(p+"attn.D", one, E)
-		add(p+"attn.out_proj.weight", normal, D, E)
-	}
-	m, err := model.New(c, src, be)
+	m, err := model.Random(c, seed, be)
 	if err != nil {
 		tb.Fatal(err)
 	}
