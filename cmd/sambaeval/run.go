@@ -19,6 +19,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		o          tasks.Options
 		shard      string
+		gpus       string
 		showGroups bool
 	)
 	cmd := &cobra.Command{
@@ -40,6 +41,7 @@ same command again after an interruption resumes where it stopped and gives iden
 	fl.BoolVar(&o.LogSamples, "log-samples", false, "write per-document samples_<task>.jsonl")
 	fl.StringVar(&o.DataDir, "data-dir", "", "local dataset folder, or hf://OWNER/NAME (default: the shipped copies)")
 	fl.StringVar(&shard, "shard", "", "evaluate shard i/n of every task's documents (merge with `sambaeval merge`)")
+	fl.StringVar(&gpus, "gpus", "", "N or all: one shard process per GPU (cuda:i), merged at the end; with --device cpu, N shards on the CPU")
 	fl.BoolVar(&showGroups, "groups", false, "print per-group rows (subjects, lengths, ...) in the summary")
 	for _, t := range tasks.All() {
 		t.Flags(fl)
@@ -60,6 +62,19 @@ same command again after an interruption resumes where it stopped and gives iden
 		}
 		if o.Shard, err = tasks.ParseShard(shard); err != nil {
 			return err
+		}
+		if gpus != "" {
+			n, err := countGPUs(gpus)
+			switch {
+			case err != nil:
+				return err
+			case shard != "":
+				return fmt.Errorf("--gpus and --shard: give one (--gpus runs every shard)")
+			case n > 1:
+				return runOnGPUs(cmd, args[0], n, mf, o.OutputDir, showGroups)
+			case mf.device == "auto":
+				mf.device = "cuda:0"
+			}
 		}
 		m, err := mf.open()
 		if err != nil {
