@@ -95,6 +95,7 @@ type workspace struct {
 	qkv, att        kernels.Mat // attention: [M, (H+2G)·hd], [M, H·hd]
 	gate, up        kernels.Mat // MLP: [M, F] ×2
 	logits          kernels.Mat // [headRows, V]
+	headIn          kernels.Mat // [headRows, D]: rows gathered for the head
 	bufs            []kernels.Buffer
 }
 
@@ -119,6 +120,7 @@ func (m *Model) workspace(rows int) *workspace {
 	ws.x, ws.h = mat(n, D), mat(n, D)
 	ws.gate, ws.up = mat(n, c.IntermediateSize), mat(n, c.IntermediateSize)
 	ws.logits = mat(headRows, c.PaddedVocabSize)
+	ws.headIn = mat(headRows, D)
 	for _, b := range m.layout {
 		if b.Mixer == Mamba && ws.xz.Buf == nil {
 			ws.xz, ws.u, ws.delta, ws.y = mat(n, 2*E), mat(n, E), mat(n, E), mat(n, E)

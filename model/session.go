@@ -385,16 +385,30 @@ func (m *Model) LogitsBatch(sessions []*Session, ids [][]int32, chunk int) ([][]
 		}
 	}
 	err := m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
+		// Gather the last row of every sequence that ends in this step into
+		// one matrix, then run the head once over all of them.
+		var last []int // seq index k of each gathered row
 		for k, sq := range seqs {
 			j, off := owners[2*k], owners[2*k+1]
-			if off+sq.Len != len(ids[j]) {
-				continue // not this sequence's last chunk
+			if off+sq.Len == len(ids[j]) {
+				last = append(last, k)
 			}
-			lg := m.ws.logits.RowSlice(0, 1)
-			m.be.MatMul(lg, h.RowSlice(sq.Row+sq.Len-1, sq.Row+sq.Len), m.head, false)
-			row := make([]float32, m.Config.PaddedVocabSize)
-			m.be.Read(row, lg.Buf, lg.Off)
-			out[j] = row[:V]
+		}
+		for r0 := 0; r0 < len(last); r0 += headRows {
+			r1 := min(r0+headRows, len(last))
+			rows := m.ws.headIn.RowSlice(0, r1-r0)
+			for r := r0; r < r1; r++ {
+				sq := seqs[last[r]]
+				m.be.Copy(rows.Buf, rows.Off+(r-r0)*rows.Stride, h.Buf, h.Off+(sq.Row+sq.Len-1)*h.Stride, h.Cols)
+			}
+			lg := m.ws.logits.RowSlice(0, r1-r0)
+			m.be.MatMul(lg, rows, m.head, false)
+			buf := make([]float32, (r1-r0)*lg.Stride)
+			m.be.Read(buf, lg.Buf, lg.Off)
+			for r := r0; r < r1; r++ {
+				j := owners[2*last[r]]
+				out[j] = buf[(r-r0)*lg.Stride : (r-r0)*lg.Stride+V : (r-r0)*lg.Stride+V]
+			}
 		}
 	})
 	return out, err

@@ -75,11 +75,12 @@ func (t *Tokenizer) AddedTokens() []AddedToken {
 // MatchAddedTokens turns on or off the matching of added tokens in the text
 // given to Encode (off by default). When on, Encode splits the text at every
 // occurrence of an added token's text (the leftmost, and the longest of those
-// starting there), encodes each piece of text in between on its own, with its
-// own dummy prefix, and puts the added tokens' ids between them. This is what
-// Hugging Face's tokenizer for Phi-3 does: "<|user|>\nHi" encodes as
-// 32010, 29871 ("▁"), 13 ("\n"), ... Call it before the tokenizer is used
-// concurrently.
+// starting there), encodes each stretch of text in between on its own, with
+// its own dummy prefix, and puts the added tokens' ids between them. No
+// whitespace around a token is dropped. This reproduces published Phi-3 token
+// ids, where "<|user|>\nHi<|end|>\n" starts 32010, 29871 ("▁"), 13 ("\n")
+// and "<|end|>\n" gives 32007, 29871, 13. Call it before the tokenizer is
+// used concurrently.
 func (t *Tokenizer) MatchAddedTokens(on bool) { t.matchAdded = on }
 
 // encodeWithAdded appends the ids of text with added tokens matched.

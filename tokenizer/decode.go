@@ -14,8 +14,7 @@ import (
 // Added tokens decode to their text, and the text after one is treated as a
 // new start, whose dummy-prefix space is dropped too; so with added tokens
 // matched, Decode(Encode(s)) gives s back just as it does without them.
-// (Hugging Face's decoder keeps that space: "<|user|> \nHi".) Ids outside the
-// vocabulary are skipped; SentencePiece would fail on them.
+// Ids outside the vocabulary are skipped; SentencePiece would fail on them.
 func (t *Tokenizer) Decode(ids []int) string {
 	d := Decoder{t: t, bosWS: true}
 	var out []byte

@@ -60,10 +60,11 @@ func collapseUnknown(out []int, start, unk int) []int {
 func (t *Tokenizer) normalize(text string) string {
 	if t.removeExtraWhitespaces {
 		for len(text) > 0 {
-			if n := t.matchUserDefined(text); n > 0 || text[0] != ' ' {
+			sp, n := t.normalizePrefix(text)
+			if sp != " " {
 				break
 			}
-			text = text[1:]
+			text = text[n:]
 		}
 	}
 	if text == "" {
@@ -76,32 +77,34 @@ func (t *Tokenizer) normalize(text string) string {
 	}
 	prevSpace := t.removeExtraWhitespaces
 	for i := 0; i < len(text); {
-		// One step of SentencePiece's NormalizePrefix: a user-defined
-		// piece, one valid UTF-8 character, or one invalid byte.
-		var sp string
-		n := t.matchUserDefined(text[i:])
-		switch {
-		case n > 0:
-			sp = text[i : i+n]
-		case text[i] < utf8.RuneSelf:
-			n = 1
-			sp = text[i : i+1]
-		default:
-			r, size := utf8.DecodeRuneInString(text[i:])
-			n = size
-			if r == utf8.RuneError && size == 1 {
-				sp = "\uFFFD"
-			} else {
-				sp = text[i : i+size]
+		if len(t.userDefined) == 0 {
+			// Fast path for runs of ASCII other than space, which
+			// normalize to themselves.
+			j := i
+			for j < len(text) && text[j] < utf8.RuneSelf && text[j] != ' ' {
+				j++
+			}
+			if j > i {
+				b.WriteString(text[i:j])
+				i = j
+				prevSpace = false
+				continue
 			}
 		}
+		sp, n := t.normalizePrefix(text[i:])
 		i += n
 		if prevSpace {
 			sp = strings.TrimLeft(sp, " ")
 		}
 		if sp != "" {
-			if t.escapeWhitespaces && strings.IndexByte(sp, ' ') >= 0 {
-				b.WriteString(strings.ReplaceAll(sp, " ", spaceSymbol))
+			if t.escapeWhitespaces {
+				for k := 0; k < len(sp); k++ {
+					if sp[k] == ' ' {
+						b.WriteString(spaceSymbol)
+					} else {
+						b.WriteByte(sp[k])
+					}
+				}
 			} else {
 				b.WriteString(sp)
 			}
@@ -123,10 +126,31 @@ func (t *Tokenizer) normalize(text string) string {
 	return s
 }
 
+// normalizePrefix is SentencePiece's NormalizePrefix without a character
+// map: it returns the normalized form of the start of s, a user-defined piece,
+// one valid UTF-8 character or U+FFFD for one invalid byte, and the number of
+// bytes of s it stands for.
+func (t *Tokenizer) normalizePrefix(s string) (string, int) {
+	if n := t.matchUserDefined(s); n > 0 {
+		return s[:n], n
+	}
+	if s[0] < utf8.RuneSelf {
+		return s[:1], 1
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n == 1 {
+		return "\uFFFD", 1
+	}
+	return s[:n], n
+}
+
 // matchUserDefined returns the length of the longest user-defined piece that
 // s starts with, or 0.
 func (t *Tokenizer) matchUserDefined(s string) int {
-	for _, p := range t.userDefined { // longest first
+	if len(t.userDefined) == 0 || s == "" {
+		return 0
+	}
+	for _, p := range t.userByFirst[s[0]] { // longest first
 		if strings.HasPrefix(s, p) {
 			return len(p)
 		}
@@ -137,11 +161,13 @@ func (t *Tokenizer) matchUserDefined(s string) int {
 // encodeWords runs BPE separately on each word of the normalized text, where
 // a word is a maximal run of space symbols followed by the characters up to
 // the next space symbol. This gives the same ids as BPE over the whole text
-// when t.wordwise holds: no mergeable piece contains a space symbol after a
-// non-space character, so no pair across a word start is ever a candidate,
-// merges inside a word never depend on other words, and the merge order
-// (score, then leftmost) restricted to one word is the order BPE on that word
-// alone would use.
+// when t.wordwise holds. Then no mergeable piece, user-defined ones included,
+// contains a space symbol after another character, so no user-defined piece
+// matches across a word start and no pair across one is ever a candidate:
+// the initial split into characters and user-defined pieces passes through
+// every word start, merges inside a word never depend on other words, and
+// the merge order (score, then leftmost) restricted to one word is the order
+// BPE on that word alone would use.
 func (t *Tokenizer) encodeWords(norm string, out []int) []int {
 	st := getBPEState()
 	defer putBPEState(st)

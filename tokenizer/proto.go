@@ -56,10 +56,6 @@ type modelProto struct {
 	modelType               int    // 3
 	treatWhitespaceAsSuffix bool   // 24
 	byteFallback            bool   // 35
-	unkID                   int    // 40
-	bosID                   int    // 41
-	eosID                   int    // 42
-	padID                   int    // 43
 	unkSurface              string // 44
 	unkPiece                string // 45
 	bosPiece                string // 46
@@ -87,10 +83,6 @@ type protoPiece struct {
 func parseModelProto(b []byte) (*modelProto, error) {
 	m := &modelProto{
 		modelType:              modelUnigram,
-		unkID:                  0,
-		bosID:                  1,
-		eosID:                  2,
-		padID:                  -1,
 		unkSurface:             " \u2047 ",
 		unkPiece:               "<unk>",
 		bosPiece:               "<s>",
@@ -164,14 +156,6 @@ func (m *modelProto) parseTrainerSpec(b []byte) error {
 				m.treatWhitespaceAsSuffix = x != 0
 			case 35:
 				m.byteFallback = x != 0
-			case 40:
-				m.unkID = int(int32(x))
-			case 41:
-				m.bosID = int(int32(x))
-			case 42:
-				m.eosID = int(int32(x))
-			case 43:
-				m.padID = int(int32(x))
 			}
 		}
 		if typ == protowire.BytesType {

@@ -5,9 +5,18 @@
 // 0.1.97) piece for piece: the normalizer's add_dummy_prefix,
 // remove_extra_whitespaces and escape_whitespaces options, score-ordered BPE
 // merges with ties broken leftmost first, resegmentation of UNUSED pieces,
-// user-defined pieces, byte fallback, and invalid UTF-8 input replaced by
-// U+FFFD one byte at a time. The test suite checks the ids against golden files
-// produced by the official library (testdata/gen_golden.py).
+// user-defined pieces and byte fallback. The test suite checks the ids
+// against golden files produced by the official library
+// (testdata/gen_golden.py).
+//
+// Text is UTF-8. Like SentencePiece, Encode replaces each byte that is not
+// part of a valid UTF-8 sequence (stray continuation bytes, truncated
+// sequences, overlong forms, surrogates, values above U+10FFFF) by U+FFFD, so
+// "\xe2\x82" encodes like "\uFFFD\uFFFD". Decode always returns valid UTF-8:
+// byte pieces that do not form a character decode to U+FFFD, one per byte.
+// With the Llama-2 model (byte fallback, no removal of extra whitespace),
+// Decode(Encode(s)) == s for valid UTF-8 without the character "▁" (U+2581),
+// which comes back as a space.
 //
 // Models whose normalizer carries a precompiled character map (for example
 // nmt_nfkc) and unigram models are rejected by Load, since their results would
@@ -57,13 +66,15 @@ type Tokenizer struct {
 	byteFallback           bool
 	space                  string // "▁" when escapeWhitespaces, else " "
 
-	userDefined []string // USER_DEFINED pieces, longest first
+	userDefined []string      // USER_DEFINED pieces
+	userByFirst [256][]string // USER_DEFINED pieces by first byte, longest first
 	hasUnused   bool
 
 	// wordwise is true when no mergeable piece contains a space symbol
-	// right after another character, so that no merge crosses the start of
-	// a word (a run of space symbols and the characters after it). Encoding
-	// can then run BPE word by word and cache the result per word.
+	// right after another character, so that no merge (and no user-defined
+	// piece) crosses the start of a word (a run of space symbols and the
+	// characters after it). Encoding can then run BPE word by word and cache
+	// the result per word.
 	wordwise bool
 	cache    *wordCache
 
@@ -183,7 +194,12 @@ func newTokenizer(m *modelProto) (*Tokenizer, error) {
 			}
 		}
 	}
-	sort.Slice(t.userDefined, func(i, j int) bool { return len(t.userDefined[i]) > len(t.userDefined[j]) })
+	for _, p := range t.userDefined {
+		t.userByFirst[p[0]] = append(t.userByFirst[p[0]], p)
+	}
+	for _, ps := range t.userByFirst {
+		sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
+	}
 
 	special := func(piece, def string, want PieceType) int {
 		if piece == "" {
@@ -198,7 +214,12 @@ func newTokenizer(m *modelProto) (*Tokenizer, error) {
 	t.eos = special(m.eosPiece, "</s>", Control)
 	t.pad = special(m.padPiece, "<pad>", Control)
 
-	t.wordwise = len(t.userDefined) == 0 && !t.hasUnused && !t.whitespaceAsSuffix
+	// UNUSED pieces are split back using merges recorded anywhere in the
+	// text, so they rule out word-by-word encoding; so does whitespace as
+	// suffix, where words would end, not start, with spaces. User-defined
+	// pieces are fine: they are mergeable pieces too, so one that matched
+	// across a word start would fail the test below.
+	t.wordwise = !t.hasUnused && !t.whitespaceAsSuffix
 	if t.wordwise {
 		for p := range t.mergeable {
 			if !spacesOnlyLeading(p, t.space) {

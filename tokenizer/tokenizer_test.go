@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/sambaeval/sambaeval/datasets"
 	"os"
 	"path/filepath"
 	"slices"
@@ -272,6 +273,22 @@ func TestEncodeAddedTokens(t *testing.T) {
 	if !slices.Equal(got[:3], []int{32010, 29871, 13}) {
 		t.Errorf("Encode(%q) starts %v, want [32010 29871 13]", text, got[:3])
 	}
+	// Published Phi-3 ids (without the BOS 1): torchtune's documentation
+	// and onnxruntime-extensions' tokenizer tests.
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"<|user|>\nuser prompt<|end|>\n<|assistant|>\nmodel response<|end|>\n",
+			[]int{32010, 29871, 13, 1792, 9508, 32007, 29871, 13, 32001, 29871, 13, 4299, 2933, 32007, 29871, 13}},
+		{"<|user|>\nこんにちは。データ分析するにはなにをすればいい？<|end|><|assistant|>",
+			[]int{32010, 29871, 13, 30589, 30389, 30353, 30644, 30449, 30267, 30597, 30185, 30369, 30748, 233, 161,
+				147, 30427, 30332, 30353, 30449, 30371, 30353, 30396, 30427, 30553, 31254, 30298, 30298, 30882, 32007, 32001}},
+	} {
+		if got := tok.Encode(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("Encode(%q)\n got %v\nwant %v", c.text, got, c.want)
+		}
+	}
 	if s := tok.Decode(got); s != text {
 		t.Errorf("Decode = %q, want %q", s, text)
 	}
@@ -353,18 +370,11 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// TestGoldenBooks encodes each long book as one string and compares with
-// SentencePiece (testdata/golden_books.json) and with the token counts in
-// the books' SOURCE.md. The texts are not committed: they are looked for in
-// $SAMBAEVAL_LONGTEXT_DIR, then /work/shared/data/longtext.
+// TestGoldenBooks encodes each long book of the shipped corpus (the
+// datasets package embeds the eight public-domain books byte-exact) as one
+// string and compares with SentencePiece (testdata/golden_books.json) and
+// with the token counts in the books' SOURCE.md.
 func TestGoldenBooks(t *testing.T) {
-	dir := os.Getenv("SAMBAEVAL_LONGTEXT_DIR")
-	if dir == "" {
-		dir = "/work/shared/data/longtext"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("book texts not available (%v); set SAMBAEVAL_LONGTEXT_DIR", err)
-	}
 	if testing.Short() {
 		t.Skip("long books skipped in -short mode")
 	}
@@ -381,13 +391,22 @@ func TestGoldenBooks(t *testing.T) {
 		}
 	}
 	readJSON(t, "golden_books.json", &golden)
-	counts := sourceCounts(t, filepath.Join(dir, "SOURCE.md"))
+	books, _, err := datasets.LoadTexts(datasets.Embedded(), datasets.TextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{}
+	for _, b := range books {
+		texts[b.Name+".txt"] = b.Text
+	}
+	counts := sourceCounts(t, "../datasets/data/longtext/SOURCE.md")
 	for _, b := range golden.Books {
-		data, err := os.ReadFile(filepath.Join(dir, b.File))
-		if err != nil {
-			t.Errorf("%s: %v", b.File, err)
+		text, ok := texts[b.File]
+		if !ok {
+			t.Errorf("%s: not in the shipped corpus", b.File)
 			continue
 		}
+		data := []byte(text)
 		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != b.SHA256 {
 			t.Errorf("%s: file sha256 differs from the one the goldens were made from", b.File)
 			continue
@@ -472,4 +491,171 @@ func ExampleTokenizer_Encode() {
 	// Output:
 	// [15043 3186] ▁Hello ▁world
 	// "Hello world"
+}
+
+// TestGoldenConfigs compares with SentencePiece on small models trained with
+// options the Llama-2 model does not use (testdata/golden_configs.json).
+func TestGoldenConfigs(t *testing.T) {
+	var golden struct {
+		Configs []struct {
+			Name   string
+			Model  string
+			Unused int
+			Cases  []smallCase
+			Decode []struct {
+				Name string
+				IDs  []int
+				Text string
+			}
+		}
+	}
+	readJSON(t, "golden_configs.json", &golden)
+	// Models with UNUSED pieces or whitespace as suffix are encoded over the
+	// whole text; the others word by word.
+	wantWordwise := map[string]bool{"no_fallback": true, "no_ws_split": true, "udf_extra_ws": true}
+	for _, g := range golden.Configs {
+		t.Run(g.Name, func(t *testing.T) {
+			tok, err := Load(filepath.Join("testdata", g.Model))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.wordwise != wantWordwise[g.Name] {
+				t.Errorf("wordwise = %v, want %v", tok.wordwise, wantWordwise[g.Name])
+			}
+			unused := 0
+			for id := range tok.ModelSize() {
+				if tok.Type(id) == Unused {
+					unused++
+				}
+			}
+			if unused != g.Unused {
+				t.Errorf("%d UNUSED pieces, want %d", unused, g.Unused)
+			}
+			whole := wholeText(tok)
+			for _, c := range g.Cases {
+				text := c.input(t)
+				if got := tok.Encode(text); !slices.Equal(got, c.IDs) {
+					t.Errorf("%s: Encode(%q)\n got %v\nwant %v", c.Name, text, got, c.IDs)
+				}
+				if got := whole.Encode(text); !slices.Equal(got, c.IDs) {
+					t.Errorf("%s: whole-text Encode(%q)\n got %v\nwant %v", c.Name, text, got, c.IDs)
+				}
+				if got := tok.Decode(c.IDs); got != c.Decoded {
+					t.Errorf("%s: Decode(%v) = %q, want %q", c.Name, c.IDs, got, c.Decoded)
+				}
+			}
+			for _, c := range g.Decode {
+				if got := tok.Decode(c.IDs); got != c.Text {
+					t.Errorf("%s: Decode(%v) = %q, want %q", c.Name, c.IDs, got, c.Text)
+				}
+				if got := streamDecode(tok, c.IDs); got != c.Text {
+					t.Errorf("%s: streaming decode of %v = %q, want %q", c.Name, c.IDs, got, c.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestWordwiseDetection builds a model with a piece that spans a word start,
+// where word-by-word encoding would go wrong.
+func TestWordwiseDetection(t *testing.T) {
+	m := &modelProto{
+		modelType:      modelBPE,
+		addDummyPrefix: true, escapeWhitespaces: true, unkSurface: " \u2047 ",
+		pieces: []protoPiece{
+			{"<unk>", 0, Unknown}, {"▁", -10, Normal}, {"a", -10, Normal}, {"b", -10, Normal},
+			{"▁a", -2, Normal}, {"a▁", -1, Normal}, {"a▁b", -0.5, Normal},
+		},
+	}
+	tok, err := newTokenizer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.wordwise {
+		t.Fatal("wordwise with piece \"a▁b\"")
+	}
+	// "▁a▁b": "a▁" (-1) beats "▁a" (-2), then "a▁b" (-0.5) forms.
+	if got, want := tok.Encode("a b"), []int{1, 6}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\"a b\") = %v, want %v", got, want)
+	}
+	// Without the spanning pieces the model may go word by word.
+	m.pieces = m.pieces[:5]
+	tok, err = newTokenizer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.wordwise {
+		t.Error("not wordwise without spanning pieces")
+	}
+	if got, want := tok.Encode("a b"), []int{4, 1, 3}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\"a b\") = %v, want %v", got, want)
+	}
+}
+
+func TestUnsupportedModels(t *testing.T) {
+	base := func() *modelProto {
+		return &modelProto{modelType: modelBPE, pieces: []protoPiece{{"<unk>", 0, Unknown}, {"a", 0, Normal}}}
+	}
+	for _, c := range []struct {
+		name   string
+		modify func(m *modelProto)
+		want   string
+	}{
+		{"unigram", func(m *modelProto) { m.modelType = modelUnigram }, "model_type 1"},
+		{"charsmap", func(m *modelProto) { m.normalizerName, m.precompiledCharsmap = "nmt_nfkc", []byte{1, 2, 3} }, "precompiled_charsmap"},
+		{"no unk", func(m *modelProto) { m.pieces = m.pieces[1:] }, "no UNKNOWN piece"},
+		{"duplicate", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"a", 0, Normal}) }, "already defined"},
+		{"empty piece", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"", 0, Normal}) }, "empty"},
+		{"bad type", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"b", 0, 9}) }, "unknown type"},
+		{"byte without fallback", func(m *modelProto) { m.pieces = append(m.pieces, protoPiece{"<0x41>", 0, Byte}) }, "byte_fallback is false"},
+		{"missing bytes", func(m *modelProto) {
+			m.byteFallback = true
+			m.pieces = append(m.pieces, protoPiece{"<0x41>", 0, Byte})
+		}, "<0x00> is missing"},
+		{"bad byte piece", func(m *modelProto) {
+			m.byteFallback = true
+			m.pieces = append(m.pieces, protoPiece{"<0x4g>", 0, Byte})
+		}, "invalid byte piece"},
+	} {
+		m := base()
+		c.modify(m)
+		_, err := newTokenizer(m)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestConcurrentEncode encodes the golden texts from several goroutines at
+// once, sharing the word cache (run with -race).
+func TestConcurrentEncode(t *testing.T) {
+	tok, err := Load(llamaModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct{ Cases []smallCase }
+	readJSON(t, "golden_small.json", &golden)
+	inputs := make([]string, len(golden.Cases))
+	for i, c := range golden.Cases {
+		inputs[i] = c.input(t)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range golden.Cases {
+				k := (i*7 + g*13) % len(golden.Cases)
+				c := golden.Cases[k]
+				if got := tok.Encode(inputs[k]); !slices.Equal(got, c.IDs) {
+					errs <- fmt.Sprintf("%s: got %v, want %v", c.Name, got, c.IDs)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

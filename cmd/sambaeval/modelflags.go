@@ -6,7 +6,8 @@ import (
 
 	"github.com/sambaeval/sambaeval/model"
 
-	_ "github.com/sambaeval/sambaeval/kernels/cpu" // the CPU backend registers itself
+	_ "github.com/sambaeval/sambaeval/kernels/cpu"  // the CPU backend registers itself
+	_ "github.com/sambaeval/sambaeval/kernels/cuda" // so does the NVIDIA one (it fails to open where no GPU is)
 )
 
 // modelFlags are the flags every command that runs a model takes.

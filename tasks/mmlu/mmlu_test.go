@@ -40,7 +40,7 @@ func TestBuildShipped(t *testing.T) {
 		t.Fatalf("%d shots in the prompt", n)
 	}
 	// --limit applies per subject, as lm-eval applies it per subtask.
-	sel := tasks.Select(plan.Docs, 2, tasks.Shard{0, 1}, plan.Subtask)
+	sel := tasks.Select(plan.Docs, 2, tasks.Shard{Index: 0, Count: 1}, plan.Subtask)
 	if len(sel) != 2*57 {
 		t.Fatalf("limit 2 per subject kept %d docs", len(sel))
 	}

@@ -11,6 +11,12 @@ It writes
   testdata/golden_small.json   texts (handwritten and random) with their ids
                                and SentencePiece's decoding of those ids;
   testdata/golden_decode.json  id sequences with SentencePiece's decoding;
+  testdata/golden_configs.json small models trained here with other options
+                               (user-defined, control and UNUSED pieces,
+                               remove_extra_whitespaces, no byte fallback,
+                               whitespace as suffix, split_by_whitespace off),
+                               saved as testdata/models/*.model, with ids
+                               and decodings of the same kind of texts;
   testdata/golden_books.json   for each *.txt in the books directory (default
                                /work/shared/data/longtext), the whole file
                                encoded as one string: id count, sha256 of the
@@ -22,6 +28,7 @@ passed to SentencePiece as bytes.
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import random
@@ -320,6 +327,51 @@ def decode_cases(sp, rng):
     return [{"name": n, "ids": ids, "text": sp.decode(ids)} for n, ids in cases]
 
 
+# Models trained on the small texts with options the Llama-2 model does not
+# use: (name, trainer options, whether to mark every third normal piece
+# UNUSED through set_vocabulary, which in 0.1.97 also retypes byte pieces,
+# hence no byte fallback there).
+CONFIGS = [
+    ("udf_extra_ws", dict(byte_fallback=True, user_defined_symbols=["<tag>", "@@", "ab"],
+                          control_symbols=["<ctl>"], remove_extra_whitespaces=True), False),
+    ("unused", dict(byte_fallback=False, user_defined_symbols=["<tag>"], remove_extra_whitespaces=False), True),
+    ("no_fallback", dict(byte_fallback=False, add_dummy_prefix=False, remove_extra_whitespaces=False), False),
+    ("suffix", dict(byte_fallback=True, treat_whitespace_as_suffix=True, remove_extra_whitespaces=False), False),
+    ("no_ws_split", dict(byte_fallback=True, split_by_whitespace=False, remove_extra_whitespaces=False), False),
+]
+
+
+def train_config(name, options, unused, rng):
+    corpus = [t.replace("\n", " ") for _, t in SMALL if isinstance(t, str) and t.strip()]
+    corpus += [random_text(rng).replace("\n", " ") for _ in range(3000)]
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus), model_writer=buf, model_type="bpe", vocab_size=700,
+        character_coverage=0.98, normalization_rule_name="identity", num_threads=1, minloglevel=2,
+        **options)
+    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    if unused:
+        keep = [sp.id_to_piece(i) for i in range(sp.get_piece_size())
+                if i % 3 or sp.is_byte(i) or sp.is_control(i) or sp.is_unknown(i)]
+        sp.set_vocabulary(keep)
+        sp = spm.SentencePieceProcessor(model_proto=sp.serialized_model_proto())
+    model = sp.serialized_model_proto()
+    os.makedirs(os.path.join(HERE, "models"), exist_ok=True)
+    path = os.path.join("models", name + ".model")
+    with open(os.path.join(HERE, path), "wb") as f:
+        f.write(model)
+    cases = [text_entry(n, t, sp) for n, t in SMALL]
+    cases += [text_entry("random_text_%d" % i, random_text(rng), sp) for i in range(150)]
+    cases += [text_entry("random_bytes_%d" % i, random_bytes(rng), sp) for i in range(50)]
+    decode = []
+    for i in range(100):
+        ids = [rng.randrange(sp.get_piece_size()) for _ in range(rng.randint(0, 20))]
+        decode.append({"name": "random_%d" % i, "ids": ids, "text": sp.decode(ids)})
+    return {"name": name, "model": path, "options": {k: str(v) for k, v in options.items()},
+            "unused": sum(sp.is_unused(i) for i in range(sp.get_piece_size())),
+            "cases": cases, "decode": decode}
+
+
 def book_entry(path, sp):
     data = open(path, "rb").read()
     ids = sp.encode(data.decode("utf-8"))
@@ -356,6 +408,8 @@ def main():
     small += [text_entry("random_bytes_%d" % i, random_bytes(rng), sp) for i in range(100)]
     write("golden_small.json", {"meta": meta, "cases": small})
     write("golden_decode.json", {"meta": meta, "cases": decode_cases(sp, rng)})
+    write("golden_configs.json", {"meta": {"sentencepiece": spm.__version__},
+                                  "configs": [train_config(n, o, u, rng) for n, o, u in CONFIGS]})
 
     if os.path.isdir(args.books):
         books = [book_entry(os.path.join(args.books, f), sp)

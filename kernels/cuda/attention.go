@@ -1,0 +1,283 @@
+package cuda
+
+import (
+	"fmt"
+
+	"github.com/sambaeval/sambaeval/kernels"
+)
+
+// attnScratch holds the long-chunk attention path's buffers.
+type attnScratch struct {
+	kall, vall, q, s, p, o scratch
+	part                   scratch // k_attn's per-split partials
+}
+
+// simtMaxLen is the longest chunk (per sequence) attended by k_attn; longer
+// ones go through cuBLAS. simtMaxHead is k_attn's largest head size.
+const (
+	simtMaxLen  = 64
+	simtMaxHead = 256
+)
+
+// scoreBudget bounds the float32 scores of one query block of the cuBLAS
+// path (elements); queryBlock is the preferred block of queries.
+const (
+	scoreBudget = 64 << 20
+	queryBlock  = 512
+)
+
+// Attention implements kernels.Backend.
+func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, caches []*kernels.KVCache, seqs []kernels.Seq) {
+	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
+	if G <= 0 || H%G != 0 || q.Cols != H*hd || k.Cols != G*hd || v.Cols != G*hd || dst.Cols != H*hd {
+		panic(fmt.Sprintf("cuda: attention shapes: q %d, k %d, v %d, dst %d columns for %d heads, %d groups of %d", q.Cols, k.Cols, v.Cols, dst.Cols, H, G, hd))
+	}
+	defer b.enter()()
+	shp, ldsh, kind := b.shadowOut(dst)
+	var short []int
+	for i, s := range seqs {
+		switch {
+		case s.Len == 0:
+		case s.Len <= simtMaxLen && hd <= simtMaxHead:
+			short = append(short, i)
+		default:
+			b.attnGemm(dst, q, k, v, sh, caches[i], s, shp, ldsh, kind)
+		}
+	}
+	groups(len(short), func(lo, hi int) {
+		sub := make([]kernels.Seq, 0, hi-lo)
+		for j, i := range short[lo:hi] {
+			sub = append(sub, seqs[i])
+			c := caches[i]
+			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
+		}
+		longest := b.setSeqs(sub)
+		nsplit := b.keySplits(H, longest, hi-lo, sh.Window, sub)
+		var part uintptr
+		if nsplit > 1 {
+			part = b.grow(&b.att.part, 4*q.Rows*H*nsplit*(hd+2))
+		}
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(q)
+		b.p.mat(k)
+		b.p.mat(v)
+		b.p.i32(H)
+		b.p.i32(G)
+		b.p.i32(hd)
+		b.p.i32(sh.Window)
+		b.p.f32(sh.Scale)
+		b.putSeqs()
+		b.putPtrs(&b.ptrA)
+		b.putPtrs(&b.ptrB)
+		b.putInts()
+		b.p.ptr(shp)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		b.p.i32(nsplit)
+		b.p.ptr(part)
+		b.launch("k_attn", dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		if nsplit > 1 {
+			b.p.reset()
+			b.p.mat(dst)
+			b.p.ptr(part)
+			b.p.i32(H)
+			b.p.i32(hd)
+			b.p.i32(nsplit)
+			b.putSeqs()
+			b.p.ptr(shp)
+			b.p.i32(ldsh)
+			b.p.i32(kind)
+			b.launch("k_attn_combine", dim3{H, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		}
+	})
+	// Store the chunk's keys and values once every query has read the caches.
+	groups(len(seqs), func(lo, hi int) {
+		longest := b.setSeqs(seqs[lo:hi])
+		if longest == 0 {
+			return
+		}
+		for j, c := range caches[lo:hi] {
+			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
+			if c.Cap > 0 {
+				dev(c.K).ver++
+				dev(c.V).ver++
+			}
+		}
+		b.p.reset()
+		b.p.mat(k)
+		b.p.mat(v)
+		b.p.i32(G * hd)
+		b.putSeqs()
+		b.putPtrs(&b.ptrA)
+		b.putPtrs(&b.ptrB)
+		b.putInts()
+		b.launch("k_kv_store", dim3{(G*hd + 255) / 256, min(longest, 65535), hi - lo}, dim3{256, 1, 1}, 0)
+	})
+	b.produced(dst, shp != 0)
+}
+
+// keySplits picks how many blocks share one query's keys in k_attn: about
+// 128 keys each, while the launch has fewer than four blocks per
+// multiprocessor, at most 16.
+func (b *Backend) keySplits(H, longest, nseq, window int, seqs []kernels.Seq) int {
+	keys := window
+	if window <= 0 {
+		for _, s := range seqs {
+			keys = max(keys, s.Pos+s.Len)
+		}
+	}
+	n := min((keys+127)/128, 16, max(1, 4*b.sms/(H*longest*nseq)))
+	return max(n, 1)
+}
+
+// attnGemm attends one long chunk with cuBLAS. The keys and values the
+// chunk sees (up to window-1 earlier positions from the cache, then the
+// chunk's own) are laid out contiguously, the queries grouped by key/value
+// head; then, per block of queries, S = scale·Q·Kᵀ over the keys the block
+// can see, a masked softmax turns S into P, and O = P·V.
+func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *kernels.KVCache, s kernels.Seq, shp uintptr, ldsh, shkind int) {
+	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
+	Hg, kvDim := H/G, G*hd
+	P, T, W := s.Pos, s.Len, sh.Window
+	ctx := P
+	if W > 0 {
+		ctx = min(P, W-1)
+	}
+	if ctx > 0 && c.Cap < ctx {
+		panic(fmt.Sprintf("cuda: attention cache of %d positions cannot hold the %d this chunk needs", c.Cap, ctx))
+	}
+	n := ctx + T
+	checkInt("attention keys", n*kvDim)
+	kind, esz, dtyp := kindBF16, 2, typeBF16
+	compute := compute32F
+	if b.fp32 {
+		kind, esz, dtyp, compute = kindF32, 4, typeF32, compute32FPedantic
+	}
+	at := &b.att
+	// The products run over key counts padded to multiples of 8 (for the
+	// tensor cores); the 8 rows past the last key are zeros.
+	kall := b.grow(&at.kall, esz*(n+8)*kvDim)
+	vall := b.grow(&at.vall, esz*(n+8)*kvDim)
+	for _, p := range []uintptr{kall, vall} {
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, p+uintptr(esz*n*kvDim), 0, uintptr(esz*8*kvDim/4), b.stream))
+	}
+	b.p.reset()
+	b.p.ptr(kall)
+	b.p.ptr(vall)
+	b.p.i32(kind)
+	b.p.mat(k)
+	b.p.mat(v)
+	b.p.ptr(bufPtr(c.K))
+	b.p.ptr(bufPtr(c.V))
+	b.p.i32(c.Cap)
+	b.p.i32(kvDim)
+	b.p.i32(P)
+	b.p.i32(ctx)
+	b.p.i32(s.Row)
+	b.p.i32(n)
+	b.launch("k_kv_gather", grid2(n, kvDim, 256), dim3{256, 1, 1}, 0)
+
+	qc := b.grow(&at.q, esz*T*H*hd)
+	b.p.reset()
+	b.p.ptr(qc)
+	b.p.i32(kind)
+	b.p.mat(q)
+	b.p.i32(s.Row)
+	b.p.i32(T)
+	b.p.i32(H)
+	b.p.i32(G)
+	b.p.i32(hd)
+	b.launch("k_q_pack", grid2(T, H*hd, 256), dim3{256, 1, 1}, 0)
+	oc := b.grow(&at.o, 4*T*H*hd)
+
+	bq := b.queryBlockSize(H, W, ctx, T)
+	b.scale = sh.Scale
+	for t0 := 0; t0 < T; t0 += bq {
+		t1 := min(T, t0+bq)
+		jlo := 0
+		if W > 0 {
+			jlo = max(0, t0+ctx-W+1)
+		}
+		ld := roundUp(t1+ctx-jlo, 8) // the keys of the block, padded
+		rows := (t1 - t0) * Hg
+		S := b.grow(&at.s, 4*G*rows*ld)
+		Pm := b.grow(&at.p, esz*G*rows*ld)
+		g := gemm{M: rows, N: ld, K: hd,
+			A: qc + uintptr(esz*t0*Hg*hd), lda: hd, sA: int64(T * Hg * hd),
+			B: kall + uintptr(esz*jlo*kvDim), ldb: kvDim, sB: int64(hd), transB: true,
+			C: S, ldc: ld, sC: int64(rows * ld),
+			aType: dtyp, bType: dtyp, alpha: &b.scale, beta: &b.zero, compute: compute, batch: G}
+		if err := b.blas.run(&g); err != nil {
+			panic(err)
+		}
+		b.traced("cublas Q·Kᵀ")
+		b.p.reset()
+		b.p.ptr(S)
+		b.p.i64(int64(rows * ld))
+		b.p.i32(ld)
+		b.p.ptr(Pm)
+		b.p.i64(int64(rows * ld))
+		b.p.i32(ld)
+		b.p.i32(kind)
+		b.p.i32(rows)
+		b.p.i32(G)
+		b.p.i32(Hg)
+		b.p.i32(ld)
+		b.p.i32(t0)
+		b.p.i32(P)
+		b.p.i32(W)
+		b.p.i32(P - ctx + jlo)
+		fast := 1
+		if b.fp32 {
+			fast = 0
+		}
+		b.p.i32(fast)
+		if b.softmaxWarp {
+			b.launch("k_softmax_warp", grid1(rows*G, 8), dim3{256, 1, 1}, 0)
+		} else {
+			b.launch("k_softmax", grid1(rows*G, 1), dim3{256, 1, 1}, 0)
+		}
+		g = gemm{M: rows, N: hd, K: ld,
+			A: Pm, lda: ld, sA: int64(rows * ld),
+			B: vall + uintptr(esz*jlo*kvDim), ldb: kvDim, sB: int64(hd),
+			C: oc + uintptr(4*t0*Hg*hd), ldc: hd, sC: int64(T * Hg * hd),
+			aType: dtyp, bType: dtyp, alpha: &b.one, beta: &b.zero, compute: compute, batch: G}
+		if err := b.blas.run(&g); err != nil {
+			panic(err)
+		}
+		b.traced("cublas P·V")
+	}
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.ptr(oc)
+	b.p.i32(s.Row)
+	b.p.i32(T)
+	b.p.i32(H)
+	b.p.i32(G)
+	b.p.i32(hd)
+	b.p.ptr(shp)
+	b.p.i32(ldsh)
+	b.p.i32(shkind)
+	b.launch("k_scatter_o", grid2(T, H*hd, 256), dim3{256, 1, 1}, 0)
+}
+
+// queryBlockSize picks how many queries one score block holds: the
+// preferred size, halved while the block's scores exceed the budget.
+func (b *Backend) queryBlockSize(H, W, ctx, T int) int {
+	bq := b.attnBlock
+	if bq <= 0 {
+		bq = queryBlock
+	}
+	for bq > 16 {
+		span := ctx + T
+		if W > 0 {
+			span = min(span, bq+W-1)
+		}
+		if H*bq*roundUp(span, 8) <= scoreBudget {
+			break
+		}
+		bq /= 2
+	}
+	return max(1, min(bq, T))
+}

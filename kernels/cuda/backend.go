@@ -1,0 +1,616 @@
+// Package cuda is the NVIDIA GPU backend. It reaches the GPU without cgo:
+// libcuda (driver API), libnvrtc (run-time compilation of the embedded
+// CUDA C kernels for the device's architecture, cached on disk) and
+// libcublas (matrix products) are loaded with dlopen through purego, so the
+// same CGO_ENABLED=0 binary runs on machines without a GPU, where opening
+// this backend fails with an error naming what is missing and "auto" picks
+// the CPU.
+//
+// Device strings (after "cuda:" in --device): "" or "N" selects GPU N;
+// ",fp32" selects the exact float32 mode. In the default (bf16) mode matrix
+// products take bf16 (or f16) weights as stored and round the activations
+// to the same type, accumulating in float32 (cublasGemmEx with
+// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv), which take
+// the float32 activations as they are; the long-chunk attention path
+// multiplies bf16 queries, keys, values and probabilities; everything else
+// is float32. In fp32 mode weights are widened to float32 on the device,
+// every product is a pedantic float32 one (no TF32) and every kernel uses
+// accurate exponentials, matching the CPU reference to rounding. The
+// environment variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
+//
+// Kernels are compiled by NVRTC on first use for the device's compute
+// capability and cached in $SAMBAEVAL_CACHE/cuda (else the user cache
+// directory's sambaeval/cuda), keyed by the source, the architecture and
+// the driver and NVRTC versions. SAMBAEVAL_LIBCUDA, SAMBAEVAL_LIBNVRTC and
+// SAMBAEVAL_LIBCUBLAS name library paths to use instead of the search.
+//
+// Operations run asynchronously on one stream; Read, LogProbs and Close
+// wait for it. The kernels.Backend interface has no error results, so an
+// operation that the device rejects (out of memory, a failed launch)
+// panics with an *Error. docs/performance-gpu.md has the measurements.
+package cuda
+
+import (
+	"embed"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
+)
+
+func init() {
+	kernels.Register("cuda", 10, func(device string) (kernels.Backend, error) {
+		opts, err := ParseDevice(device)
+		if err != nil {
+			return nil, err
+		}
+		return New(opts)
+	})
+}
+
+// Options configure a backend.
+type Options struct {
+	// Device is the GPU ordinal.
+	Device int
+	// FP32 selects the exact float32 mode.
+	FP32 bool
+}
+
+// ParseDevice parses the part of a --device value after "cuda:": an
+// optional GPU ordinal and options separated by commas ("1", "0,fp32",
+// "fp32", "bf16").
+func ParseDevice(s string) (Options, error) {
+	var o Options
+	o.FP32 = os.Getenv("SAMBAEVAL_CUDA_FP32") == "1"
+	if s == "" {
+		return o, nil
+	}
+	for i, f := range strings.Split(s, ",") {
+		switch f = strings.TrimSpace(f); {
+		case f == "fp32":
+			o.FP32 = true
+		case f == "bf16":
+			o.FP32 = false
+		case i == 0:
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 {
+				return o, fmt.Errorf("cuda device %q: want a GPU number and options fp32 or bf16, e.g. cuda:0,fp32", s)
+			}
+			o.Device = n
+		default:
+			return o, fmt.Errorf("cuda device %q: unknown option %q (have fp32, bf16)", s, f)
+		}
+	}
+	return o, nil
+}
+
+//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu
+var sources embed.FS
+
+// source returns the kernels' CUDA C source, the files in a fixed order.
+func source() string {
+	var b strings.Builder
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu"} {
+		s, err := sources.ReadFile(f)
+		if err != nil {
+			panic(err) // embedded at build time
+		}
+		fmt.Fprintf(&b, "// ---- %s\n%s\n", f, s)
+	}
+	return b.String()
+}
+
+// kernelNames lists every kernel the backend loads.
+var kernelNames = []string{
+	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
+	"k_mamba_conv", "k_conv_state", "k_scan_any",
+	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
+	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
+	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
+}
+
+// Backend is the CUDA backend. It is safe for concurrent use (operations
+// are serialised), though the model drives it from one goroutine.
+type Backend struct {
+	mu   sync.Mutex
+	d    *driver
+	nv   *nvrtc
+	blas *handle
+
+	opts    Options
+	dev     int32   // CUdevice
+	ctx     uintptr // the device's primary context
+	stream  uintptr
+	module  uintptr
+	fn      map[string]uintptr
+	name    string
+	cc      int // compute capability, e.g. 90
+	sms     int
+	fp32    bool
+	actKind int // 16-bit kind activations are shadowed in (kindBF16 or kindF16)
+
+	one, zero float32 // GEMM alpha/beta constants (host memory read by cuBLAS)
+	scale     float32 // the attention scale, as a GEMM alpha
+
+	// Tuning knobs for tests and benchmarks. attnBlock overrides the cuBLAS
+	// attention path's query block (0: queryBlock); scan16 names the scan
+	// variant for 16 states (see scanVariants; "": defaultScan16);
+	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
+	// matrix-vector products to cuBLAS.
+	attnBlock   int
+	scan16      string
+	softmaxWarp bool
+	noGemv      bool
+	// onLaunch, when set, is called after each kernel or cuBLAS call is
+	// queued (benchmark tracing).
+	onLaunch func(name string)
+
+	p params // kernel argument block
+
+	// scratch buffers, grown on demand
+	conv16 scratch // activations converted for a GEMM
+	ids    scratch // token ids
+	scores scratch // LogProbs output
+	att    attnScratch
+
+	shadows  map[*buffer]*shadowCopy
+	invFreq  map[[2]float64]uintptr
+	seqT     seqTable
+	ptrA     ptrTable
+	ptrB     ptrTable
+	ints     intTable
+	closed   bool
+	compiled bool // the CUBIN was compiled now, not read from the cache
+}
+
+// Element kinds shared with the kernels.
+const (
+	kindF32  = 0
+	kindBF16 = 1
+	kindF16  = 2
+)
+
+// maxSeq is MAXSEQ of the kernels: the most sequences one launch takes.
+const maxSeq = 64
+
+// seqTable, ptrTable and intTable mirror Seqs, Ptrs and Ints of the kernels.
+type seqTable struct {
+	N             int32
+	Row, Len, Pos [maxSeq]int32
+}
+type ptrTable [maxSeq]uint64
+type intTable [maxSeq]int32
+
+// New opens GPU opts.Device: it loads the libraries, compiles (or reads
+// from the cache) the kernels and creates a stream and a cuBLAS handle.
+func New(opts Options) (*Backend, error) {
+	d, err := loadDriver()
+	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var count int32
+	if err := d.check("cuDeviceGetCount", call(d.cuDeviceGetCount, uintptr(unsafe.Pointer(&count)))); err != nil {
+		return nil, err
+	}
+	if count == 0 {
+		return nil, fmt.Errorf("%w: the CUDA driver reports no GPU", ErrUnavailable)
+	}
+	if opts.Device >= int(count) {
+		return nil, fmt.Errorf("cuda:%d: only %d GPU(s) present", opts.Device, count)
+	}
+	nv, err := loadNVRTC()
+	if err != nil {
+		return nil, err
+	}
+	cb, err := loadCublas()
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{d: d, nv: nv, opts: opts, fp32: opts.FP32, actKind: kindBF16, one: 1,
+		shadows: map[*buffer]*shadowCopy{}, invFreq: map[[2]float64]uintptr{}, fn: map[string]uintptr{}}
+	if err := b.init(cb); err != nil {
+		b.release()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Backend) init(cb *cublas) error {
+	d := b.d
+	if err := d.check("cuDeviceGet", call(d.cuDeviceGet, uintptr(unsafe.Pointer(&b.dev)), uintptr(b.opts.Device))); err != nil {
+		return err
+	}
+	attr := func(a int) int {
+		var v int32
+		call(d.cuDeviceGetAttribute, uintptr(unsafe.Pointer(&v)), uintptr(a), uintptr(b.dev))
+		return int(v)
+	}
+	b.cc = attr(attrComputeMajor)*10 + attr(attrComputeMinor)
+	b.sms = attr(attrMultiprocessorCount)
+	nameBuf := make([]byte, 256)
+	call(d.cuDeviceGetName, uintptr(unsafe.Pointer(&nameBuf[0])), uintptr(len(nameBuf)), uintptr(b.dev))
+	devName := gostring(uintptr(unsafe.Pointer(&nameBuf[0])))
+	runtime.KeepAlive(nameBuf)
+	var total uint64
+	call(d.cuDeviceTotalMem, uintptr(unsafe.Pointer(&total)), uintptr(b.dev))
+	if b.cc < 80 && !b.fp32 {
+		// bf16 matrix products need sm_80; older GPUs run the fp32 mode.
+		b.fp32 = true
+	}
+	if err := d.check("cuDevicePrimaryCtxRetain", call(d.cuDevicePrimaryCtxRetain, uintptr(unsafe.Pointer(&b.ctx)), uintptr(b.dev))); err != nil {
+		return err
+	}
+	if err := d.check("cuCtxSetCurrent", call(d.cuCtxSetCurrent, b.ctx)); err != nil {
+		return err
+	}
+	if err := d.check("cuStreamCreate", call(d.cuStreamCreate, uintptr(unsafe.Pointer(&b.stream)), streamNonBlocking)); err != nil {
+		return err
+	}
+	cubin, cached, err := cachedCompile(b.nv, d.version, source(), b.cc, nil)
+	if err != nil {
+		return fmt.Errorf("compiling the CUDA kernels for sm_%d with NVRTC %d.%d (%s): %w", b.cc, b.nv.major, b.nv.minor, b.nv.lib.name, err)
+	}
+	b.compiled = !cached
+	if err := d.check("cuModuleLoadData", call(d.cuModuleLoadData, uintptr(unsafe.Pointer(&b.module)), uintptr(unsafe.Pointer(&cubin[0])))); err != nil {
+		return fmt.Errorf("loading kernels compiled by NVRTC %d.%d into driver %s: %w", b.nv.major, b.nv.minor, versionString(d.version), err)
+	}
+	runtime.KeepAlive(cubin)
+	for _, n := range kernelNames {
+		var f uintptr
+		cn := cstring(n)
+		if err := d.check("cuModuleGetFunction("+n+")", call(d.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), b.module, uintptr(unsafe.Pointer(&cn[0])))); err != nil {
+			return err
+		}
+		b.fn[n] = f
+	}
+	h, err := cb.newHandle(b.stream, b.fp32)
+	if err != nil {
+		return err
+	}
+	b.blas = h
+	mode := "bf16 GEMMs"
+	if b.fp32 {
+		mode = "fp32"
+	}
+	b.name = fmt.Sprintf("cuda:%d (%s, sm_%d, %d SMs, %.0f GiB, %s; driver %s, nvrtc %d.%d, cublas %d)",
+		b.opts.Device, devName, b.cc, b.sms, float64(total)/(1<<30), mode, versionString(d.version), b.nv.major, b.nv.minor, cb.version)
+	return nil
+}
+
+// release frees what init acquired; it tolerates a partial init.
+func (b *Backend) release() {
+	d := b.d
+	if b.ctx != 0 {
+		call(d.cuCtxSetCurrent, b.ctx)
+	}
+	if b.blas != nil {
+		b.blas.close()
+	}
+	if b.module != 0 {
+		call(d.cuModuleUnload, b.module)
+	}
+	if b.stream != 0 {
+		call(d.cuStreamDestroy, b.stream)
+	}
+	if b.ctx != 0 {
+		call(d.cuDevicePrimaryCtxRelease, uintptr(b.dev))
+	}
+}
+
+// enter makes the backend's context current on this goroutine's thread and
+// takes the lock; the returned function undoes both.
+func (b *Backend) enter() func() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		panic("cuda: backend used after Close")
+	}
+	runtime.LockOSThread()
+	b.must("cuCtxSetCurrent", call(b.d.cuCtxSetCurrent, b.ctx))
+	return b.leave
+}
+
+func (b *Backend) leave() {
+	runtime.UnlockOSThread()
+	b.mu.Unlock()
+}
+
+// must panics with the error of a failed driver call.
+func (b *Backend) must(op string, r uintptr) {
+	if r != 0 {
+		panic(b.d.err(op, r))
+	}
+}
+
+// Name implements kernels.Backend.
+func (b *Backend) Name() string { return b.name }
+
+// FP32 reports whether the backend runs in exact float32 mode.
+func (b *Backend) FP32() bool { return b.fp32 }
+
+// Close implements kernels.Backend. Buffers still allocated are released
+// with the context when no other user holds it.
+func (b *Backend) Close() error {
+	defer b.enter()()
+	err := b.d.check("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	b.freeScratch()
+	b.release()
+	b.closed = true
+	return err
+}
+
+// Synchronize waits for all queued work and reports a failure of any of it.
+func (b *Backend) Synchronize() error {
+	defer b.enter()()
+	return b.d.check("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+}
+
+// MemInfo returns the free and total device memory in bytes.
+func (b *Backend) MemInfo() (free, total uint64, err error) {
+	defer b.enter()()
+	err = b.d.check("cuMemGetInfo", call(b.d.cuMemGetInfo, uintptr(unsafe.Pointer(&free)), uintptr(unsafe.Pointer(&total))))
+	return free, total, err
+}
+
+// buffer is device memory of n float32.
+type buffer struct {
+	ptr uintptr
+	n   int
+	ver uint64 // bumped on every write; shadows record it
+}
+
+func (x *buffer) Len() int { return x.n }
+
+func dev(b kernels.Buffer) *buffer { return b.(*buffer) }
+
+// at returns the device address of element (r, c) of m.
+func at(m kernels.Mat, r, c int) uintptr {
+	return dev(m.Buf).ptr + uintptr(4*(m.Off+r*m.Stride+c))
+}
+
+// addr is the device address of m's first element.
+func addr(m kernels.Mat) uintptr { return dev(m.Buf).ptr + uintptr(4*m.Off) }
+
+// wrote records that an operation wrote m's buffer.
+func wrote(m kernels.Mat) { dev(m.Buf).ver++ }
+
+// malloc allocates device memory or panics.
+func (b *Backend) malloc(bytes int) uintptr {
+	if bytes == 0 {
+		return 0
+	}
+	var p uintptr
+	if r := call(b.d.cuMemAlloc, uintptr(unsafe.Pointer(&p)), uintptr(bytes)); r != 0 {
+		var free, total uint64
+		call(b.d.cuMemGetInfo, uintptr(unsafe.Pointer(&free)), uintptr(unsafe.Pointer(&total)))
+		panic(fmt.Errorf("allocating %d MiB on %s (%d MiB free): %w", bytes>>20, b.name, free>>20, b.d.err("cuMemAlloc", r)))
+	}
+	return p
+}
+
+// free releases device memory once the work queued so far is done.
+func (b *Backend) free(p uintptr) {
+	if p != 0 {
+		b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+		b.must("cuMemFree", call(b.d.cuMemFree, p))
+	}
+}
+
+// Alloc implements kernels.Backend.
+func (b *Backend) Alloc(n int) kernels.Buffer {
+	defer b.enter()()
+	x := &buffer{ptr: b.malloc(4 * n), n: n}
+	if n > 0 {
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(n), b.stream))
+	}
+	return x
+}
+
+// Free implements kernels.Backend.
+func (b *Backend) Free(buf kernels.Buffer) {
+	defer b.enter()()
+	x := dev(buf)
+	delete(b.shadows, x)
+	b.free(x.ptr)
+	x.ptr, x.n = 0, 0
+}
+
+// Write implements kernels.Backend.
+func (b *Backend) Write(buf kernels.Buffer, off int, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	defer b.enter()()
+	x := dev(buf)
+	if off < 0 || off+len(src) > x.n {
+		panic(fmt.Sprintf("cuda: write of %d elements at %d into a buffer of %d", len(src), off, x.n))
+	}
+	x.ver++
+	b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, x.ptr+uintptr(4*off), uintptr(unsafe.Pointer(&src[0])), uintptr(4*len(src)), b.stream))
+}
+
+// Read implements kernels.Backend.
+func (b *Backend) Read(dst []float32, buf kernels.Buffer, off int) {
+	if len(dst) == 0 {
+		return
+	}
+	defer b.enter()()
+	x := dev(buf)
+	if off < 0 || off+len(dst) > x.n {
+		panic(fmt.Sprintf("cuda: read of %d elements at %d from a buffer of %d", len(dst), off, x.n))
+	}
+	b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&dst[0])), x.ptr+uintptr(4*off), uintptr(4*len(dst)), b.stream))
+	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+}
+
+// Copy implements kernels.Backend.
+func (b *Backend) Copy(dst kernels.Buffer, dstOff int, src kernels.Buffer, srcOff, n int) {
+	if n == 0 {
+		return
+	}
+	defer b.enter()()
+	d, s := dev(dst), dev(src)
+	if dstOff < 0 || dstOff+n > d.n || srcOff < 0 || srcOff+n > s.n {
+		panic(fmt.Sprintf("cuda: copy of %d elements from %d/%d to %d/%d out of range", n, srcOff, s.n, dstOff, d.n))
+	}
+	d.ver++
+	b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, d.ptr+uintptr(4*dstOff), s.ptr+uintptr(4*srcOff), uintptr(4*n), b.stream))
+}
+
+// Zero implements kernels.Backend.
+func (b *Backend) Zero(buf kernels.Buffer) {
+	defer b.enter()()
+	x := dev(buf)
+	x.ver++
+	if x.n > 0 {
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(x.n), b.stream))
+	}
+}
+
+// Weight is a weight matrix in device memory.
+type Weight struct {
+	ptr        uintptr
+	rows, cols int
+	dt         dtype.DType // the type held on the device
+}
+
+// Rows implements kernels.Weight.
+func (w *Weight) Rows() int { return w.rows }
+
+// Cols implements kernels.Weight.
+func (w *Weight) Cols() int { return w.cols }
+
+// DType implements kernels.Weight: the type the device holds (F32 for
+// every weight in fp32 mode).
+func (w *Weight) DType() dtype.DType { return w.dt }
+
+// kind is the kernels' element kind of the weight.
+func (w *Weight) kind() int {
+	switch w.dt {
+	case dtype.BF16:
+		return kindBF16
+	case dtype.F16:
+		return kindF16
+	}
+	return kindF32
+}
+
+// LoadWeight implements kernels.Backend: it copies data to the device,
+// widening 16-bit types to float32 in fp32 mode.
+func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, data []byte) (kernels.Weight, error) {
+	if dt != dtype.F32 && dt != dtype.BF16 && dt != dtype.F16 {
+		return nil, fmt.Errorf("weight dtype %s not supported (want F32, BF16 or F16)", dt)
+	}
+	n := rows * cols
+	if len(data) != n*dt.Size() {
+		return nil, fmt.Errorf("weight [%d, %d] %s needs %d bytes, got %d", rows, cols, dt, n*dt.Size(), len(data))
+	}
+	defer b.enter()()
+	w := &Weight{rows: rows, cols: cols, dt: dt}
+	if n == 0 {
+		return w, nil
+	}
+	if dt == dtype.F16 && !b.fp32 {
+		b.actKind = kindF16 // activations are shadowed in the weights' type
+	}
+	raw := b.malloc(len(data))
+	if err := b.d.check("cuMemcpyHtoD", call(b.d.cuMemcpyHtoD, raw, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)))); err != nil {
+		b.free(raw)
+		return nil, fmt.Errorf("uploading weight [%d, %d]: %w", rows, cols, err)
+	}
+	if dt == dtype.F32 || !b.fp32 {
+		w.ptr = raw
+		return w, nil
+	}
+	w.ptr, w.dt = b.malloc(4*n), dtype.F32
+	kind := kindBF16
+	if dt == dtype.F16 {
+		kind = kindF16
+	}
+	b.p.reset()
+	b.p.ptr(raw)
+	b.p.ptr(w.ptr)
+	b.p.i64(int64(n))
+	b.p.i32(kind)
+	b.launch("k_widen", grid1(n, 256), dim3{256, 1, 1}, 0)
+	b.free(raw) // cuMemFree waits for the kernel
+	return w, nil
+}
+
+// dim3 is a launch dimension.
+type dim3 [3]int
+
+// grid1 is a 1-D grid covering n items with blocks of bs, capped.
+func grid1(n, bs int) dim3 { return dim3{max(1, min((n+bs-1)/bs, 65535)), 1, 1} }
+
+// grid2 covers rows × cols with blocks of bs threads along the columns.
+func grid2(rows, cols, bs int) dim3 {
+	return dim3{max(1, min((cols+bs-1)/bs, 65535)), max(1, min(rows, 65535)), 1}
+}
+
+// launch runs kernel name with the arguments in b.p.
+func (b *Backend) launch(name string, grid, block dim3, shmem int) {
+	f := b.fn[name]
+	if f == 0 {
+		panic("cuda: unknown kernel " + name)
+	}
+	r := call(b.d.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
+		uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), uintptr(shmem), b.stream, b.p.argv(), 0)
+	if r != 0 {
+		panic(fmt.Errorf("launching %s grid %v block %v: %w", name, grid, block, b.d.err("cuLaunchKernel", r)))
+	}
+	b.traced(name)
+}
+
+// traced reports a queued call to the benchmark's tracer.
+func (b *Backend) traced(name string) {
+	if b.onLaunch != nil {
+		b.onLaunch(name)
+	}
+}
+
+// params packs kernel arguments: each value is stored 8-byte aligned in
+// buf, and ptrs holds their addresses (the kernelParams array). Both live
+// in the heap-allocated Backend, so the addresses stay valid.
+type params struct {
+	buf  [8192]byte
+	ptrs [96]uintptr
+	off  int
+	n    int
+}
+
+func (p *params) reset() { p.off, p.n = 0, 0 }
+
+// put copies size bytes at src into the block as the next argument.
+func (p *params) put(src unsafe.Pointer, size int) {
+	if p.off+size > len(p.buf) || p.n == len(p.ptrs) {
+		panic("cuda: kernel arguments overflow")
+	}
+	copy(p.buf[p.off:p.off+size], unsafe.Slice((*byte)(src), size))
+	p.ptrs[p.n] = uintptr(unsafe.Pointer(&p.buf[p.off]))
+	p.n++
+	p.off += (size + 7) &^ 7
+}
+
+func (p *params) ptr(v uintptr)     { p.put(unsafe.Pointer(&v), 8) }
+func (p *params) i32(v int)         { x := int32(v); p.put(unsafe.Pointer(&x), 4) }
+func (p *params) i64(v int64)       { p.put(unsafe.Pointer(&v), 8) }
+func (p *params) f32(v float32)     { p.put(unsafe.Pointer(&v), 4) }
+func (p *params) argv() uintptr     { return uintptr(unsafe.Pointer(&p.ptrs[0])) }
+func (p *params) mat(m kernels.Mat) { p.ptr(addr(m)); p.i32(m.Stride) }
+
+// checkInt panics when n does not fit the kernels' int arithmetic.
+func checkInt(what string, n int) {
+	if n > math.MaxInt32 {
+		panic(fmt.Sprintf("cuda: %s %d exceeds the kernels' 32-bit range", what, n))
+	}
+}

@@ -1,0 +1,772 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/model"
+)
+
+// TestBenchH200 measures the figures of docs/performance-gpu.md on a
+// Samba_3.8B-shaped model with random bf16 weights. It runs only with
+// SAMBAEVAL_CUDA_BENCH=1 (scripts/gpu-test.sh bench) and takes a few
+// minutes on an H200.
+func TestBenchH200(t *testing.T) {
+	if os.Getenv("SAMBAEVAL_CUDA_BENCH") != "1" {
+		t.Skip("set SAMBAEVAL_CUDA_BENCH=1 to run the GPU benchmark")
+	}
+	g := gpu(t, false)
+	out := &strings.Builder{}
+	say := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		fmt.Println(line)
+		out.WriteString(line + "\n")
+	}
+	defer func() {
+		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
+			os.WriteFile(p, []byte(out.String()), 0o644)
+		}
+	}()
+	say("device: %s", g.Name())
+
+	gemmRate := g.benchGemm(t, 8192, 20)
+	say("bf16 GEMM 8192³ (cublasGemmEx, random data): %.1f TFLOP/s", gemmRate/1e12)
+	copyBW := g.benchCopy(t, 1<<30, 20)
+	say("device-to-device copy of 1 GiB: %.0f GB/s (bytes read + written)", copyBW/1e9)
+
+	// Kernel variants, each checked against the tested default before it
+	// may be chosen for the model runs below.
+	// Kernel variants (the model runs below use the defaults).
+	best16, bestMS := defaultScan16, math.Inf(1)
+	scanMS, scanErr := g.benchScanVariants(t)
+	for _, v := range []string{"s4", "s8", "p4", "p8", "p16"} {
+		status := "matches " + defaultScan16
+		if scanErr[v] != nil {
+			status = "MISMATCH: " + scanErr[v].Error()
+		} else if scanMS[v] < bestMS {
+			best16, bestMS = v, scanMS[v]
+		}
+		say("selective scan T=16384, 5632 channels, 16 states, variant %-3s (%2d lanes): %.2f ms (%s)", v, scanVariants[v].lanes, scanMS[v], status)
+	}
+	if best16 != defaultScan16 {
+		say("NOTE: scan variant %s was faster than the default %s", best16, defaultScan16)
+	}
+	var smxMS [2]float64
+	var smxOut [2][]float32
+	for i, warp := range []bool{false, true} {
+		g.softmaxWarp = warp
+		smxMS[i], smxOut[i] = g.benchAttention(t, 0, 16384, nil)
+	}
+	g.softmaxWarp = false
+	say("attention T=16384 softmax: block per row (default) %.2f ms, warp per row %.2f ms (outputs agree: %v)",
+		smxMS[0], smxMS[1], closeEnough(smxOut[1], smxOut[0], 1e-3) == nil)
+	say("settings for the model runs: scan variant %s, softmax block per row, query block %d, k_gemv up to %d rows and %d MB of weights",
+		defaultScan16, queryBlock, gemvRows, 2*gemvElems>>20)
+	for _, l := range g.benchGemvShapes(t) {
+		say("%s", l)
+	}
+
+	cfg, err := model.Named("Samba_3.8B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	weights, err := randomCheckpoint(cfg, 38)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genTime := time.Since(start)
+	prof := &profiler{Backend: g}
+	start = time.Now()
+	m, err := model.New(cfg, weights, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights = nil
+	runtime.GC()
+	V, D := int64(cfg.PaddedVocabSize), int64(cfg.NEmbd)
+	params := cfg.ParamCount()
+	nonEmb := params - V*D
+	say("Samba_3.8B shape: %.3fB parameters (%.3fB without the tied embedding/head); weights generated in %v, uploaded in %v",
+		float64(params)/1e9, float64(nonEmb)/1e9, genTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	_, total, _ := g.MemInfo()
+
+	r := rand.New(rand.NewPCG(38, 1))
+	randomIDs := func(n int) []int32 {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(r.IntN(cfg.VocabSize))
+		}
+		return ids
+	}
+	sync := func() {
+		if err := g.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Prefill (no head): tokens/s at chunk sizes 4K and 16K.
+	warm := m.NewSession()
+	warm.ChunkSize = 4096
+	if err := warm.Prefill(randomIDs(8192)); err != nil {
+		t.Fatal(err)
+	}
+	warm.Free()
+	sync()
+	best := 0
+	var bestRate float64
+	for _, chunk := range []int{4096, 16384} {
+		s := m.NewSession()
+		s.ChunkSize = chunk
+		if err := s.Prefill(randomIDs(chunk)); err != nil { // warm-up at this size
+			t.Fatal(err)
+		}
+		sync()
+		n := 65536
+		ids := randomIDs(n)
+		start := time.Now()
+		if err := s.Prefill(ids); err != nil {
+			t.Fatal(err)
+		}
+		sync()
+		el := time.Since(start).Seconds()
+		rate := float64(n) / el
+		say("prefill, chunk %5d: %6.0f tokens/s (%d tokens in %.2f s); MFU %.1f%% (2·%.3fB non-embedding params, no head) of the measured %.0f TFLOP/s",
+			chunk, rate, n, el, 100*2*float64(nonEmb)*rate/gemmRate, float64(nonEmb)/1e9, gemmRate/1e12)
+		if rate > bestRate {
+			best, bestRate = chunk, rate
+		}
+		if chunk == 16384 {
+			prof.on = true
+			if err := s.Prefill(ids[:chunk]); err != nil {
+				t.Fatal(err)
+			}
+			prof.on = false
+			say("profile of one %d-token prefill chunk (device time per operation, events around each call):", chunk)
+			for _, l := range prof.report() {
+				say("  %s", l)
+			}
+		}
+		s.Free()
+	}
+
+	// Scoring 1M tokens with streaming chunks.
+	const million = 1 << 20
+	ids := randomIDs(million + 1)
+	s := m.NewSession()
+	s.ChunkSize = best
+	var used32K uint64
+	var nll float64
+	start = time.Now()
+	const piece = 32768
+	for p := 0; p < million; p += piece {
+		sc, err := s.Score(ids[p:p+piece], ids[p+1:p+piece+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sc {
+			nll -= float64(x.LogProb)
+		}
+		if p == 0 {
+			free, _, _ := g.MemInfo()
+			used32K = total - free
+		}
+	}
+	el := time.Since(start).Seconds()
+	free, _, _ := g.MemInfo()
+	used1M := total - free
+	rate := float64(million) / el
+	say("scoring %d tokens (chunk %d, head and log-softmax included): %.1f s wall, %.0f tokens/s, MFU %.1f%% (2·%.3fB params incl. head); mean NLL %.3f",
+		million, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/million)
+	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after 1M tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30))
+	if math.IsNaN(nll) || math.IsInf(nll, 0) {
+		t.Errorf("NLL %v", nll)
+	}
+	s.Free()
+
+	// Host cost per operation, with device work too small to matter.
+	for _, l := range g.benchOverhead(t) {
+		say("%s", l)
+	}
+
+	// Decoding at batch 1 and 16 against the bandwidth bound.
+	weightBytes := float64(2 * params)
+	bound := copyBW / weightBytes
+	type decodeRun struct {
+		batch  int
+		noGemv bool
+	}
+	for _, dr := range []decodeRun{{1, false}, {16, false}, {1, true}} {
+		batch := dr.batch
+		g.noGemv = dr.noGemv
+		sessions := make([]*model.Session, batch)
+		for i := range sessions {
+			sessions[i] = m.NewSession()
+			if err := sessions[i].Prefill(randomIDs(2048)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step := func() {
+			next := make([][]int32, batch)
+			for i := range next {
+				next[i] = randomIDs(1)
+			}
+			if _, err := m.LogitsBatch(sessions, next, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 4 {
+			step()
+		}
+		steps := 64
+		if batch > 1 {
+			steps = 32
+		}
+		var pf *os.File
+		if path := os.Getenv("SAMBAEVAL_BENCH_PPROF"); path != "" && batch == 1 && !dr.noGemv {
+			if pf, err = os.Create(path); err == nil {
+				pprof.StartCPUProfile(pf)
+			}
+		}
+		start := time.Now()
+		for range steps {
+			step()
+		}
+		el := time.Since(start).Seconds()
+		if pf != nil {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}
+		rate := float64(batch*steps) / el
+		how := "default: k_gemv for ≤4 rows and ≤32 MB"
+		if dr.noGemv {
+			how = "cuBLAS for every product"
+		}
+		say("decode, batch %2d (%s): %6.0f tokens/s (%.2f ms per step); bandwidth bound %.0f tokens/s (%.2f GB of weights at %.0f GB/s): %.0f%%",
+			batch, how, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
+		if !dr.noGemv {
+			prof.on = true
+			step()
+			prof.on = false
+			say("profile of one decode step at batch %d (device time per operation):", batch)
+			for _, l := range prof.report() {
+				say("  %s", l)
+			}
+		}
+		for _, x := range sessions {
+			x.Free()
+		}
+	}
+	g.noGemv = false
+
+	// The long-chunk attention path at the 3.8B shape, per query block size,
+	// then the decoding path; each followed by a trace of one call.
+	for _, bq := range []int{256, 512, 1024} {
+		ms, _ := g.benchAttention(t, bq, 16384, nil)
+		flops := 4.0 * 16384 * 2048 * 256 * 11
+		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
+	}
+	for _, T := range []int{16384, 1} {
+		tr := &tracer{b: g}
+		g.benchAttention(t, 0, T, tr)
+		say("trace of one attention call, T=%d (device time between consecutive launches):", T)
+		for _, l := range tr.report() {
+			say("  %s", l)
+		}
+	}
+	for _, T := range []int{1} {
+		ms, _ := g.benchAttention(t, 0, T, nil)
+		say("attention T=%d, window 2048, 11 heads of 256: %.3f ms per call", T, ms)
+	}
+}
+
+// tracer records an event after every queued kernel or cuBLAS call, so
+// that the time between consecutive events is the device time of the call
+// (when the device is not starved).
+type tracer struct {
+	b      *Backend
+	names  []string
+	events []uintptr
+}
+
+func (tr *tracer) start() {
+	defer tr.b.enter()()
+	e := tr.b.newEvent()
+	tr.b.record(e)
+	tr.names, tr.events = append(tr.names, ""), append(tr.events, e)
+}
+
+// mark runs inside a backend operation (the context is current).
+func (tr *tracer) mark(name string) {
+	e := tr.b.newEvent()
+	tr.b.record(e)
+	tr.names, tr.events = append(tr.names, name), append(tr.events, e)
+}
+
+func (tr *tracer) report() []string {
+	defer tr.b.enter()()
+	sums := map[string]float64{}
+	counts := map[string]int{}
+	var order []string
+	for i := 1; i < len(tr.events); i++ {
+		ms := tr.b.elapsedMS(tr.events[i-1], tr.events[i])
+		n := tr.names[i]
+		if _, ok := sums[n]; !ok {
+			order = append(order, n)
+		}
+		sums[n] += ms
+		counts[n]++
+	}
+	var lines []string
+	for _, n := range order {
+		lines = append(lines, fmt.Sprintf("%-16s %4d calls %8.3f ms", n, counts[n], sums[n]))
+	}
+	for _, e := range tr.events {
+		call(tr.b.d.cuEventDestroy, e)
+	}
+	return lines
+}
+
+// benchOverhead measures the wall time per call of operations whose device
+// work is negligible: the host cost of a launch and of a cuBLAS call.
+func (b *Backend) benchOverhead(t *testing.T) []string {
+	r := rand.New(rand.NewPCG(10, 10))
+	x := b.Alloc(4 * 2816)
+	defer b.Free(x)
+	b.Write(x, 0, randn(r, 4*2816, 1))
+	y := b.Alloc(4 * 2816)
+	defer b.Free(y)
+	w, err := b.LoadWeight(dtype.BF16, 2816, 2816, weightBytes(dtype.BF16, randn(r, 2816*2816, 0.02)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		defer b.enter()()
+		b.free(w.(*Weight).ptr)
+	}()
+	xm, ym := kernels.NewMat(x, 1, 2816), kernels.NewMat(y, 1, 2816)
+	timeIt := func(n int, f func()) float64 {
+		for range 10 {
+			f()
+		}
+		if err := b.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for range n {
+			f()
+		}
+		if err := b.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start).Seconds() / float64(n) * 1e6
+	}
+	add := timeIt(2000, func() { b.Add(ym.ColSlice(0, 64), xm.ColSlice(0, 64)) })
+	gemv := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
+	b.noGemv = true
+	blas := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
+	b.noGemv = false
+	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
+		add, gemv, blas, 2816*2816*2/4.3e12*1e6)}
+}
+
+// benchScanVariants times SelectiveScan at the 3.8B shape over one 16K
+// chunk from a zero state for every variant for 16 states (median of 3
+// runs after a checked one, in ms) and compares each first output and
+// final state with those of the tested default variant.
+func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[string]error) {
+	const T, E, N = 16384, 5632, 16
+	r := rand.New(rand.NewPCG(11, 11))
+	mk := func(rows, cols int, scale float64) kernels.Mat {
+		buf := b.Alloc(rows * cols)
+		b.Write(buf, 0, randn(r, rows*cols, scale))
+		return kernels.NewMat(buf, rows, cols)
+	}
+	u, delta, z, y := mk(T, E, 1), mk(T, E, 1), mk(T, E, 1), mk(T, E, 0)
+	bc := mk(T, 2*N, 1)
+	aVals := make([]float32, E*N)
+	for i := range aVals {
+		aVals[i] = -float32(i%N + 1)
+	}
+	A := mk(E, N, 0)
+	b.Write(A.Buf, 0, aVals)
+	p := kernels.ScanParams{A: A, D: mk(1, E, 1), DeltaBias: mk(1, E, 1)}
+	st := &kernels.MambaState{Conv: b.Alloc(3 * E), SSM: b.Alloc(E * N)}
+	defer func() { b.scan16 = "" }()
+	times, errs := map[string]float64{}, map[string]error{}
+	var refY, refS []float32
+	order := []string{defaultScan16} // the reference first
+	for _, v := range []string{"s4", "s8", "p4", "p8", "p16"} {
+		if v != defaultScan16 {
+			order = append(order, v)
+		}
+	}
+	for _, v := range order {
+		b.scan16 = v
+		b.Zero(st.SSM)
+		run := func() {
+			b.SelectiveScan(y, u, delta, bc.ColSlice(0, N), bc.ColSlice(N, 2*N), z, p, []*kernels.MambaState{st}, []kernels.Seq{{Row: 0, Len: T}})
+		}
+		run()
+		gotY, gotS := readMat(b, y), readBuf(b, st.SSM)
+		if refY == nil {
+			refY, refS = gotY, gotS
+		} else if err := closeEnough(gotY, refY, 1e-4); err != nil {
+			errs[v] = fmt.Errorf("output: %v", err)
+		} else if err := closeEnough(gotS, refS, 1e-4); err != nil {
+			errs[v] = fmt.Errorf("state: %v", err)
+		}
+		var ms []float64
+		for range 3 {
+			s, e := b.events2()
+			run()
+			ms = append(ms, b.stop(s, e))
+		}
+		sort.Float64s(ms)
+		times[v] = ms[1]
+	}
+	for _, m := range []kernels.Mat{u, delta, z, y, bc, A, p.D, p.DeltaBias} {
+		b.Free(m.Buf)
+	}
+	b.Free(st.Conv)
+	b.Free(st.SSM)
+	return times, errs
+}
+
+// benchGemvShapes times back-to-back matrix-vector products of the 3.8B
+// decoding shapes with k_gemv and with cuBLAS.
+func (b *Backend) benchGemvShapes(t *testing.T) []string {
+	r := rand.New(rand.NewPCG(12, 12))
+	var lines []string
+	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {32064, 2816}} {
+		N, K := sh[0], sh[1]
+		w, err := b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := b.Alloc(K), b.Alloc(N)
+		b.Write(x, 0, randn(r, K, 1))
+		xm, ym := kernels.NewMat(x, 1, K), kernels.NewMat(y, 1, N)
+		var us [2]float64
+		for i, no := range []bool{false, true} {
+			b.noGemv = no
+			for range 5 {
+				b.MatMul(ym, xm, w, false)
+			}
+			s, e := b.events2()
+			for range 100 {
+				b.MatMul(ym, xm, w, false)
+			}
+			us[i] = b.stop(s, e) * 10 // ms per 100 calls → µs per call
+		}
+		b.noGemv = false
+		bytes := float64(2 * N * K)
+		lines = append(lines, fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB): k_gemv %6.1f µs (%4.0f GB/s), cuBLAS %6.1f µs (%4.0f GB/s)",
+			N, K, bytes/1e6, us[0], bytes/us[0]/1e3, us[1], bytes/us[1]/1e3))
+		b.Free(x)
+		b.Free(y)
+		func() {
+			defer b.enter()()
+			b.free(w.(*Weight).ptr)
+		}()
+	}
+	return lines
+}
+
+// event helpers
+
+func (b *Backend) newEvent() uintptr {
+	var e uintptr
+	b.must("cuEventCreate", call(b.d.cuEventCreate, uintptr(unsafe.Pointer(&e)), eventDefault))
+	return e
+}
+
+func (b *Backend) record(e uintptr) { b.must("cuEventRecord", call(b.d.cuEventRecord, e, b.stream)) }
+
+// elapsedMS waits for end and returns the milliseconds between the events.
+func (b *Backend) elapsedMS(start, end uintptr) float64 {
+	b.must("cuEventSynchronize", call(b.d.cuEventSynchronize, end))
+	var ms float32
+	b.must("cuEventElapsedTime", call(b.d.cuEventTime, uintptr(unsafe.Pointer(&ms)), start, end))
+	return float64(ms)
+}
+
+// benchGemm returns the FLOP/s of an n³ bf16 product on random data.
+func (b *Backend) benchGemm(t *testing.T, n, iters int) float64 {
+	data := make([]byte, 2*n*n)
+	fillParallel(data, n*n, 7, 7, func(_ int, r *rand.Rand) float32 { return float32(r.NormFloat64()) })
+	wa, err := b.LoadWeight(dtype.BF16, n, n, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := b.LoadWeight(dtype.BF16, n, n, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.Alloc(n * n)
+	defer b.Free(c)
+	defer b.enter()()
+	g := gemm{M: n, N: n, K: n, A: wa.(*Weight).ptr, lda: n, B: wb.(*Weight).ptr, ldb: n, transB: true,
+		C: dev(c).ptr, ldc: n, aType: typeBF16, bType: typeBF16, alpha: &b.one, beta: &b.zero, compute: compute32F}
+	for range 3 {
+		if err := b.blas.run(&g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	for range iters {
+		if err := b.blas.run(&g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	b.free(wa.(*Weight).ptr)
+	b.free(wb.(*Weight).ptr)
+	return 2 * float64(n) * float64(n) * float64(n) * float64(iters) / (ms / 1e3)
+}
+
+// benchCopy returns the device-to-device copy bandwidth, bytes read plus
+// written per second.
+func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
+	x, y := b.Alloc(bytes/4), b.Alloc(bytes/4)
+	defer b.Free(x)
+	defer b.Free(y)
+	defer b.enter()()
+	cp := func() {
+		b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, dev(y).ptr, dev(x).ptr, uintptr(bytes), b.stream))
+	}
+	for range 3 {
+		cp()
+	}
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	for range iters {
+		cp()
+	}
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
+}
+
+// benchAttention times one T-token chunk of the 3.8B attention shape with
+// a full window of cached keys, for query block bq; it returns the median
+// of 5 runs in milliseconds and the output of the first. With tr, the last
+// run is traced.
+func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) (float64, []float32) {
+	const H, G, hd, W = 11, 1, 256, 2048
+	r := rand.New(rand.NewPCG(9, 9))
+	cols := (H + 2*G) * hd
+	qkv := b.Alloc(T * cols)
+	b.Write(qkv, 0, randn(r, T*cols, 1))
+	dst := b.Alloc(T * H * hd)
+	kc := &kernels.KVCache{K: b.Alloc((W - 1) * G * hd), V: b.Alloc((W - 1) * G * hd), Cap: W - 1}
+	b.Write(kc.K, 0, randn(r, (W-1)*G*hd, 1))
+	b.Write(kc.V, 0, randn(r, (W-1)*G*hd, 1))
+	m := kernels.NewMat(qkv, T, cols)
+	q, k, v := m.ColSlice(0, H*hd), m.ColSlice(H*hd, (H+G)*hd), m.ColSlice((H+G)*hd, (H+2*G)*hd)
+	sh := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: W, Scale: 1.0 / 16}
+	b.attnBlock = bq
+	defer func() { b.attnBlock = 0 }()
+	var times []float64
+	var first []float32
+	for i := range 6 {
+		if tr != nil && i == 5 {
+			if err := b.Synchronize(); err != nil {
+				t.Fatal(err)
+			}
+			b.onLaunch = tr.mark
+			tr.start()
+		}
+		s, e := b.events2()
+		b.Attention(kernels.NewMat(dst, T, H*hd), q, k, v, sh, []*kernels.KVCache{kc}, []kernels.Seq{{Row: 0, Len: T, Pos: 100000 + i*T}})
+		b.onLaunch = nil
+		if i > 0 {
+			times = append(times, b.stop(s, e))
+		} else {
+			b.stop(s, e)
+			first = readBuf(b, dst)
+		}
+	}
+	for _, x := range []kernels.Buffer{qkv, dst, kc.K, kc.V} {
+		b.Free(x)
+	}
+	sort.Float64s(times)
+	return times[len(times)/2], first
+}
+
+// events2 records a start event; stop records the end and returns the ms.
+func (b *Backend) events2() (uintptr, uintptr) {
+	defer b.enter()()
+	s, e := b.newEvent(), b.newEvent()
+	b.record(s)
+	return s, e
+}
+
+func (b *Backend) stop(s, e uintptr) float64 {
+	defer b.enter()()
+	b.record(e)
+	ms := b.elapsedMS(s, e)
+	call(b.d.cuEventDestroy, s)
+	call(b.d.cuEventDestroy, e)
+	return ms
+}
+
+// profiler wraps the backend and, while on, records device events around
+// every operation to attribute device time per operation kind.
+type profiler struct {
+	*Backend
+	on    bool
+	spans []span
+}
+
+type span struct {
+	name       string
+	flops      float64
+	start, end uintptr
+}
+
+func (p *profiler) begin() uintptr {
+	if !p.on {
+		return 0
+	}
+	defer p.Backend.enter()()
+	e := p.newEvent()
+	p.record(e)
+	return e
+}
+
+func (p *profiler) end(name string, flops float64, s uintptr) {
+	if s == 0 {
+		return
+	}
+	defer p.Backend.enter()()
+	e := p.newEvent()
+	p.record(e)
+	p.spans = append(p.spans, span{name, flops, s, e})
+}
+
+// report sums the recorded spans per name, largest first, and clears them.
+func (p *profiler) report() []string {
+	type agg struct {
+		ms, flops float64
+		n         int
+	}
+	sums := map[string]*agg{}
+	var total float64
+	for _, s := range p.spans {
+		func() {
+			defer p.Backend.enter()()
+			ms := p.elapsedMS(s.start, s.end)
+			a := sums[s.name]
+			if a == nil {
+				a = &agg{}
+				sums[s.name] = a
+			}
+			a.ms += ms
+			a.flops += s.flops
+			a.n++
+			total += ms
+			call(p.d.cuEventDestroy, s.start)
+			call(p.d.cuEventDestroy, s.end)
+		}()
+	}
+	p.spans = nil
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return sums[names[i]].ms > sums[names[j]].ms })
+	var lines []string
+	for _, n := range names {
+		a := sums[n]
+		l := fmt.Sprintf("%-34s %5d calls %9.2f ms %5.1f%%", n, a.n, a.ms, 100*a.ms/total)
+		if a.flops > 0 {
+			l += fmt.Sprintf("  %6.0f TFLOP/s", a.flops/(a.ms/1e3)/1e12)
+		}
+		lines = append(lines, l)
+	}
+	return append(lines, fmt.Sprintf("%-34s %20.2f ms", "total", total))
+}
+
+func (p *profiler) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
+	s := p.begin()
+	p.Backend.Embed(dst, table, ids)
+	p.end("Embed", 0, s)
+}
+
+func (p *profiler) RMSNorm(dst, x, w kernels.Mat, eps float32) {
+	s := p.begin()
+	p.Backend.RMSNorm(dst, x, w, eps)
+	p.end("RMSNorm", 0, s)
+}
+
+func (p *profiler) MatMul(dst, x kernels.Mat, w kernels.Weight, acc bool) {
+	s := p.begin()
+	p.Backend.MatMul(dst, x, w, acc)
+	if s != 0 {
+		p.end(fmt.Sprintf("MatMul %dx%d", w.Rows(), w.Cols()), 2*float64(x.Rows)*float64(w.Rows())*float64(w.Cols()), s)
+	}
+}
+
+func (p *profiler) Add(dst, x kernels.Mat) {
+	s := p.begin()
+	p.Backend.Add(dst, x)
+	p.end("Add", 0, s)
+}
+
+func (p *profiler) SwiGLU(dst, gate, up kernels.Mat) {
+	s := p.begin()
+	p.Backend.SwiGLU(dst, gate, up)
+	p.end("SwiGLU", 0, s)
+}
+
+func (p *profiler) MambaConv(dst, x, w, bias kernels.Mat, st []*kernels.MambaState, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.MambaConv(dst, x, w, bias, st, seqs)
+	p.end("MambaConv", 0, s)
+}
+
+func (p *profiler) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, sp kernels.ScanParams, st []*kernels.MambaState, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.SelectiveScan(dst, u, delta, B, C, z, sp, st, seqs)
+	p.end("SelectiveScan", 0, s)
+}
+
+func (p *profiler) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.RoPE(x, nHeads, headDim, base, seqs)
+	p.end("RoPE", 0, s)
+}
+
+func (p *profiler) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c []*kernels.KVCache, seqs []kernels.Seq) {
+	s := p.begin()
+	p.Backend.Attention(dst, q, k, v, sh, c, seqs)
+	var flops float64
+	for _, sq := range seqs {
+		keys := float64(sq.Len) // average keys per query, capped by the window
+		if sh.Window > 0 {
+			keys = math.Min(float64(sh.Window), float64(sq.Pos)+float64(sq.Len)/2)
+		}
+		flops += 4 * float64(sq.Len) * keys * float64(sh.HeadDim*sh.NHead)
+	}
+	p.end("Attention", flops, s)
+}
+
+func (p *profiler) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
+	s := p.begin()
+	p.Backend.LogProbs(out, logits, targets)
+	p.end("LogProbs", 0, s)
+}

@@ -1,0 +1,341 @@
+// Causal (sliding-window) attention. Short chunks (decoding) use k_attn, a
+// flash-decoding kernel on the CUDA cores; long chunks use cuBLAS for
+// Q·Kᵀ and P·V with k_kv_gather, k_q_pack, k_softmax and k_scatter_o
+// around them. k_kv_store then writes the chunk's keys and values into
+// the ring caches.
+
+#define ATT_WARPS 8
+#define ATT_KEYS 4    // keys per warp per step
+#define MAXD 8        // head dimensions per lane: head_dim <= 256
+
+// k_attn: one block per (head, key split, query, sequence); the block's
+// warps take interleaved groups of ATT_KEYS keys of the split's share of the
+// query's window, each keeping an online softmax, and combine them at the
+// end. A key at position j comes from the chunk (k, v rows) when j >= pos,
+// else from the ring cache slot j % cap. With nsplit == 1 the block writes
+// the output; otherwise it writes its partial (max, sum, unnormalised
+// output) to part, slot ((batch row)*H + h)*nsplit + split, and
+// k_attn_combine finishes.
+extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
+    k_attn(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
+           const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,
+           Ints cap, u16* __restrict__ sh, int ldsh, int shkind, int nsplit, float* __restrict__ part) {
+    __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
+    __shared__ float sm_acc[ATT_WARPS][MAXD * 32];
+    int h = blockIdx.x % H, sp = blockIdx.x / H, t = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || t >= seqs.len[s]) return;
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    int g = h / (H / G);
+    int P = seqs.pos[s], row = seqs.row[s];
+    int p = P + t;
+    int first = window > 0 ? max(0, p - window + 1) : 0;
+    int per = (p - first + nsplit) / nsplit; // ceil(keys / nsplit)
+    int kbeg = first + sp * per, kend = min(p, kbeg + per - 1);
+    int kvDim = G * hd;
+    const float* kcache = (const float*)kc.p[s];
+    const float* vcache = (const float*)vc.p[s];
+    int cp = cap.v[s];
+    const float* qr = q + (long long)(row + t) * ldq + h * hd;
+    float qv[MAXD], acc[MAXD];
+#pragma unroll
+    for (int i = 0; i < MAXD; i++) {
+        int d = lane + 32 * i;
+        qv[i] = d < hd ? qr[d] : 0.0f;
+        acc[i] = 0.0f;
+    }
+    float m = -INF_F, l = 0.0f;
+    for (int j0 = kbeg + w * ATT_KEYS; j0 <= kend; j0 += ATT_WARPS * ATT_KEYS) {
+        float dot[ATT_KEYS];
+        const float* vr[ATT_KEYS];
+#pragma unroll
+        for (int u = 0; u < ATT_KEYS; u++) {
+            int j = j0 + u;
+            dot[u] = 0.0f;
+            vr[u] = 0;
+            if (j <= kend) {
+                const float* kr;
+                if (j >= P) {
+                    long long rr = row + (j - P);
+                    kr = k + rr * ldk + g * hd;
+                    vr[u] = v + rr * ldv + g * hd;
+                } else {
+                    long long o = (long long)(j % cp) * kvDim + g * hd;
+                    kr = kcache + o;
+                    vr[u] = vcache + o;
+                }
+#pragma unroll
+                for (int i = 0; i < MAXD; i++) {
+                    int d = lane + 32 * i;
+                    if (d < hd) dot[u] += qv[i] * kr[d];
+                }
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+            for (int u = 0; u < ATT_KEYS; u++) dot[u] += __shfl_xor_sync(FULL_MASK, dot[u], o);
+        float sc[ATT_KEYS];
+        float mx = m;
+#pragma unroll
+        for (int u = 0; u < ATT_KEYS; u++) {
+            sc[u] = j0 + u <= kend ? dot[u] * scale : -INF_F;
+            mx = fmaxf(mx, sc[u]);
+        }
+        float corr = expf(m - mx);
+        l *= corr;
+#pragma unroll
+        for (int i = 0; i < MAXD; i++) acc[i] *= corr;
+#pragma unroll
+        for (int u = 0; u < ATT_KEYS; u++) {
+            if (j0 + u <= kend) {
+                float pj = expf(sc[u] - mx);
+                l += pj;
+#pragma unroll
+                for (int i = 0; i < MAXD; i++) {
+                    int d = lane + 32 * i;
+                    if (d < hd) acc[i] += pj * vr[u][d];
+                }
+            }
+        }
+        m = mx;
+    }
+    if (lane == 0) {
+        sm_m[w] = m;
+        sm_l[w] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < MAXD; i++) {
+        int d = lane + 32 * i;
+        if (d < hd) sm_acc[w][d] = acc[i];
+    }
+    __syncthreads();
+    float M = -INF_F;
+    for (int i = 0; i < ATT_WARPS; i++) M = fmaxf(M, sm_m[i]);
+    float L = 0.0f;
+    for (int i = 0; i < ATT_WARPS; i++)
+        if (sm_m[i] > -INF_F) L += sm_l[i] * expf(sm_m[i] - M);
+    long long orow = row + t;
+    float* pp = part + ((orow * H + h) * nsplit + sp) * (hd + 2);
+    if (nsplit > 1 && threadIdx.x == 0) {
+        pp[0] = M;
+        pp[1] = L;
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (int i = 0; i < ATT_WARPS; i++)
+            if (sm_m[i] > -INF_F) o += sm_acc[i][d] * expf(sm_m[i] - M);
+        if (nsplit > 1) {
+            pp[2 + d] = o;
+            continue;
+        }
+        o /= L;
+        dst[orow * ldd + h * hd + d] = o;
+        shadow(sh, ldsh, shkind, orow, h * hd + d, o);
+    }
+}
+
+// k_attn_combine merges the nsplit partials of k_attn for one (head, query,
+// sequence) block. A split without keys has max -inf and adds nothing.
+extern "C" __global__ void k_attn_combine(float* __restrict__ dst, int ldd, const float* __restrict__ part, int H, int hd,
+                                          int nsplit, Seqs seqs, u16* __restrict__ sh, int ldsh, int shkind) {
+    int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || t >= seqs.len[s]) return;
+    long long orow = seqs.row[s] + t;
+    const float* pp = part + (orow * H + h) * nsplit * (hd + 2);
+    float M = -INF_F;
+    for (int i = 0; i < nsplit; i++) M = fmaxf(M, pp[i * (hd + 2)]);
+    float L = 0.0f;
+    for (int i = 0; i < nsplit; i++)
+        if (pp[i * (hd + 2)] > -INF_F) L += pp[i * (hd + 2) + 1] * expf(pp[i * (hd + 2)] - M);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (int i = 0; i < nsplit; i++)
+            if (pp[i * (hd + 2)] > -INF_F) o += pp[i * (hd + 2) + 2 + d] * expf(pp[i * (hd + 2)] - M);
+        o /= L;
+        dst[orow * ldd + h * hd + d] = o;
+        shadow(sh, ldsh, shkind, orow, h * hd + d, o);
+    }
+}
+
+// k_kv_store writes each sequence's last min(len, cap) keys and values into
+// ring slot (pos % cap) of its caches.
+extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int kvDim,
+                                      Seqs seqs, Ptrs kc, Ptrs vc, Ints cap) {
+    int s = blockIdx.z;
+    if (s >= seqs.n) return;
+    int cp = cap.v[s];
+    if (cp <= 0) return;
+    int len = seqs.len[s];
+    float* kd = (float*)kc.p[s];
+    float* vd = (float*)vc.p[s];
+    for (int t = max(0, len - cp) + blockIdx.y; t < len; t += gridDim.y) {
+        long long slot = (long long)((seqs.pos[s] + t) % cp) * kvDim;
+        long long rr = seqs.row[s] + t;
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
+            kd[slot + c] = k[rr * ldk + c];
+            vd[slot + c] = v[rr * ldv + c];
+        }
+    }
+}
+
+// k_kv_gather lays out the keys and values of positions P-ctx … P-ctx+n-1
+// of one sequence contiguously ([n, kvDim], in the matrix-product kind):
+// earlier positions from the ring caches, the chunk's from k and v.
+extern "C" __global__ void k_kv_gather(void* __restrict__ Ko, void* __restrict__ Vo, int kind, const float* __restrict__ k,
+                                       int ldk, const float* __restrict__ v, int ldv, const float* __restrict__ kcache,
+                                       const float* __restrict__ vcache, int cap, int kvDim, int P, int ctx, int row, int n) {
+    for (int j = blockIdx.y; j < n; j += gridDim.y) {
+        int p = P - ctx + j;
+        const float *kr, *vr;
+        if (p >= P) {
+            long long rr = row + (p - P);
+            kr = k + rr * ldk;
+            vr = v + rr * ldv;
+        } else {
+            long long o = (long long)(p % cap) * kvDim;
+            kr = kcache + o;
+            vr = vcache + o;
+        }
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
+            store(Ko, (long long)j * kvDim + c, kr[c], kind);
+            store(Vo, (long long)j * kvDim + c, vr[c], kind);
+        }
+    }
+}
+
+// k_q_pack copies the T query rows of one sequence into Qo laid out as
+// [G][T][H/G][hd], so that each key/value group's queries form one matrix
+// whose row (t, hh) is query t of head g*(H/G)+hh.
+extern "C" __global__ void k_q_pack(void* __restrict__ Qo, int kind, const float* __restrict__ q, int ldq, int row, int T,
+                                    int H, int G, int hd) {
+    int Hg = H / G;
+    for (int t = blockIdx.y; t < T; t += gridDim.y) {
+        const float* qr = q + (long long)(row + t) * ldq;
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < H * hd; c += gridDim.x * blockDim.x) {
+            int h = c / hd, d = c - h * hd;
+            int g = h / Hg, hh = h - g * Hg;
+            store(Qo, (((long long)g * T + t) * Hg + hh) * hd + d, qr[c], kind);
+        }
+    }
+}
+
+// SMX_PER is how many scores per thread k_softmax keeps in registers: rows
+// of up to blockDim.x*SMX_PER columns are read once.
+#define SMX_PER 16
+
+// k_softmax turns one block of scores into probabilities. S holds, per
+// group g (stride sg), rows (i, hh) for queries t0+i of a sequence at
+// positions P+t0+i, and columns c for key positions base+c. Keys outside a
+// query's causal window get probability 0. One block per row; fast uses
+// __expf (bf16 mode).
+extern "C" __global__ void k_softmax(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg,
+                                     int ldP, int kind, int rowsPerG, int G, int Hg, int span, int t0, int P, int window,
+                                     int base, int fast) {
+    __shared__ float red[32];
+    int nt = blockDim.x;
+    for (int b = blockIdx.x; b < rowsPerG * G; b += gridDim.x) {
+        int g = b / rowsPerG, rho = b - g * rowsPerG;
+        int p = P + t0 + rho / Hg;
+        int lo = window > 0 ? max(0, p - window + 1) : 0;
+        int c0 = max(lo - base, 0), c1 = min(p - base, span - 1);
+        const float* sr = S + g * sg + (long long)rho * ldS;
+        long long po = g * pg + (long long)rho * ldP;
+        if (span <= nt * SMX_PER) {
+            float v[SMX_PER];
+            float mx = -INF_F;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                v[i] = (c >= c0 && c <= c1) ? sr[c] : -INF_F;
+                mx = fmaxf(mx, v[i]);
+            }
+            mx = block_max(mx, red);
+            float sum = 0.0f;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                float e = 0.0f;
+                if (c >= c0 && c <= c1) e = fast ? __expf(v[i] - mx) : expf(v[i] - mx);
+                v[i] = e;
+                sum += e;
+            }
+            sum = block_sum(sum, red);
+            float inv = 1.0f / sum;
+#pragma unroll
+            for (int i = 0; i < SMX_PER; i++) {
+                int c = threadIdx.x + i * nt;
+                if (c < span) store(Pm, po + c, v[i] * inv, kind);
+            }
+            continue;
+        }
+        float mx = -INF_F;
+        for (int c = c0 + threadIdx.x; c <= c1; c += nt) mx = fmaxf(mx, sr[c]);
+        mx = block_max(mx, red);
+        float sum = 0.0f;
+        for (int c = c0 + threadIdx.x; c <= c1; c += nt) sum += expf(sr[c] - mx);
+        sum = block_sum(sum, red);
+        float inv = 1.0f / sum;
+        for (int c = threadIdx.x; c < span; c += nt) {
+            float pv = (c >= c0 && c <= c1) ? expf(sr[c] - mx) * inv : 0.0f;
+            store(Pm, po + c, pv, kind);
+        }
+    }
+}
+
+// k_softmax_warp is k_softmax with one warp per row: an online maximum and
+// sum in one pass over the row, combined with shuffles, then a second pass
+// writes the probabilities. No block-wide synchronisation.
+extern "C" __global__ void __launch_bounds__(256)
+    k_softmax_warp(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg, int ldP, int kind,
+                   int rowsPerG, int G, int Hg, int span, int t0, int P, int window, int base, int fast) {
+    int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    for (int b = blockIdx.x * warps + (threadIdx.x >> 5); b < rowsPerG * G; b += gridDim.x * warps) {
+        int g = b / rowsPerG, rho = b - g * rowsPerG;
+        int p = P + t0 + rho / Hg;
+        int lo = window > 0 ? max(0, p - window + 1) : 0;
+        int c0 = max(lo - base, 0), c1 = min(p - base, span - 1);
+        const float* sr = S + g * sg + (long long)rho * ldS;
+        long long po = g * pg + (long long)rho * ldP;
+        float m = -INF_F, sum = 0.0f;
+        for (int c = c0 + lane; c <= c1; c += 32) {
+            float x = sr[c];
+            if (x > m) {
+                sum = (m == -INF_F ? 0.0f : sum * (fast ? __expf(m - x) : expf(m - x))) + 1.0f;
+                m = x;
+            } else {
+                sum += fast ? __expf(x - m) : expf(x - m);
+            }
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            float om = __shfl_xor_sync(FULL_MASK, m, o), os = __shfl_xor_sync(FULL_MASK, sum, o);
+            float nm = fmaxf(m, om);
+            float a = m == -INF_F ? 0.0f : sum * (fast ? __expf(m - nm) : expf(m - nm));
+            float bb = om == -INF_F ? 0.0f : os * (fast ? __expf(om - nm) : expf(om - nm));
+            sum = a + bb;
+            m = nm;
+        }
+        float inv = 1.0f / sum;
+        for (int c = lane; c < span; c += 32) {
+            float pv = 0.0f;
+            if (c >= c0 && c <= c1) pv = (fast ? __expf(sr[c] - m) : expf(sr[c] - m)) * inv;
+            store(Pm, po + c, pv, kind);
+        }
+    }
+}
+
+// k_scatter_o copies attention outputs from the [G][T][H/G][hd] layout
+// back to the rows of dst.
+extern "C" __global__ void k_scatter_o(float* __restrict__ dst, int ldd, const float* __restrict__ O, int row, int T, int H,
+                                       int G, int hd, u16* __restrict__ sh, int ldsh, int shkind) {
+    int Hg = H / G;
+    for (int t = blockIdx.y; t < T; t += gridDim.y) {
+        long long r = row + t;
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < H * hd; c += gridDim.x * blockDim.x) {
+            int h = c / hd, d = c - h * hd;
+            int g = h / Hg, hh = h - g * Hg;
+            float o = O[(((long long)g * T + t) * Hg + hh) * hd + d];
+            dst[r * ldd + c] = o;
+            shadow(sh, ldsh, shkind, r, c, o);
+        }
+    }
+}

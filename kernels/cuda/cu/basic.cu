@@ -1,0 +1,232 @@
+// Element-wise and row-wise kernels. Matrices are row-major float32 with a
+// leading dimension (ld) in elements. 2-D kernels take rows from
+// blockIdx.y (grid-stride) and columns from blockIdx.x / threadIdx.x.
+
+// k_convert rounds a float32 matrix to a 16-bit kind for a matrix product.
+extern "C" __global__ void k_convert(const float* __restrict__ x, int ldx, u16* __restrict__ y, int ldy, int rows, int cols,
+                                     int kind) {
+    for (int r = blockIdx.y; r < rows; r += gridDim.y)
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
+            y[(long long)r * ldy + c] = to16(x[(long long)r * ldx + c], kind);
+}
+
+// k_widen widens n 16-bit values to float32.
+extern "C" __global__ void k_widen(const u16* __restrict__ src, float* __restrict__ dst, long long n, int kind) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = from16(src[i], kind);
+}
+
+// k_embed gathers table rows: dst[r] = table[id(r)], widened to float32.
+// Ids come from ids when it is not null, else from inl (n <= MAXSEQ).
+extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void* __restrict__ table, int kind, int cols,
+                                   const int* __restrict__ ids, Ints inl, int n) {
+    for (int r = blockIdx.y; r < n; r += gridDim.y) {
+        long long base = (long long)(ids ? ids[r] : inl.v[r]) * cols;
+        float* d = dst + (long long)r * ldd;
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x) {
+            float v;
+            if (kind == KIND_F32)
+                v = ((const float*)table)[base + c];
+            else
+                v = from16(((const u16*)table)[base + c], kind);
+            d[c] = v;
+        }
+    }
+}
+
+// k_rmsnorm: one block per row; the sum of squares is taken in double as
+// the reference does. dst may alias x.
+extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows,
+                                     int cols, float eps, u16* __restrict__ sh, int ldsh, int shkind) {
+    __shared__ double red[32];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + (long long)r * ldx;
+        double ss = 0.0;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            double v = xr[c];
+            ss += v * v;
+        }
+        ss = block_sum_d(ss, red);
+        float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+        float* dr = dst + (long long)r * ldd;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            float v = xr[c] * scale * w[c];
+            dr[c] = v;
+            shadow(sh, ldsh, shkind, r, c, v);
+        }
+    }
+}
+
+// k_add: dst += x.
+extern "C" __global__ void k_add(float* dst, int ldd, const float* x, int ldx, int rows, int cols) {
+    for (int r = blockIdx.y; r < rows; r += gridDim.y)
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
+            dst[(long long)r * ldd + c] += x[(long long)r * ldx + c];
+}
+
+// k_swiglu: dst = SiLU(g) * u; dst may alias g or u.
+extern "C" __global__ void k_swiglu(float* dst, int ldd, const float* g, int ldg, const float* u, int ldu, int rows, int cols,
+                                    u16* __restrict__ sh, int ldsh, int shkind) {
+    for (int r = blockIdx.y; r < rows; r += gridDim.y)
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x) {
+            float v = silu(g[(long long)r * ldg + c]) * u[(long long)r * ldu + c];
+            dst[(long long)r * ldd + c] = v;
+            shadow(sh, ldsh, shkind, r, c, v);
+        }
+}
+
+// k_swiglu4 is k_swiglu four columns at a time, for 16-byte aligned rows
+// whose width is a multiple of 4.
+extern "C" __global__ void k_swiglu4(float* dst, int ldd, const float* g, int ldg, const float* u, int ldu, int rows, int cols,
+                                     u16* __restrict__ sh, int ldsh, int shkind) {
+    int c4 = cols / 4;
+    for (int r = blockIdx.y; r < rows; r += gridDim.y)
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < c4; c += gridDim.x * blockDim.x) {
+            float4 gv = ((const float4*)(g + (long long)r * ldg))[c];
+            float4 uv = ((const float4*)(u + (long long)r * ldu))[c];
+            float4 o = make_float4(silu(gv.x) * uv.x, silu(gv.y) * uv.y, silu(gv.z) * uv.z, silu(gv.w) * uv.w);
+            ((float4*)(dst + (long long)r * ldd))[c] = o;
+            if (sh) {
+                u16* s = sh + (long long)r * ldsh + 4 * c;
+                s[0] = to16(o.x, shkind);
+                s[1] = to16(o.y, shkind);
+                s[2] = to16(o.z, shkind);
+                s[3] = to16(o.w, shkind);
+            }
+        }
+}
+
+// k_gemv computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4 rows of x,
+// one warp per weight row: the decoding path's matrix-vector products,
+// bandwidth-bound on W. W is 16-bit (kind) with K a multiple of 8 and
+// 16-byte aligned rows; x is float32, 16-byte aligned with ldx a multiple of
+// 4. x is used unrounded.
+extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, const float* __restrict__ x, int ldx,
+                                                         const u16* __restrict__ W, int N, int K, int M, int kind,
+                                                         int accumulate) {
+    int n = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (n >= N) return;
+    const uint4* wr = (const uint4*)(W + (long long)n * K);
+    int chunks = K >> 3;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 8
+    for (int ch = lane; ch < chunks; ch += 32) {
+        uint4 q = __ldg(wr + ch);
+        float w[8];
+        unsigned int pk[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            w[2 * j] = from16((u16)(pk[j] & 0xffffu), kind);
+            w[2 * j + 1] = from16((u16)(pk[j] >> 16), kind);
+        }
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                const float4* xr = (const float4*)(x + (long long)m * ldx) + 2 * ch;
+                float4 a = __ldg(xr), b = __ldg(xr + 1);
+                acc[m] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < 4; m++)
+        for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(FULL_MASK, acc[m], o);
+    if (lane == 0) {
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                float* d = dst + (long long)m * ldd + n;
+                *d = accumulate ? *d + acc[m] : acc[m];
+            }
+        }
+    }
+}
+
+// k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
+// thread j computes the angle pos*invFreq[j] and its sine and cosine in
+// double, as the reference does, and rotates pair (j, j+half) of every head.
+extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
+                                  int rows) {
+    int half = headDim / 2;
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        int s = -1;
+        for (int i = 0; i < seqs.n; i++)
+            if (r >= seqs.row[i] && r < seqs.row[i] + seqs.len[i]) {
+                s = i;
+                break;
+            }
+        if (s < 0) continue;
+        double pos = (double)(seqs.pos[s] + (r - seqs.row[s]));
+        float* xr = x + (long long)r * ldx;
+        for (int j = threadIdx.x; j < half; j += blockDim.x) {
+            double sn, cs;
+            sincos(pos * invFreq[j], &sn, &cs);
+            float c = (float)cs, sf = (float)sn;
+            for (int h = 0; h < nHeads; h++) {
+                float* v = xr + h * headDim;
+                float x1 = v[j], x2 = v[j + half];
+                v[j] = x1 * c - x2 * sf;
+                v[j + half] = x2 * c + x1 * sf;
+            }
+        }
+    }
+}
+
+// k_logprobs scores one row of logits per block: the argmax (lowest index
+// on ties) and, for a non-negative target, its log-softmax. out holds three
+// ints per row: the log-probability's float bits, the argmax, and whether
+// the target is the argmax.
+extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V, int rows, Ints tg, int* __restrict__ out) {
+    __shared__ float rmax[32];
+    __shared__ int ridx[32];
+    __shared__ double rsum[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* lr = L + (long long)r * ld;
+    float mx = -INF_F;
+    int ai = 0x7fffffff;
+    for (int c = threadIdx.x; c < V; c += blockDim.x) {
+        float v = lr[c];
+        if (v > mx) {
+            mx = v;
+            ai = c;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float om = __shfl_xor_sync(FULL_MASK, mx, o);
+        int oi = __shfl_xor_sync(FULL_MASK, ai, o);
+        if (om > mx || (om == mx && oi < ai)) {
+            mx = om;
+            ai = oi;
+        }
+    }
+    if ((threadIdx.x & 31) == 0) {
+        rmax[threadIdx.x >> 5] = mx;
+        ridx[threadIdx.x >> 5] = ai;
+    }
+    __syncthreads();
+    mx = rmax[0];
+    ai = ridx[0];
+    for (int i = 1; i < (int)(blockDim.x >> 5); i++)
+        if (rmax[i] > mx || (rmax[i] == mx && ridx[i] < ai)) {
+            mx = rmax[i];
+            ai = ridx[i];
+        }
+    if (ai == 0x7fffffff) ai = 0;
+    double sum = 0.0;
+    for (int c = threadIdx.x; c < V; c += blockDim.x) sum += (double)expf(lr[c] - mx);
+    sum = block_sum_d(sum, rsum);
+    if (threadIdx.x == 0) {
+        int t = tg.v[r];
+        float lp = 0.0f;
+        int greedy = 0;
+        if (t >= 0) {
+            lp = (float)((double)lr[t] - (double)mx - log(sum));
+            greedy = t == ai;
+        }
+        out[3 * r] = __float_as_int(lp);
+        out[3 * r + 1] = ai;
+        out[3 * r + 2] = greedy;
+    }
+}

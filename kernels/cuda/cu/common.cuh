@@ -1,0 +1,121 @@
+// Shared definitions for the sambaeval CUDA kernels. The sources are
+// compiled at run time by NVRTC with no include path, so they use no
+// headers: 16-bit floats are handled as raw bit patterns.
+
+typedef unsigned short u16;
+typedef unsigned long long u64;
+
+// MAXSEQ is the most sequences one launch handles; the host splits larger
+// batches. It must match maxSeq in the Go code.
+#define MAXSEQ 64
+
+// Seqs locates the sequences of a batch (kernels.Seq), passed by value.
+struct Seqs {
+    int n;
+    int row[MAXSEQ];
+    int len[MAXSEQ];
+    int pos[MAXSEQ];
+};
+
+// Ptrs holds one device pointer per sequence (its state buffers).
+struct Ptrs {
+    u64 p[MAXSEQ];
+};
+
+// Ints holds one int per sequence or row (cache capacities, token ids,
+// targets).
+struct Ints {
+    int v[MAXSEQ];
+};
+
+// Element kinds of 16-bit or 32-bit data: KIND_F32 = 0, KIND_BF16 = 1,
+// KIND_F16 = 2.
+#define KIND_F32 0
+#define KIND_BF16 1
+#define KIND_F16 2
+
+__device__ __forceinline__ float bf16_to_f32(u16 h) { return __uint_as_float(((unsigned)h) << 16); }
+
+// f32_to_bf16 rounds to nearest even; NaN stays NaN (as dtype.F32ToBF16).
+__device__ __forceinline__ u16 f32_to_bf16(float f) {
+    unsigned u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (u16)(u >> 16);
+}
+
+__device__ __forceinline__ float f16_to_f32(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ u16 f32_to_f16(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ u16 to16(float f, int kind) { return kind == KIND_F16 ? f32_to_f16(f) : f32_to_bf16(f); }
+
+__device__ __forceinline__ float from16(u16 h, int kind) { return kind == KIND_F16 ? f16_to_f32(h) : bf16_to_f32(h); }
+
+// store writes v as element i of an array of the given kind.
+__device__ __forceinline__ void store(void* p, long long i, float v, int kind) {
+    if (kind == KIND_F32)
+        ((float*)p)[i] = v;
+    else
+        ((u16*)p)[i] = to16(v, kind);
+}
+
+// shadow writes the 16-bit copy of an output element when the host asked
+// for one (sh != 0): the next matrix product reading it skips a conversion.
+__device__ __forceinline__ void shadow(u16* sh, int ldsh, int kind, long long r, int c, float v) {
+    if (sh) sh[r * ldsh + c] = to16(v, kind);
+}
+
+__device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
+
+// softplus is PyTorch's, with threshold 20.
+__device__ __forceinline__ float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+#define FULL_MASK 0xffffffffu
+
+// INF_F is +infinity (NVRTC has no math.h to define INFINITY).
+#define INF_F __int_as_float(0x7f800000)
+
+// Block reductions. blockDim.x must be a multiple of 32 and every thread of
+// the block must call them; every thread gets the result. red needs 32
+// elements of shared memory and may be reused by the next call.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = 0.0f;
+    int nw = blockDim.x >> 5;
+    for (int i = 0; i < nw; i++) t += red[i];
+    return t;
+}
+
+__device__ __forceinline__ double block_sum_d(double v, double* red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    double t = 0.0;
+    int nw = blockDim.x >> 5;
+    for (int i = 0; i < nw; i++) t += red[i];
+    return t;
+}
+
+__device__ __forceinline__ float block_max(float v, float* red) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = red[0];
+    int nw = blockDim.x >> 5;
+    for (int i = 1; i < nw; i++) t = fmaxf(t, red[i]);
+    return t;
+}

@@ -1,0 +1,255 @@
+// Mamba-1 kernels: the causal depthwise convolution with its carried input
+// window, and the selective scan with its carried SSM state.
+
+// MAXK is the widest convolution supported (Mamba uses 4).
+#define MAXK 8
+
+// conv_input returns the convolution input of channel e at chunk-relative time
+// t of a sequence whose first row is row: rows of x for t >= 0, the carried
+// window st ([K-1, E], oldest first) for -(K-1) <= t < 0.
+__device__ __forceinline__ float conv_input(const float* __restrict__ x, int ldx, const float* st, int row, int E, int K,
+                                            int t, int e) {
+    return t >= 0 ? x[(long long)(row + t) * ldx + e] : st[(long long)(K - 1 + t) * E + e];
+}
+
+// k_mamba_conv computes dst = SiLU(conv(x) + bias) for one channel (thread)
+// over one tile of time steps of one sequence (blockIdx.z). The window of
+// the last MAXK inputs is kept right-aligned in registers so that every
+// index is a compile-time constant. When fused is set (every sequence fits
+// one tile), the thread also stores the new carried window; otherwise
+// k_conv_state does it after all tiles have read the old one.
+extern "C" __global__ void __launch_bounds__(128)
+    k_mamba_conv(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const float* __restrict__ w, int ldw,
+                 const float* __restrict__ bias, int E, int K, int tile, int fused, Seqs seqs, Ptrs conv, u16* __restrict__ sh,
+                 int ldsh, int shkind) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    int s = blockIdx.z;
+    if (e >= E || s >= seqs.n) return;
+    int len = seqs.len[s], row = seqs.row[s];
+    int t0 = blockIdx.y * tile;
+    if (t0 >= len) return;
+    float* st = (float*)conv.p[s];
+    float wk[MAXK], win[MAXK];
+#pragma unroll
+    for (int j = 0; j < MAXK; j++) {
+        int k = j - (MAXK - K);
+        wk[j] = k >= 0 ? w[(long long)e * ldw + k] : 0.0f;
+        win[j] = 0.0f;
+    }
+    // win[j] holds the input at time t - (MAXK-1-j) when producing time t.
+#pragma unroll
+    for (int j = 0; j < MAXK - 1; j++)
+        if (j >= MAXK - K) win[j] = conv_input(x, ldx, st, row, E, K, t0 - (MAXK - 1 - j), e);
+    int t1 = min(t0 + tile, len);
+    float b = bias[e];
+    for (int t = t0; t < t1; t++) {
+        win[MAXK - 1] = x[(long long)(row + t) * ldx + e];
+        float c = b;
+#pragma unroll
+        for (int j = 0; j < MAXK; j++) c += wk[j] * win[j];
+        float o = silu(c);
+        dst[(long long)(row + t) * ldd + e] = o;
+        shadow(sh, ldsh, shkind, row + t, e, o);
+#pragma unroll
+        for (int j = 0; j < MAXK - 1; j++) win[j] = win[j + 1];
+    }
+    if (fused) {
+        // Now win[j] is the input at time len - (MAXK-1-j); window row i is
+        // the input at time len - (K-1) + i, that is win[MAXK-K+i].
+#pragma unroll
+        for (int j = 0; j < MAXK - 1; j++) {
+            int i = j - (MAXK - K);
+            if (i >= 0) st[(long long)i * E + e] = win[j];
+        }
+    }
+}
+
+// k_conv_state stores each sequence's last K-1 inputs (which may reach back
+// into the old window) as its new carried window.
+extern "C" __global__ void k_conv_state(const float* __restrict__ x, int ldx, int E, int K, Seqs seqs, Ptrs conv) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    int s = blockIdx.z;
+    if (e >= E || s >= seqs.n) return;
+    int len = seqs.len[s], row = seqs.row[s];
+    float* st = (float*)conv.p[s];
+    float v[MAXK];
+#pragma unroll
+    for (int i = 0; i < MAXK - 1; i++)
+        if (i < K - 1) v[i] = conv_input(x, ldx, st, row, E, K, len - (K - 1) + i, e);
+#pragma unroll
+    for (int i = 0; i < MAXK - 1; i++)
+        if (i < K - 1) st[(long long)i * E + e] = v[i];
+}
+
+// SCAN_L is the number of time steps a scan block stages at once.
+#define SCAN_L 32
+
+// scan_chunked runs the selective scan of one sequence (rows row …
+// row+len-1, SSM state at state) for the CH = 128/LANES channels of a block
+// of 128 threads. LANES threads share a channel, each holding NPT of its
+// N = LANES*NPT states in registers; y is summed over the lanes with
+// shuffles, or with PARTIAL through shared memory after each chunk (no
+// shuffles in the recurrence). Time is sequential, SCAN_L steps at a time:
+// the block first
+// loads the chunk's inputs with coalesced reads into shared memory,
+// computing Δ = softplus(δ + bias), Δ·u, D·u and SiLU(z) once per (step,
+// channel); then runs the recurrence from shared memory; then writes the
+// chunk's outputs. FAST uses exp2 with A premultiplied by log2(e) for
+// exp(Δ·A) (bf16 mode); otherwise expf as the reference. Threads past E
+// compute on a clamped channel and write nothing.
+template <int NPT, int LANES, bool FAST, bool PARTIAL>
+__device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
+                                             const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
+                                             const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
+                                             const float* __restrict__ A, int lda, const float* __restrict__ Dv,
+                                             const float* __restrict__ dbias, int E, int row, int len, float* state,
+                                             u16* __restrict__ sh, int ldsh, int shkind) {
+    const int N = LANES * NPT, CH = 128 / LANES;
+    __shared__ float s_dt[SCAN_L][CH], s_du[SCAN_L][CH], s_Du[SCAN_L][CH], s_gz[SCAN_L][CH], s_y[SCAN_L][CH];
+    __shared__ float s_B[SCAN_L][N], s_C[SCAN_L][N];
+    __shared__ float s_yp[PARTIAL ? SCAN_L : 1][128]; // per-lane partial y
+    int tid = threadIdx.x;
+    int c = tid / LANES, lane = tid % LANES;
+    int e0 = blockIdx.x * CH;
+    int ec = min(e0 + c, E - 1);
+    float* st = state + (long long)ec * N + lane * NPT;
+    float h[NPT], a[NPT];
+#pragma unroll
+    for (int i = 0; i < NPT; i++) {
+        h[i] = st[i];
+        a[i] = A[(long long)ec * lda + lane * NPT + i];
+        if (FAST) a[i] *= 1.4426950408889634f;
+    }
+    for (int t0 = 0; t0 < len; t0 += SCAN_L) {
+        int L = min(SCAN_L, len - t0);
+        for (int i = tid; i < SCAN_L * CH; i += 128) {
+            int tt = i / CH, cc = i % CH, e = e0 + cc;
+            if (tt < L && e < E) {
+                long long r = row + t0 + tt;
+                float ut = u[r * ldu + e];
+                float dt = softplus(delta[r * lddt + e] + dbias[e]);
+                s_dt[tt][cc] = dt;
+                s_du[tt][cc] = dt * ut;
+                s_Du[tt][cc] = Dv[e] * ut;
+                s_gz[tt][cc] = silu(z[r * ldz + e]);
+            }
+        }
+        for (int i = tid; i < SCAN_L * N; i += 128) {
+            int tt = i / N, n = i % N;
+            if (tt < L) {
+                long long r = row + t0 + tt;
+                s_B[tt][n] = B[r * ldb + n];
+                s_C[tt][n] = C[r * ldc + n];
+            }
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int tt = 0; tt < L; tt++) {
+            float dt = s_dt[tt][c], du = s_du[tt][c];
+            float y = 0.0f;
+#pragma unroll
+            for (int i = 0; i < NPT; i++) {
+                float ea = FAST ? exp2f(dt * a[i]) : expf(dt * a[i]);
+                h[i] = ea * h[i] + du * s_B[tt][lane * NPT + i];
+                y += h[i] * s_C[tt][lane * NPT + i];
+            }
+            if (PARTIAL) {
+                s_yp[PARTIAL ? tt : 0][tid] = y;
+                continue;
+            }
+#pragma unroll
+            for (int o = 1; o < LANES; o <<= 1) y += __shfl_xor_sync(FULL_MASK, y, o);
+            if (lane == 0) s_y[tt][c] = (y + s_Du[tt][c]) * s_gz[tt][c];
+        }
+        __syncthreads();
+        if (PARTIAL) {
+            for (int i = tid; i < SCAN_L * CH; i += 128) {
+                int tt = i / CH, cc = i % CH;
+                if (tt < L) {
+                    float y = 0.0f;
+#pragma unroll
+                    for (int l = 0; l < LANES; l++) y += s_yp[PARTIAL ? tt : 0][cc * LANES + l];
+                    s_y[tt][cc] = (y + s_Du[tt][cc]) * s_gz[tt][cc];
+                }
+            }
+            __syncthreads();
+        }
+        for (int i = tid; i < SCAN_L * CH; i += 128) {
+            int tt = i / CH, cc = i % CH, e = e0 + cc;
+            if (tt < L && e < E) {
+                long long r = row + t0 + tt;
+                float o = s_y[tt][cc];
+                dst[r * ldd + e] = o;
+                shadow(sh, ldsh, shkind, r, e, o);
+            }
+        }
+    }
+    if (e0 + c < E) {
+#pragma unroll
+        for (int i = 0; i < NPT; i++) st[i] = h[i];
+    }
+}
+
+#define SCAN_PARAMS                                                                                                          \
+    float *__restrict__ dst, int ldd, const float *__restrict__ u, int ldu, const float *__restrict__ delta, int lddt,      \
+        const float *__restrict__ B, int ldb, const float *__restrict__ C, int ldc, const float *__restrict__ z, int ldz,   \
+        const float *__restrict__ A, int lda, const float *__restrict__ Dv, const float *__restrict__ dbias, int E, int N,  \
+        Seqs seqs, Ptrs ssm, u16 *__restrict__ sh, int ldsh, int shkind
+// The wrappers read the sequence's entries here, so that the tables stay in
+// parameter memory instead of being copied to each thread's stack.
+#define SCAN_ARGS                                                                                                            \
+    dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
+        (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
+#define SCAN_KERNEL(name, npt, lanes, fast, partial)                                                                  \
+    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) {                                                 \
+        scan_chunked<npt, lanes, fast, partial>(SCAN_ARGS);                                                              \
+    }
+
+// k_scan<N>[f]: state size N, 4 lanes per channel; k_scan16x8: 8 lanes;
+// k_scan16p<L>: L lanes, partial sums through shared memory. The f variants
+// use fast exponentials.
+SCAN_KERNEL(k_scan4, 1, 4, false, false)
+SCAN_KERNEL(k_scan8, 2, 4, false, false)
+SCAN_KERNEL(k_scan16, 4, 4, false, false)
+SCAN_KERNEL(k_scan32, 8, 4, false, false)
+SCAN_KERNEL(k_scan64, 16, 4, false, false)
+SCAN_KERNEL(k_scan16x8, 2, 8, false, false)
+SCAN_KERNEL(k_scan16p4, 4, 4, false, true)
+SCAN_KERNEL(k_scan16p8, 2, 8, false, true)
+SCAN_KERNEL(k_scan16p16, 1, 16, false, true)
+SCAN_KERNEL(k_scan4f, 1, 4, true, false)
+SCAN_KERNEL(k_scan8f, 2, 4, true, false)
+SCAN_KERNEL(k_scan16f, 4, 4, true, false)
+SCAN_KERNEL(k_scan32f, 8, 4, true, false)
+SCAN_KERNEL(k_scan64f, 16, 4, true, false)
+SCAN_KERNEL(k_scan16x8f, 2, 8, true, false)
+SCAN_KERNEL(k_scan16p4f, 4, 4, true, true)
+SCAN_KERNEL(k_scan16p8f, 2, 8, true, true)
+SCAN_KERNEL(k_scan16p16f, 1, 16, true, true)
+
+// k_scan_any is the scan for any state size: one thread per channel, the
+// state kept in device memory. Slow, but only odd configurations use it.
+extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    int s = blockIdx.y;
+    if (e >= E) return;
+    int len = seqs.len[s], row = seqs.row[s];
+    float* st = (float*)ssm.p[s] + (long long)e * N;
+    const float* a = A + (long long)e * lda;
+    for (int t = 0; t < len; t++) {
+        long long r = row + t;
+        float ut = u[r * ldu + e];
+        float dt = softplus(delta[r * lddt + e] + dbias[e]);
+        float du = dt * ut;
+        float y = 0.0f;
+        for (int n = 0; n < N; n++) {
+            float hn = expf(dt * a[n]) * st[n] + du * B[r * ldb + n];
+            st[n] = hn;
+            y += hn * C[r * ldc + n];
+        }
+        y += Dv[e] * ut;
+        float o = y * silu(z[r * ldz + e]);
+        dst[r * ldd + e] = o;
+        shadow(sh, ldsh, shkind, r, e, o);
+    }
+}

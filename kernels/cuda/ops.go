@@ -1,0 +1,511 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"unsafe"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
+)
+
+// scratch is device memory reused across operations, grown on demand.
+type scratch struct {
+	ptr   uintptr
+	bytes int
+}
+
+// grow makes s hold at least bytes and returns its address. Growth frees
+// the old memory after the queued work that may read it.
+func (b *Backend) grow(s *scratch, bytes int) uintptr {
+	if s.bytes < bytes {
+		b.free(s.ptr)
+		bytes = max(bytes, s.bytes+s.bytes/4, 1<<16)
+		s.ptr, s.bytes = b.malloc(bytes), bytes
+	}
+	return s.ptr
+}
+
+func (b *Backend) freeScratch() {
+	for _, s := range []*scratch{&b.conv16, &b.ids, &b.scores, &b.att.kall, &b.att.vall, &b.att.q, &b.att.s, &b.att.p, &b.att.o} {
+		b.free(s.ptr)
+		*s = scratch{}
+	}
+	for _, s := range b.shadows {
+		b.free(s.ptr)
+	}
+	b.shadows = map[*buffer]*shadowCopy{}
+	for _, p := range b.invFreq {
+		b.free(p)
+	}
+	b.invFreq = map[[2]float64]uintptr{}
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// shadowCopy is a 16-bit copy of a view of a buffer, written by the
+// operation that produced the view so that the matrix products reading it
+// next need no conversion pass. It is valid while the buffer's version is
+// ver.
+type shadowCopy struct {
+	scratch
+	off, rows, cols, stride int // the view it mirrors
+	ld, kind                int
+	ver                     uint64
+}
+
+// shadowOut prepares the shadow of view m for a producing kernel and
+// returns the kernel's sh, ldsh and shkind arguments (0 in fp32 mode).
+func (b *Backend) shadowOut(m kernels.Mat) (uintptr, int, int) {
+	if b.fp32 || m.Rows == 0 {
+		return 0, 0, 0
+	}
+	x := dev(m.Buf)
+	s := b.shadows[x]
+	if s == nil {
+		s = &shadowCopy{}
+		b.shadows[x] = s
+	}
+	ld := roundUp(m.Cols, 8)
+	p := b.grow(&s.scratch, 2*m.Rows*ld)
+	s.off, s.rows, s.cols, s.stride, s.ld, s.kind = m.Off, m.Rows, m.Cols, m.Stride, ld, b.actKind
+	s.ver = 0 // invalid until produced
+	return p, ld, b.actKind
+}
+
+// produced records that a kernel wrote view m and, when it also wrote a
+// shadow, that the shadow matches the new contents.
+func (b *Backend) produced(m kernels.Mat, shadowed bool) {
+	x := dev(m.Buf)
+	x.ver++
+	if s := b.shadows[x]; s != nil && shadowed {
+		s.ver = x.ver
+	}
+}
+
+// half returns x as a 16-bit matrix of the given kind (address and leading
+// dimension): from a valid shadow covering it, else converted into scratch.
+func (b *Backend) half(x kernels.Mat, kind int) (uintptr, int) {
+	buf := dev(x.Buf)
+	if s := b.shadows[buf]; s != nil && s.ver == buf.ver && s.ver != 0 && s.kind == kind && s.stride == x.Stride {
+		if d := x.Off - s.off; d >= 0 {
+			r, c := d/s.stride, d%s.stride
+			if r+x.Rows <= s.rows && c+x.Cols <= s.cols {
+				return s.ptr + uintptr(2*(r*s.ld+c)), s.ld
+			}
+		}
+	}
+	ld := roundUp(x.Cols, 8)
+	p := b.grow(&b.conv16, 2*x.Rows*ld)
+	b.p.reset()
+	b.p.mat(x)
+	b.p.ptr(p)
+	b.p.i32(ld)
+	b.p.i32(x.Rows)
+	b.p.i32(x.Cols)
+	b.p.i32(kind)
+	b.launch("k_convert", grid2(x.Rows, x.Cols, 256), dim3{256, 1, 1}, 0)
+	return p, ld
+}
+
+// Embed implements kernels.Backend.
+func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
+	n := len(ids)
+	if n == 0 {
+		return
+	}
+	w := table.(*Weight)
+	for i, id := range ids {
+		if id < 0 || int(id) >= w.rows {
+			panic(fmt.Sprintf("cuda: embed: id %d at %d outside the table's %d rows", id, i, w.rows))
+		}
+	}
+	defer b.enter()()
+	var idp uintptr
+	if n > maxSeq {
+		idp = b.grow(&b.ids, 4*n)
+		b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, idp, uintptr(unsafe.Pointer(&ids[0])), uintptr(4*n), b.stream))
+	} else {
+		copy(b.ints[:], ids)
+	}
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.ptr(w.ptr)
+	b.p.i32(w.kind())
+	b.p.i32(w.cols)
+	b.p.ptr(idp)
+	b.p.put(unsafe.Pointer(&b.ints), int(unsafe.Sizeof(b.ints)))
+	b.p.i32(n)
+	b.launch("k_embed", grid2(n, w.cols, 256), dim3{256, 1, 1}, 0)
+	b.produced(dst, false)
+}
+
+// RMSNorm implements kernels.Backend.
+func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
+	if x.Rows == 0 {
+		return
+	}
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.mat(x)
+	b.p.ptr(addr(w))
+	b.p.i32(x.Rows)
+	b.p.i32(x.Cols)
+	b.p.f32(eps)
+	b.p.ptr(sh)
+	b.p.i32(ldsh)
+	b.p.i32(kind)
+	b.launch("k_rmsnorm", grid1(x.Rows, 1), dim3{256, 1, 1}, 0)
+	b.produced(dst, sh != 0)
+}
+
+// Add implements kernels.Backend.
+func (b *Backend) Add(dst, x kernels.Mat) {
+	if x.Rows == 0 {
+		return
+	}
+	defer b.enter()()
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.mat(x)
+	b.p.i32(x.Rows)
+	b.p.i32(x.Cols)
+	b.launch("k_add", grid2(x.Rows, x.Cols, 256), dim3{256, 1, 1}, 0)
+	b.produced(dst, false)
+}
+
+// SwiGLU implements kernels.Backend.
+func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
+	if gate.Rows == 0 {
+		return
+	}
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.mat(gate)
+	b.p.mat(up)
+	b.p.i32(gate.Rows)
+	b.p.i32(gate.Cols)
+	b.p.ptr(sh)
+	b.p.i32(ldsh)
+	b.p.i32(kind)
+	if aligned4(dst) && aligned4(gate) && aligned4(up) && gate.Cols%4 == 0 && ldsh%4 == 0 {
+		b.launch("k_swiglu4", grid2(gate.Rows, gate.Cols/4, 256), dim3{256, 1, 1}, 0)
+	} else {
+		b.launch("k_swiglu", grid2(gate.Rows, gate.Cols, 256), dim3{256, 1, 1}, 0)
+	}
+	b.produced(dst, sh != 0)
+}
+
+// aligned4 reports whether every row of m starts 16-byte aligned.
+func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
+
+// k_gemv takes products of at most gemvRows rows with weights of at most
+// gemvElems elements: measured on an H200 at the Samba_3.8B decoding shapes,
+// it beats cuBLAS up to 32 MB of weights (mostly by its lower host cost)
+// and loses to it above (docs/performance-gpu.md).
+const (
+	gemvRows  = 4
+	gemvElems = 16 << 20
+)
+
+// usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv.
+func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.rows*w.cols <= gemvElems &&
+		w.cols%8 == 0 && aligned4(x)
+}
+
+// MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
+// activations rounded to their type (fp32 accumulation); float32 weights,
+// and every product in fp32 mode, use pedantic float32. In bf16 mode a
+// product of at most gemvRows rows (decoding) with a small weight runs
+// k_gemv instead, with the activations unrounded.
+func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
+	wt := w.(*Weight)
+	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
+		panic(fmt.Sprintf("cuda: matmul [%d, %d] · [%d, %d]ᵀ into [%d, %d]", x.Rows, x.Cols, wt.rows, wt.cols, dst.Rows, dst.Cols))
+	}
+	if x.Rows == 0 || wt.rows == 0 {
+		return
+	}
+	defer b.enter()()
+	if b.usesGemv(x, wt) {
+		acc := 0
+		if accumulate {
+			acc = 1
+		}
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(x)
+		b.p.ptr(wt.ptr)
+		b.p.i32(wt.rows)
+		b.p.i32(wt.cols)
+		b.p.i32(x.Rows)
+		b.p.i32(wt.kind())
+		b.p.i32(acc)
+		b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
+		b.produced(dst, false)
+		return
+	}
+	g := gemm{M: x.Rows, N: wt.rows, K: wt.cols, B: wt.ptr, ldb: wt.cols, transB: true,
+		C: addr(dst), ldc: dst.Stride, alpha: &b.one, beta: &b.zero, compute: compute32F}
+	if accumulate {
+		g.beta = &b.one
+	}
+	switch wt.dt {
+	case dtype.F32:
+		g.A, g.lda, g.aType, g.bType = addr(x), x.Stride, typeF32, typeF32
+		if b.fp32 {
+			g.compute = compute32FPedantic
+		}
+	case dtype.BF16:
+		g.A, g.lda = b.half(x, kindBF16)
+		g.aType, g.bType = typeBF16, typeBF16
+	case dtype.F16:
+		g.A, g.lda = b.half(x, kindF16)
+		g.aType, g.bType = typeF16, typeF16
+	}
+	if err := b.blas.run(&g); err != nil {
+		panic(err)
+	}
+	b.traced("cublas MatMul")
+	b.produced(dst, false)
+}
+
+// setSeqs fills the sequence table with seqs (at most maxSeq) and returns
+// the longest length.
+func (b *Backend) setSeqs(seqs []kernels.Seq) int {
+	b.seqT.N = int32(len(seqs))
+	longest := 0
+	for i, s := range seqs {
+		checkInt("position", s.Pos+s.Len)
+		b.seqT.Row[i], b.seqT.Len[i], b.seqT.Pos[i] = int32(s.Row), int32(s.Len), int32(s.Pos)
+		longest = max(longest, s.Len)
+	}
+	return longest
+}
+
+// groups calls f for consecutive groups of at most maxSeq sequences.
+func groups(n int, f func(lo, hi int)) {
+	for lo := 0; lo < n; lo += maxSeq {
+		f(lo, min(n, lo+maxSeq))
+	}
+}
+
+func (b *Backend) putSeqs() { b.p.put(unsafe.Pointer(&b.seqT), int(unsafe.Sizeof(b.seqT))) }
+func (b *Backend) putPtrs(t *ptrTable) {
+	b.p.put(unsafe.Pointer(t), int(unsafe.Sizeof(*t)))
+}
+func (b *Backend) putInts() { b.p.put(unsafe.Pointer(&b.ints), int(unsafe.Sizeof(b.ints))) }
+
+// bufPtr is a buffer's device address, 0 for nil.
+func bufPtr(x kernels.Buffer) uintptr {
+	if x == nil {
+		return 0
+	}
+	return dev(x).ptr
+}
+
+// maxConv is MAXK of the kernels.
+const maxConv = 8
+
+// convTile is the number of time steps one thread of k_mamba_conv runs.
+const convTile = 64
+
+// MambaConv implements kernels.Backend.
+func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.MambaState, seqs []kernels.Seq) {
+	E, K := x.Cols, weight.Cols
+	if K > maxConv {
+		panic(fmt.Sprintf("cuda: convolution width %d exceeds %d", K, maxConv))
+	}
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	groups(len(seqs), func(lo, hi int) {
+		longest := b.setSeqs(seqs[lo:hi])
+		if longest == 0 {
+			return
+		}
+		for i, st := range states[lo:hi] {
+			b.ptrA[i] = uint64(bufPtr(st.Conv))
+			dev(st.Conv).ver++
+		}
+		tiles := (longest + convTile - 1) / convTile
+		fused := 0
+		if tiles == 1 {
+			fused = 1
+		}
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(x)
+		b.p.mat(weight)
+		b.p.ptr(addr(bias))
+		b.p.i32(E)
+		b.p.i32(K)
+		b.p.i32(convTile)
+		b.p.i32(fused)
+		b.putSeqs()
+		b.putPtrs(&b.ptrA)
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		b.launch("k_mamba_conv", dim3{(E + 127) / 128, tiles, hi - lo}, dim3{128, 1, 1}, 0)
+		if fused == 0 {
+			b.p.reset()
+			b.p.mat(x)
+			b.p.i32(E)
+			b.p.i32(K)
+			b.putSeqs()
+			b.putPtrs(&b.ptrA)
+			b.launch("k_conv_state", dim3{(E + 127) / 128, 1, hi - lo}, dim3{128, 1, 1}, 0)
+		}
+	})
+	b.produced(dst, sh != 0)
+}
+
+// scanVariants are the scan kernels for 16 states: "s4" and "s8" use 4 or
+// 8 threads per channel reducing y with shuffles; "p4", "p8" and "p16" use
+// 4, 8 or 16 and reduce through shared memory after each chunk.
+var scanVariants = map[string]struct {
+	kernel string
+	lanes  int
+}{
+	"s4": {"k_scan16", 4}, "s8": {"k_scan16x8", 8},
+	"p4": {"k_scan16p4", 4}, "p8": {"k_scan16p8", 8}, "p16": {"k_scan16p16", 16},
+}
+
+// defaultScan16 is the scan variant used for 16 states.
+// (p16 was the fastest on an H200 at the Samba_3.8B shape:
+// docs/performance-gpu.md).
+const defaultScan16 = "p16"
+
+// SelectiveScan implements kernels.Backend.
+func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
+	E, N := u.Cols, B.Cols
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	name, grid0 := "k_scan_any", (E+127)/128
+	switch N {
+	case 4, 8, 16, 32, 64:
+		name, grid0 = "k_scan"+strconv.Itoa(N), (E+31)/32
+		if N == 16 {
+			v, ok := scanVariants[b.scan16]
+			if !ok {
+				v = scanVariants[defaultScan16]
+			}
+			ch := 128 / v.lanes // channels per block
+			name, grid0 = v.kernel, (E+ch-1)/ch
+		}
+		if !b.fp32 {
+			name += "f"
+		}
+	}
+	groups(len(seqs), func(lo, hi int) {
+		if b.setSeqs(seqs[lo:hi]) == 0 {
+			return
+		}
+		for i, st := range states[lo:hi] {
+			b.ptrA[i] = uint64(bufPtr(st.SSM))
+			dev(st.SSM).ver++
+		}
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(u)
+		b.p.mat(delta)
+		b.p.mat(B)
+		b.p.mat(C)
+		b.p.mat(z)
+		b.p.mat(p.A)
+		b.p.ptr(addr(p.D))
+		b.p.ptr(addr(p.DeltaBias))
+		b.p.i32(E)
+		b.p.i32(N)
+		b.putSeqs()
+		b.putPtrs(&b.ptrA)
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		b.launch(name, dim3{grid0, hi - lo, 1}, dim3{128, 1, 1}, 0)
+	})
+	b.produced(dst, sh != 0)
+}
+
+// invFreqTable returns the device table of base^(-2j/headDim), computed on
+// the host exactly as the reference computes it.
+func (b *Backend) invFreqTable(base float64, headDim int) uintptr {
+	key := [2]float64{base, float64(headDim)}
+	if p, ok := b.invFreq[key]; ok {
+		return p
+	}
+	half := headDim / 2
+	f := make([]float64, half)
+	for j := range f {
+		f[j] = math.Pow(base, -float64(2*j)/float64(headDim))
+	}
+	p := b.malloc(8 * half)
+	b.must("cuMemcpyHtoD", call(b.d.cuMemcpyHtoD, p, uintptr(unsafe.Pointer(&f[0])), uintptr(8*half)))
+	b.invFreq[key] = p
+	return p
+}
+
+// RoPE implements kernels.Backend.
+func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []kernels.Seq) {
+	if x.Rows == 0 || headDim < 2 {
+		return
+	}
+	defer b.enter()()
+	inv := b.invFreqTable(base, headDim)
+	threads := min(128, roundUp(headDim/2, 32))
+	groups(len(seqs), func(lo, hi int) {
+		b.setSeqs(seqs[lo:hi])
+		b.p.reset()
+		b.p.mat(x)
+		b.p.i32(nHeads)
+		b.p.i32(headDim)
+		b.p.ptr(inv)
+		b.putSeqs()
+		b.p.i32(x.Rows)
+		b.launch("k_rope", grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
+	})
+	b.produced(x, false)
+}
+
+// LogProbs implements kernels.Backend.
+func (b *Backend) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
+	M := logits.Rows
+	if M == 0 {
+		return
+	}
+	for i, t := range targets[:M] {
+		if int(t) >= logits.Cols {
+			panic(fmt.Sprintf("cuda: logprobs: target %d at %d outside the vocabulary (%d)", t, i, logits.Cols))
+		}
+	}
+	defer b.enter()()
+	res := b.grow(&b.scores, 12*M)
+	for r0 := 0; r0 < M; r0 += maxSeq {
+		r1 := min(M, r0+maxSeq)
+		copy(b.ints[:], targets[r0:r1])
+		b.p.reset()
+		b.p.ptr(at(logits, r0, 0))
+		b.p.i32(logits.Stride)
+		b.p.i32(logits.Cols)
+		b.p.i32(r1 - r0)
+		b.putInts()
+		b.p.ptr(res + uintptr(12*r0))
+		b.launch("k_logprobs", dim3{r1 - r0, 1, 1}, dim3{512, 1, 1}, 0)
+	}
+	host := make([]int32, 3*M)
+	b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&host[0])), res, uintptr(12*M), b.stream))
+	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	for r := range M {
+		out[r] = kernels.TokenScore{
+			LogProb: math.Float32frombits(uint32(host[3*r])),
+			Argmax:  host[3*r+1],
+			Greedy:  host[3*r+2] != 0,
+		}
+	}
+}

@@ -1,0 +1,451 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/kernels/cpu"
+)
+
+// Every test here runs an operation on the CPU reference and on the GPU
+// with the same random inputs and compares the results.
+
+func TestBufferOps(t *testing.T) {
+	g := gpu(t, false)
+	x := g.Alloc(1000)
+	defer g.Free(x)
+	for i, v := range readBuf(g, x) {
+		if v != 0 {
+			t.Fatalf("Alloc: element %d = %v, want 0", i, v)
+		}
+	}
+	src := randn(rand.New(rand.NewPCG(1, 1)), 300, 1)
+	g.Write(x, 100, src)
+	got := make([]float32, 300)
+	g.Read(got, x, 100)
+	if err := closeEnough(got, src, 0); err != nil {
+		t.Fatalf("Write/Read: %v", err)
+	}
+	y := g.Alloc(500)
+	defer g.Free(y)
+	g.Copy(y, 7, x, 150, 200)
+	g.Read(got[:200], y, 7)
+	if err := closeEnough(got[:200], src[50:250], 0); err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	g.Zero(x)
+	for i, v := range readBuf(g, x) {
+		if v != 0 {
+			t.Fatalf("Zero: element %d = %v", i, v)
+		}
+	}
+}
+
+func TestMatMul(t *testing.T) {
+	cases := []struct {
+		M, N, K int
+		dt      dtype.DType
+		acc     bool
+		pad     int
+	}{
+		{1, 7, 5, dtype.BF16, false, 0},
+		{3, 64, 33, dtype.BF16, true, 3},
+		{64, 96, 256, dtype.BF16, false, 8},
+		{130, 40, 72, dtype.F16, true, 1},
+		{17, 50, 64, dtype.F32, false, 2},
+		{200, 300, 512, dtype.BF16, true, 0},
+		// matrix-vector products (k_gemv in bf16 mode)
+		{1, 96, 256, dtype.BF16, true, 0},
+		{4, 40, 64, dtype.F16, true, 4},
+		{2, 300, 520, dtype.BF16, false, 0},
+	}
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%dx%dx%d_%s_acc%v", c.M, c.N, c.K, c.dt, c.acc), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
+				xv := randn(r, c.M*c.K, 1)
+				wv := randn(r, c.N*c.K, 0.1)
+				raw := weightBytes(c.dt, wv)
+				wc, err := cb.LoadWeight(c.dt, c.N, c.K, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg, err := g.LoadWeight(c.dt, c.N, c.K, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// In bf16 mode cuBLAS products take x rounded to the
+				// weights' type; k_gemv takes it as it is.
+				x := newTwin(cb, g, c.M, c.K, c.pad, xv)
+				xref := xv
+				if !g.fp32 && !g.usesGemv(x.g, wg.(*Weight)) {
+					xref = roundTo(c.dt, xv)
+				}
+				xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
+				init := randn(r, c.M*c.N, 1)
+				d := newTwin(cb, g, c.M, c.N, c.pad, init)
+				cb.MatMul(d.c, xc, wc, c.acc)
+				g.MatMul(d.g, x.g, wg, c.acc)
+				if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 1e-5); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
+}
+
+func TestEmbed(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		for _, dt := range []dtype.DType{dtype.F32, dtype.BF16, dtype.F16} {
+			for _, n := range []int{5, 100} {
+				t.Run(fmt.Sprintf("%s_%d", dt, n), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(2, uint64(n)))
+					const V, D = 50, 24
+					raw := weightBytes(dt, randn(r, V*D, 1))
+					wc, _ := cb.LoadWeight(dt, V, D, raw)
+					wg, err := g.LoadWeight(dt, V, D, raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ids := make([]int32, n)
+					for i := range ids {
+						ids[i] = int32(r.IntN(V))
+					}
+					d := newTwin(cb, g, n, D, 4, make([]float32, n*D))
+					cb.Embed(d.c, wc, ids)
+					g.Embed(d.g, wg, ids)
+					if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 0); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		}
+	})
+}
+
+func TestElementwise(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}} {
+			t.Run(fmt.Sprintf("%dx%d", sz.rows, sz.cols), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(3, uint64(sz.rows*sz.cols)))
+				n := sz.rows * sz.cols
+				x := newTwin(cb, g, sz.rows, sz.cols, 5, randn(r, n, 2))
+				w := newTwin(cb, g, 1, sz.cols, 0, randn(r, sz.cols, 1))
+				d := newTwin(cb, g, sz.rows, sz.cols, 3, make([]float32, n))
+				cb.RMSNorm(d.c, x.c, w.c, 1e-5)
+				g.RMSNorm(d.g, x.g, w.g, 1e-5)
+				if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 2e-6); err != nil {
+					t.Fatalf("RMSNorm: %v", err)
+				}
+				cb.Add(d.c, x.c)
+				g.Add(d.g, x.g)
+				if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 2e-6); err != nil {
+					t.Fatalf("Add: %v", err)
+				}
+				up := newTwin(cb, g, sz.rows, sz.cols, 1, randn(r, n, 1))
+				cb.SwiGLU(x.c, x.c, up.c) // dst aliases gate
+				g.SwiGLU(x.g, x.g, up.g)
+				if err := closeEnough(readMat(g, x.g), readMat(cb, x.c), 2e-6); err != nil {
+					t.Fatalf("SwiGLU: %v", err)
+				}
+				if sz.cols%4 == 0 { // aligned rows: the four-wide kernel
+					ga := newTwin(cb, g, sz.rows, sz.cols, 0, randn(r, n, 2))
+					ua := newTwin(cb, g, sz.rows, sz.cols, 4, randn(r, n, 1))
+					cb.SwiGLU(ga.c, ga.c, ua.c)
+					g.SwiGLU(ga.g, ga.g, ua.g)
+					if err := closeEnough(readMat(g, ga.g), readMat(cb, ga.c), 2e-6); err != nil {
+						t.Fatalf("SwiGLU aligned: %v", err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestShadowReuse checks that a product reading a produced activation,
+// directly or through a row or column view, sees the current values: the
+// 16-bit shadow must be used only while it matches the buffer.
+func TestShadowReuse(t *testing.T) {
+	g := gpu(t, false)
+	cb := cpu.New()
+	r := rand.New(rand.NewPCG(4, 4))
+	const M, K, N = 40, 64, 24
+	raw := weightBytes(dtype.BF16, randn(r, N*K, 0.1))
+	wc, _ := cb.LoadWeight(dtype.BF16, N, K, raw)
+	wg, _ := g.LoadWeight(dtype.BF16, N, K, raw)
+	x := newTwin(cb, g, M, 2*K, 0, randn(r, M*2*K, 1))
+	w := newTwin(cb, g, 1, 2*K, 0, randn(r, 2*K, 1))
+	h := newTwin(cb, g, M, 2*K, 0, make([]float32, M*2*K))
+	d := newTwin(cb, g, M, N, 0, make([]float32, M*N))
+	check := func(step string, hc, hg kernels.Mat) {
+		t.Helper()
+		xr := roundTo(dtype.BF16, readMat(cb, hc))
+		ref := newTwin(cb, g, hc.Rows, hc.Cols, 0, xr).c
+		dc, dg := d.c.RowSlice(0, hc.Rows), d.g.RowSlice(0, hg.Rows)
+		cb.MatMul(dc, ref, wc, false)
+		g.MatMul(dg, hg, wg, false)
+		if err := closeEnough(readMat(g, dg), readMat(cb, dc), 1e-5); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	cb.RMSNorm(h.c, x.c, w.c, 1e-5)
+	g.RMSNorm(h.g, x.g, w.g, 1e-5)
+	check("shadow, right half", h.c.ColSlice(K, 2*K), h.g.ColSlice(K, 2*K))
+	check("shadow, rows 8..20 left half", h.c.RowSlice(8, 20).ColSlice(0, K), h.g.RowSlice(8, 20).ColSlice(0, K))
+	// Overwrite part of h: the shadow is stale and must not be used.
+	upd := randn(r, 2*K, 3)
+	cb.Write(h.c.Buf, h.c.Off, upd)
+	g.Write(h.g.Buf, h.g.Off, upd)
+	check("after Write", h.c.ColSlice(0, K), h.g.ColSlice(0, K))
+}
+
+// mambaCase is a batch of sequences for the Mamba operations: per call,
+// the lengths of the sequences (0 skips one).
+type mambaCase struct {
+	name   string
+	E, N   int
+	K      int
+	calls  [][]int
+	scan16 string // scan variant for 16 states
+}
+
+var mambaCases = []mambaCase{
+	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, ""},
+	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, ""},
+	{"batch scan s4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "s4"},
+	{"batch scan p4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p4"},
+	{"batch scan p8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p8"},
+	{"batch scan p16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p16"},
+	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, ""},
+	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, ""},
+}
+
+func TestMamba(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		for _, mc := range mambaCases {
+			t.Run(mc.name, func(t *testing.T) {
+				g.scan16 = mc.scan16
+				defer func() { g.scan16 = "" }()
+				testMamba(t, cb, g, mc)
+			})
+		}
+	})
+}
+
+func testMamba(t *testing.T, cb *cpu.Backend, g *Backend, mc mambaCase) {
+	r := rand.New(rand.NewPCG(5, uint64(mc.E*mc.N)))
+	E, N, K := mc.E, mc.N, mc.K
+	nseq := len(mc.calls[0])
+	type st struct{ c, g *kernels.MambaState }
+	states := make([]st, nseq)
+	for i := range states {
+		conv, ssm := randn(r, (K-1)*E, 1), randn(r, E*N, 1)
+		mk := func(b kernels.Backend) *kernels.MambaState {
+			s := &kernels.MambaState{Conv: b.Alloc(max(1, (K-1)*E)), SSM: b.Alloc(E * N)}
+			b.Write(s.Conv, 0, conv)
+			b.Write(s.SSM, 0, ssm)
+			return s
+		}
+		states[i] = st{mk(cb), mk(g)}
+	}
+	convW := newTwin(cb, g, E, K, 0, randn(r, E*K, 0.5))
+	convB := newTwin(cb, g, 1, E, 0, randn(r, E, 0.1))
+	aVals := make([]float32, E*N)
+	for i := range aVals {
+		aVals[i] = -float32(math.Exp(r.NormFloat64()))
+	}
+	A := newTwin(cb, g, E, N, 2, aVals)
+	Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
+	dbias := make([]float32, E)
+	for i := range dbias {
+		dbias[i] = float32(-4 + 3*r.Float64())
+	}
+	DB := newTwin(cb, g, 1, E, 0, dbias)
+	for ci, lens := range mc.calls {
+		var seqs []kernels.Seq
+		var sc, sg []*kernels.MambaState
+		M := 0
+		for i, n := range lens {
+			seqs = append(seqs, kernels.Seq{Row: M, Len: n, Pos: 0})
+			sc, sg = append(sc, states[i].c), append(sg, states[i].g)
+			M += n
+		}
+		x := newTwin(cb, g, M, E, 3, randn(r, M*E, 1))
+		u := newTwin(cb, g, M, E, 0, make([]float32, M*E))
+		cb.MambaConv(u.c, x.c, convW.c, convB.c, sc, seqs)
+		g.MambaConv(u.g, x.g, convW.g, convB.g, sg, seqs)
+		if err := closeEnough(readMat(g, u.g), readMat(cb, u.c), 1e-6); err != nil {
+			t.Fatalf("call %d MambaConv output: %v", ci, err)
+		}
+		for i := range states {
+			if err := closeEnough(readBuf(g, states[i].g.Conv), readBuf(cb, states[i].c.Conv), 0); err != nil {
+				t.Fatalf("call %d MambaConv state %d: %v", ci, i, err)
+			}
+		}
+		delta := newTwin(cb, g, M, E, 1, randn(r, M*E, 1))
+		bc := newTwin(cb, g, M, 2*N+3, 0, randn(r, M*(2*N+3), 1))
+		z := newTwin(cb, g, M, E, 2, randn(r, M*E, 1))
+		y := newTwin(cb, g, M, E, 0, make([]float32, M*E))
+		pc := kernels.ScanParams{A: A.c, D: Dv.c, DeltaBias: DB.c}
+		pg := kernels.ScanParams{A: A.g, D: Dv.g, DeltaBias: DB.g}
+		cb.SelectiveScan(y.c, u.c, delta.c, bc.c.ColSlice(3, 3+N), bc.c.ColSlice(3+N, 3+2*N), z.c, pc, sc, seqs)
+		g.SelectiveScan(y.g, u.g, delta.g, bc.g.ColSlice(3, 3+N), bc.g.ColSlice(3+N, 3+2*N), z.g, pg, sg, seqs)
+		if err := closeEnough(readMat(g, y.g), readMat(cb, y.c), 1e-5); err != nil {
+			t.Fatalf("call %d SelectiveScan output: %v", ci, err)
+		}
+		for i := range states {
+			if err := closeEnough(readBuf(g, states[i].g.SSM), readBuf(cb, states[i].c.SSM), 1e-5); err != nil {
+				t.Fatalf("call %d SelectiveScan state %d: %v", ci, i, err)
+			}
+		}
+	}
+}
+
+func TestRoPE(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		seqs := []kernels.Seq{{Row: 0, Len: 3, Pos: 0}, {Row: 3, Len: 5, Pos: 1_500_000}, {Row: 8, Len: 2, Pos: 70_000}}
+		for _, sh := range []struct{ heads, hd int }{{3, 64}, {1, 256}, {2, 6}} {
+			t.Run(fmt.Sprintf("%dx%d", sh.heads, sh.hd), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(6, uint64(sh.hd)))
+				const rows = 12 // rows 10, 11 belong to no sequence and stay
+				x := newTwin(cb, g, rows, sh.heads*sh.hd, 7, randn(r, rows*sh.heads*sh.hd, 1))
+				cb.RoPE(x.c, sh.heads, sh.hd, 10000, seqs)
+				g.RoPE(x.g, sh.heads, sh.hd, 10000, seqs)
+				if err := closeEnough(readMat(g, x.g), readMat(cb, x.c), 1e-6); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
+}
+
+// attnCase is one Attention call: per sequence its chunk length and start
+// position; caches hold random keys and values for earlier positions.
+type attnCase struct {
+	name        string
+	H, G, hd, W int
+	lens, pos   []int
+	block       int  // attnBlock override
+	warpSoftmax bool // k_softmax_warp instead of k_softmax
+}
+
+var attnCases = []attnCase{
+	{"decode ring", 4, 1, 64, 16, []int{1}, []int{40}, 0, false},
+	{"decode batch gqa", 8, 2, 32, 16, []int{1, 1, 1}, []int{0, 5, 100}, 0, false},
+	{"prefill from zero", 4, 2, 64, 32, []int{100}, []int{0}, 0, false},
+	{"prefill continuing", 4, 1, 128, 48, []int{150}, []int{70}, 0, false},
+	{"short chunk continuing", 2, 2, 64, 20, []int{7}, []int{33}, 0, false},
+	{"full attention", 4, 4, 64, 0, []int{90, 3}, []int{30, 200}, 0, false},
+	{"mqa head 256 mixed", 3, 1, 256, 64, []int{80, 2}, []int{10, 500}, 0, false},
+	{"many query blocks", 2, 1, 64, 100, []int{1300}, []int{250}, 256, false},
+	{"window 1", 2, 1, 32, 1, []int{70, 1}, []int{3, 9}, 0, false},
+	{"full attention long context", 2, 1, 64, 0, []int{70}, []int{5000}, 0, false},
+	// long windows split each query's keys over several blocks
+	{"decode split keys", 2, 1, 64, 1000, []int{1, 1, 1}, []int{1500, 20, 1}, 0, false},
+	{"short chunk split keys", 4, 2, 128, 700, []int{7, 3}, []int{2000, 0}, 0, false},
+	{"decode split full attention", 3, 3, 64, 0, []int{1}, []int{900}, 0, false},
+	{"prefill continuing, warp softmax", 4, 1, 128, 48, []int{150}, []int{70}, 0, true},
+	{"many query blocks, warp softmax", 2, 1, 64, 100, []int{1300}, []int{250}, 256, true},
+	{"full attention long context, warp softmax", 2, 1, 64, 0, []int{70}, []int{5000}, 0, true},
+}
+
+func TestAttention(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		for _, ac := range attnCases {
+			t.Run(ac.name, func(t *testing.T) {
+				g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
+				defer func() { g.attnBlock, g.softmaxWarp = 0, false }()
+				testAttention(t, cb, g, ac)
+			})
+		}
+	})
+}
+
+func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
+	r := rand.New(rand.NewPCG(7, uint64(ac.H*1000+ac.hd+ac.W)))
+	kvDim := ac.G * ac.hd
+	var seqs []kernels.Seq
+	var cc, cg []*kernels.KVCache
+	M, long := 0, false
+	for i, n := range ac.lens {
+		seqs = append(seqs, kernels.Seq{Row: M, Len: n, Pos: ac.pos[i]})
+		M += n
+		if n > simtMaxLen {
+			long = true
+		}
+		capacity := ac.W - 1
+		if ac.W == 0 {
+			capacity = ac.pos[i] + n + 5
+		}
+		kv, vv := randn(r, max(capacity, 1)*kvDim, 1), randn(r, max(capacity, 1)*kvDim, 1)
+		mk := func(b kernels.Backend) *kernels.KVCache {
+			c := &kernels.KVCache{K: b.Alloc(len(kv)), V: b.Alloc(len(vv)), Cap: capacity}
+			b.Write(c.K, 0, kv)
+			b.Write(c.V, 0, vv)
+			return c
+		}
+		cc, cg = append(cc, mk(cb)), append(cg, mk(g))
+	}
+	qkvCols := (ac.H + 2*ac.G) * ac.hd
+	qkv := newTwin(cb, g, M, qkvCols, 0, randn(r, M*qkvCols, 1))
+	split := func(m kernels.Mat) (q, k, v kernels.Mat) {
+		H, G, hd := ac.H, ac.G, ac.hd
+		return m.ColSlice(0, H*hd), m.ColSlice(H*hd, (H+G)*hd), m.ColSlice((H+G)*hd, (H+2*G)*hd)
+	}
+	qc, kc, vc := split(qkv.c)
+	qg, kg, vg := split(qkv.g)
+	d := newTwin(cb, g, M, ac.H*ac.hd, 2, make([]float32, M*ac.H*ac.hd))
+	sh := kernels.AttnShape{NHead: ac.H, NKV: ac.G, HeadDim: ac.hd, Window: ac.W, Scale: float32(1 / math.Sqrt(float64(ac.hd)))}
+	cb.Attention(d.c, qc, kc, vc, sh, cc, seqs)
+	g.Attention(d.g, qg, kg, vg, sh, cg, seqs)
+	tol := 2e-5
+	if long && !g.fp32 {
+		tol = 3e-2 // the cuBLAS path multiplies in bf16
+	}
+	if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), tol); err != nil {
+		t.Fatalf("output: %v", err)
+	}
+	for i := range cc {
+		if err := closeEnough(readBuf(g, cg[i].K), readBuf(cb, cc[i].K), 0); err != nil {
+			t.Fatalf("key cache %d: %v", i, err)
+		}
+		if err := closeEnough(readBuf(g, cg[i].V), readBuf(cb, cc[i].V), 0); err != nil {
+			t.Fatalf("value cache %d: %v", i, err)
+		}
+	}
+}
+
+func TestLogProbs(t *testing.T) {
+	g := gpu(t, false)
+	cb := cpu.New()
+	r := rand.New(rand.NewPCG(8, 8))
+	const M, V = 70, 1000
+	vals := randn(r, M*V, 3)
+	for i := 0; i < M; i += 7 { // ties: the lowest index must win
+		vals[i*V+10], vals[i*V+500] = 50, 50
+	}
+	targets := make([]int32, M)
+	for i := range targets {
+		targets[i] = int32(r.IntN(V))
+	}
+	targets[3], targets[14] = -1, 10
+	l := newTwin(cb, g, M, V, 24, vals)
+	want, got := make([]kernels.TokenScore, M), make([]kernels.TokenScore, M)
+	cb.LogProbs(want, l.c, targets)
+	g.LogProbs(got, l.g, targets)
+	for i := range want {
+		if got[i].Argmax != want[i].Argmax || got[i].Greedy != want[i].Greedy || math.Abs(float64(got[i].LogProb-want[i].LogProb)) > 1e-5 {
+			t.Errorf("row %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,3 @@
+# Busy loop that never ends.
+while True:
+    pass
