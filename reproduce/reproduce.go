@@ -52,6 +52,10 @@ type Run struct {
 	NumFewshot int
 	// Options are the task's flags (without "--") and their values.
 	Options []Option
+	// DataFlag names the task's flag that takes the data location, for
+	// tasks that do not read --data-dir (perplexity's --ppl-data): the
+	// --data-dir of reproduce is passed to it.
+	DataFlag string
 	// Protocol says in a few words what the run does.
 	Protocol string
 }
@@ -343,7 +347,11 @@ func runOne(r *Run, o Options, dir string) (*results.Results, string) {
 		return nil, StatusNotAvailable
 	}
 	fs := taskFlags()
-	for _, op := range append(slices.Clone(r.Options), o.TaskOptions...) {
+	opts := slices.Clone(r.Options)
+	if r.DataFlag != "" && o.DataDir != "" {
+		opts = append(opts, Option{r.DataFlag, o.DataDir})
+	}
+	for _, op := range append(opts, o.TaskOptions...) {
 		f := fs.Lookup(op.Name)
 		if f == nil {
 			return nil, fmt.Sprintf("option --%s not available in this build's %s", op.Name, r.Task)

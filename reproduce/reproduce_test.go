@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,6 +27,7 @@ import (
 type fakeTask struct {
 	value float64
 	fail  bool
+	data  string
 }
 
 func (*fakeTask) Name() string        { return "fake_repro" }
@@ -34,12 +37,19 @@ func (*fakeTask) Version() string     { return "1" }
 func (f *fakeTask) Flags(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.value, "fake-repro-value", 0.5, "")
 	fs.BoolVar(&f.fail, "fake-repro-fail", false, "")
+	fs.StringVar(&f.data, "fake-repro-data", "", "")
 }
 func (f *fakeTask) Build(env *tasks.Env) (*tasks.Plan, error) {
 	if f.fail {
 		return nil, errors.New("asked to fail\nsecond line")
 	}
 	v := f.value
+	if f.data != "" { // the test passes a number as the "data location"
+		var err error
+		if v, err = strconv.ParseFloat(f.data, 64); err != nil {
+			return nil, err
+		}
+	}
 	p := &tasks.Plan{NumFewshot: max(env.NumFewshot, 0), Score: func(d *tasks.Doc, r []evaluator.Response) (results.Sample, error) {
 		return results.Sample{Scores: map[string]float64{"acc": v}}, nil
 	}}
@@ -175,6 +185,14 @@ func TestReproduce(t *testing.T) {
 	// --task-option applies after the run's own options.
 	o.TaskOptions = []Option{{"fake-repro-value", "1"}}
 	if rep, err = Reproduce(testTable, o); err != nil || rep.Cells[2].Ours != 1 {
+		t.Errorf("%v %+v", err, rep.Cells[2])
+	}
+	// --data-dir goes to a run's DataFlag.
+	withData := *testTable
+	withData.Runs = slices.Clone(testTable.Runs)
+	withData.Runs[1].DataFlag = "fake-repro-data"
+	o.TaskOptions, o.DataDir, o.OutputDir = nil, "0.75", t.TempDir()
+	if rep, err = Reproduce(&withData, o); err != nil || rep.Cells[2].Ours != 0.75 || rep.Data != "0.75" {
 		t.Errorf("%v %+v", err, rep.Cells[2])
 	}
 }

@@ -1,6 +1,9 @@
 package reproduce
 
-import "math"
+import (
+	"math"
+	"strings"
+)
 
 // na marks a paper cell that has no number.
 var na = math.NaN()
@@ -95,26 +98,31 @@ var samba38BITJune = &Table{
 	},
 }
 
+// The context lengths of Fig. 2a.
+var extrapolationLengths = []string{"1K", "2K", "4K", "8K", "16K", "32K", "64K", "128K", "256K", "512K", "1M"}
+
 var slimPajamaPPL = &Table{
 	Name:   "slimpajama-ppl",
 	Title:  "Validation perplexity at 4K, 8K and 16K tokens of models trained at 4K",
 	Source: "ICLR 2025 Table 3",
 	Notes: []string{
-		"Samba's pretrain.validate: the first L ∈ {4K, 8K, 16K} tokens of 16,385-token sequences, one forward pass each, every token scored, perplexity = exp(mean NLL).",
+		"Samba's pretrain.validate: the first L ∈ {4K, 8K, 16K} tokens of 200 sequences of 16,385 tokens (50 batches × 4), one forward pass each, every token scored, perplexity = exp(mean NLL).",
+		"Here: windows of L tokens starting every 16,385 tokens of the corpus stream (documents joined by EOS), 200 per length, each scored whole (L − 1 predictions, the paper's L: a one-token difference).",
 		"Upper block of the paper: 20B training tokens (421M–438M models); lower block: 100B (1.2B–1.4B).",
 	},
-	PaperData: "SlimPajama validation (not shipped: give it with --data-dir)",
+	PaperData: "SlimPajama validation (not shipped: give a copy with --data-dir)",
 	Models:    []string{"Samba 421M", "Samba 1.3B", "Mamba 432M", "Llama-2-SWA 438M", "Llama-2 438M", "Samba-NoPE 421M"},
 	Digits:    2,
 	Runs: []Run{
-		{ID: "perplexity", Task: "perplexity", NumFewshot: -1,
-			Options:  []Option{{"perplexity-protocol", "samba-slimpajama"}},
-			Protocol: "sequences of 16,385 tokens; the first 4K, 8K, 16K of each in one pass, all tokens scored"},
+		{ID: "perplexity", Task: "perplexity", NumFewshot: -1, DataFlag: "ppl-data",
+			Options: []Option{{"ppl-mode", "sliding"}, {"ppl-stride", "16385"}, {"context-lengths", "4K,8K,16K"},
+				{"ppl-tokens", "3293385"}}, // 201 × 16,385: 200 windows of each length
+			Protocol: "the first 4K, 8K, 16K tokens of 200 sequences of 16,385 tokens, one pass each, every token scored"},
 	},
 	Cells: []Cell{
-		{Label: "4K", Run: "perplexity", Group: "4K", Metric: "perplexity", Scale: 1, Paper: []float64{10.06, 7.32, 10.70, 11.12, 11.14, 10.11}},
-		{Label: "8K", Run: "perplexity", Group: "8K", Metric: "perplexity", Scale: 1, Paper: []float64{9.65, 7.11, 10.30, 10.66, 47.23, 28.97}},
-		{Label: "16K", Run: "perplexity", Group: "16K", Metric: "perplexity", Scale: 1, Paper: []float64{9.57, 6.96, 10.24, 10.57, 249.03, 314.78}},
+		{Label: "4K", Run: "perplexity", Group: "4K", Metric: "token_perplexity", Scale: 1, Paper: []float64{10.06, 7.32, 10.70, 11.12, 11.14, 10.11}},
+		{Label: "8K", Run: "perplexity", Group: "8K", Metric: "token_perplexity", Scale: 1, Paper: []float64{9.65, 7.11, 10.30, 10.66, 47.23, 28.97}},
+		{Label: "16K", Run: "perplexity", Group: "16K", Metric: "token_perplexity", Scale: 1, Paper: []float64{9.57, 6.96, 10.24, 10.57, 249.03, 314.78}},
 	},
 }
 
@@ -123,31 +131,32 @@ var lengthExtrapolation = &Table{
 	Title:  "Perplexity against context length, 1K to 1M tokens (models trained at 4K)",
 	Source: "ICLR 2025 Fig. 2a (values read off the figure, ±0.02)",
 	Notes: []string{
-		"Sliding windows of the evaluation length L, starting every 4096 tokens of the concatenated test stream (ArchScale's eval_proofpile.py), every token of a window scored, perplexity = exp(mean of the per-window mean NLL).",
+		"The paper's \"sliding window approach (Press et al.) with a window size of 4096\", taken as ArchScale's eval_proofpile.py: windows of L tokens starting every 4096 tokens of the concatenated test stream, each scored whole, perplexity = exp(mean of the per-window mean NLL).",
+		"That is about 175M tokens of forward passes for 1K…1M on a 1M-token stream; --task-option ppl-max-windows=N bounds the windows per length.",
 		"Llama-3 1.6B explodes beyond 4K and SE-Llama-3 beyond 16K; they are left out.",
 	},
-	PaperData: "the Proof-Pile test subset of Position Interpolation (not shipped: give it with --data-dir)",
+	PaperData: "the Proof-Pile test subset of Position Interpolation (not shipped: give a copy with --data-dir)",
 	Models:    []string{"Samba 1.7B", "Mistral 1.6B", "Mamba 1.8B"},
 	Digits:    2,
 	Approx:    true,
 	Runs: []Run{
-		{ID: "perplexity", Task: "perplexity", NumFewshot: -1,
-			Options:  []Option{{"perplexity-protocol", "samba-extrapolation"}},
-			Protocol: "sliding windows of 1K…1M tokens, stride 4096, all tokens of a window scored"},
+		{ID: "perplexity", Task: "perplexity", NumFewshot: -1, DataFlag: "ppl-data",
+			Options:  []Option{{"ppl-mode", "sliding"}, {"ppl-stride", "4K"}, {"context-lengths", strings.Join(extrapolationLengths, ",")}},
+			Protocol: "sliding windows of 1K…1M tokens starting every 4096 tokens, every token of a window scored"},
 	},
-	Cells: []Cell{
-		{Label: "1K", Run: "perplexity", Group: "1K", Metric: "perplexity", Scale: 1, Paper: []float64{5.22, 5.54, 5.57}},
-		{Label: "2K", Run: "perplexity", Group: "2K", Metric: "perplexity", Scale: 1, Paper: []float64{4.47, 4.72, 4.92}},
-		{Label: "4K", Run: "perplexity", Group: "4K", Metric: "perplexity", Scale: 1, Paper: []float64{4.07, 4.29, 4.56}},
-		{Label: "8K", Run: "perplexity", Group: "8K", Metric: "perplexity", Scale: 1, Paper: []float64{3.88, 4.08, 4.39}},
-		{Label: "16K", Run: "perplexity", Group: "16K", Metric: "perplexity", Scale: 1, Paper: []float64{3.80, 3.98, 4.40}},
-		{Label: "32K", Run: "perplexity", Group: "32K", Metric: "perplexity", Scale: 1, Paper: []float64{3.76, 3.93, 4.38}},
-		{Label: "64K", Run: "perplexity", Group: "64K", Metric: "perplexity", Scale: 1, Paper: []float64{3.75, 3.91, 4.37}},
-		{Label: "128K", Run: "perplexity", Group: "128K", Metric: "perplexity", Scale: 1, Paper: []float64{3.74, 3.90, 4.40}},
-		{Label: "256K", Run: "perplexity", Group: "256K", Metric: "perplexity", Scale: 1, Paper: []float64{3.74, 3.90, 4.45}},
-		{Label: "512K", Run: "perplexity", Group: "512K", Metric: "perplexity", Scale: 1, Paper: []float64{3.73, 3.89, 4.52}},
-		{Label: "1M", Run: "perplexity", Group: "1M", Metric: "perplexity", Scale: 1, Paper: []float64{3.71, 3.87, 4.57}},
-	},
+	Cells: extrapolationCells([][]float64{
+		{5.22, 5.54, 5.57}, {4.47, 4.72, 4.92}, {4.07, 4.29, 4.56}, {3.88, 4.08, 4.39}, {3.80, 3.98, 4.40}, {3.76, 3.93, 4.38},
+		{3.75, 3.91, 4.37}, {3.74, 3.90, 4.40}, {3.74, 3.90, 4.45}, {3.73, 3.89, 4.52}, {3.71, 3.87, 4.57},
+	}),
+}
+
+// extrapolationCells makes one cell per context length of Fig. 2a.
+func extrapolationCells(paper [][]float64) []Cell {
+	var cells []Cell
+	for i, l := range extrapolationLengths {
+		cells = append(cells, Cell{Label: l, Run: "perplexity", Group: l, Metric: "token_perplexity", Scale: 1, Paper: paper[i]})
+	}
+	return cells
 }
 
 var passkeyGrid = &Table{
