@@ -157,8 +157,9 @@ func runOnGPUs(cmd *cobra.Command, taskList string, n int, mf *modelFlags, outDi
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	finished := make(chan struct{})
+	finished, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		tick := time.NewTicker(gpuProgressEvery)
 		defer tick.Stop()
 		for {
@@ -184,6 +185,10 @@ func runOnGPUs(cmd *cobra.Command, taskList string, n int, mf *modelFlags, outDi
 		}
 	}
 	close(finished)
+	<-exited
+	for _, p := range shards {
+		p.showCacheProgress() // the final counts
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%s; the other shards' work is kept in %s: run the same command again to resume", strings.Join(failed, "; "), outDir)
 	}
