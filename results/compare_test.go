@@ -91,7 +91,9 @@ func TestCompare(t *testing.T) {
 			map[string]Verdict{"gsm8k (task)": Missing}, 1},
 		{"missing metric", func(r *Results) { r.Tasks["mmlu"].Metrics = r.Tasks["mmlu"].Metrics[:1] }, DefaultTolerance(),
 			map[string]Verdict{"mmlu acc_macro_categories": Missing}, 1},
-		{"new task", func(r *Results) { r.Tasks["extra"] = &TaskResult{Task: "extra", Metrics: []Metric{{Name: "acc", Value: 1}}} },
+		{"new task", func(r *Results) {
+			r.Tasks["extra"] = &TaskResult{Task: "extra", Metrics: []Metric{{Name: "acc", Value: 1}}}
+		},
 			DefaultTolerance(), map[string]Verdict{"extra acc": Added}, 0},
 	}
 	for _, c := range cases {

@@ -97,7 +97,11 @@ func TestMergeShardsErrors(t *testing.T) {
 		{"limit", func() []*ShardDir { s := shards(2, ids); s[1].Results.Config.Limit = 9; return s }, "s1: limit 9 differs from s0's 0"},
 		{"version", func() []*ShardDir { s := shards(2, ids); s[1].Results.Tasks["t"].Version = "2"; return s }, "s1: t version 2 differs from s0's 1"},
 		{"shots", func() []*ShardDir { s := shards(2, ids); s[1].Results.Tasks["t"].NumFewshot = 0; return s }, "s1: t num_fewshot 0 differs"},
-		{"settings", func() []*ShardDir { s := shards(2, ids); s[1].Results.Tasks["t"].Config = map[string]any{"k": "w"}; return s }, "s1: t settings"},
+		{"settings", func() []*ShardDir {
+			s := shards(2, ids)
+			s[1].Results.Tasks["t"].Config = map[string]any{"k": "w"}
+			return s
+		}, "s1: t settings"},
 		{"tasks", func() []*ShardDir {
 			s := shards(2, ids)
 			s[1].Results.Tasks["u"] = s[1].Results.Tasks["t"]
