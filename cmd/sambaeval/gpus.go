@@ -226,9 +226,10 @@ type shardProc struct {
 	log          *os.File
 	done         chan struct{}
 
-	// done counts the finished requests in each cache file, read up to
-	// offset (the evaluator shows no progress bar when its output is not a
-	// terminal, so the parent counts the responses in the shard's cache).
+	// counted holds, per cache file, the finished requests counted so far
+	// and the offset read up to (the evaluator draws no progress bar when
+	// its output is not a terminal, so the parent counts the responses in
+	// the shard's cache instead).
 	counted map[string]cacheCount
 
 	mu       sync.Mutex
