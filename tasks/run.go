@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sambaeval/sambaeval/evaluator"
@@ -86,18 +87,20 @@ func Select(docs []Doc, limit int, sh Shard, subtask func(*Doc) string) []Doc {
 // later failure loses nothing) and, when asked or when sharded, the samples.
 func Run(ts []Task, o Options) (*results.Results, error) {
 	m := o.Model
-	cfg, _ := json.Marshal(m.Config)
+	info := results.ModelInfo{Source: "none", Name: "none (given completions)"}
+	if m != nil {
+		cfg, _ := json.Marshal(m.Config)
+		info = results.ModelInfo{Source: m.Info.Source, Name: m.Info.Name, Path: m.Info.Path,
+			CheckpointHash: m.Info.Hash(), Device: m.Info.Device, Config: cfg}
+	}
 	res := &results.Results{
 		SchemaVersion: results.SchemaVersion,
 		Sambaeval:     o.Version,
-		Model: results.ModelInfo{
-			Source: m.Info.Source, Name: m.Info.Name, Path: m.Info.Path,
-			CheckpointHash: m.Info.Hash(), Device: m.Info.Device, Config: cfg,
-		},
-		Tasks:   map[string]*results.TaskResult{},
-		Config:  results.RunConfig{Seed: o.Seed, BatchSize: o.BatchSize, ChunkSize: o.ChunkSize, Limit: o.Limit, Command: o.Command},
-		Started: time.Now().UTC().Format(time.RFC3339),
-		Shard:   o.Shard.String(),
+		Model:         info,
+		Tasks:         map[string]*results.TaskResult{},
+		Config:        results.RunConfig{Seed: o.Seed, BatchSize: o.BatchSize, ChunkSize: o.ChunkSize, Limit: o.Limit, Command: o.Command},
+		Started:       time.Now().UTC().Format(time.RFC3339),
+		Shard:         o.Shard.String(),
 	}
 	start := time.Now()
 	lm := &evaluator.LM{M: m, BatchSize: o.BatchSize, ChunkSize: o.ChunkSize}
@@ -138,24 +141,27 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 	if o.Shard.Count > 1 {
 		cachePath = filepath.Join(o.OutputDir, "cache", fmt.Sprintf("%s.shard%dof%d.jsonl", t.Name(), o.Shard.Index, o.Shard.Count))
 	}
-	cache, err := evaluator.OpenCache(cachePath, lm.M.Info.Hash()+"/"+t.Version())
+	scope := "no-model"
+	if lm.M != nil {
+		scope = lm.M.Info.Hash()
+	}
+	cache, err := evaluator.OpenCache(cachePath, scope+"/"+t.Version())
 	if err != nil {
 		return nil, err
 	}
 	defer cache.Close()
-	resp, err := evaluator.Evaluate(lm, reqs, cache, t.Name(), o.Progress)
+	var resp []evaluator.Response
+	if len(reqs) > 0 {
+		if lm.M == nil {
+			return nil, fmt.Errorf("needs a model")
+		}
+		if resp, err = evaluator.Evaluate(lm, reqs, cache, t.Name(), o.Progress); err != nil {
+			return nil, err
+		}
+	}
+	samples, err := scoreAll(plan, docs, resp, first)
 	if err != nil {
 		return nil, err
-	}
-	samples := make([]results.Sample, len(docs))
-	for i := range docs {
-		n := len(docs[i].Requests)
-		s, err := plan.Score(&docs[i], resp[first[i]:first[i]+n])
-		if err != nil {
-			return nil, fmt.Errorf("doc %d: %w", docs[i].ID, err)
-		}
-		s.DocID = docs[i].ID
-		samples[i] = s
 	}
 	tr, err := t.Aggregate(samples)
 	if err != nil {
@@ -172,4 +178,47 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 		}
 	}
 	return tr, nil
+}
+
+// scoreAll scores every document, on plan.ScoreWorkers goroutines when
+// set; the samples come back in document order either way.
+func scoreAll(plan *Plan, docs []Doc, resp []evaluator.Response, first []int) ([]results.Sample, error) {
+	samples := make([]results.Sample, len(docs))
+	errs := make([]error, len(docs))
+	one := func(i int) {
+		var r []evaluator.Response
+		if n := len(docs[i].Requests); n > 0 {
+			r = resp[first[i] : first[i]+n]
+		}
+		s, err := plan.Score(&docs[i], r)
+		if err != nil {
+			errs[i] = fmt.Errorf("doc %d: %w", docs[i].ID, err)
+			return
+		}
+		s.DocID = docs[i].ID
+		samples[i] = s
+	}
+	workers := max(plan.ScoreWorkers, 1)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				one(i)
+			}
+		}()
+	}
+	for i := range docs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return samples, nil
 }

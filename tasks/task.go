@@ -74,6 +74,15 @@ type Plan struct {
 	// Subtask, when set, names each document's subtask (an MMLU subject):
 	// --limit then applies per subtask, as lm-eval applies it.
 	Subtask func(d *Doc) string
+	// ScoreWorkers, when above 1, lets Score run on that many documents at
+	// once (HumanEval runs programs).
+	ScoreWorkers int
+}
+
+// ModelFree is implemented by tasks that can run without a model in some
+// configurations (HumanEval scoring given completions).
+type ModelFree interface {
+	NeedsModel() bool
 }
 
 var (

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sambaeval/sambaeval/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -42,6 +44,9 @@ type exitStatus struct {
 func (e *exitStatus) Error() string { return e.msg }
 
 func main() {
+	// A sandboxed HumanEval program runs as this binary re-executed; Main
+	// takes over in that case and never returns.
+	sandbox.Main()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sambaeval:", err)
 		var st *exitStatus

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/sambaeval/sambaeval/results"
+	"github.com/sambaeval/sambaeval/sandbox"
 )
 
 // TestMain lets tests run this test binary as the sambaeval command.
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	if os.Getenv("SAMBAEVAL_TEST_MAIN") == "1" {
 		main()
 		os.Exit(0)
@@ -171,5 +173,47 @@ func TestScoreJSON(t *testing.T) {
 	}
 	if r.Tokens != 10 || r.Predicted != 9 || len(r.Logprobs) != 9 || sum-r.NLL > 1e-3 || r.NLL-sum > 1e-3 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+func TestHumanEvalCompletionsWithoutModel(t *testing.T) {
+	dir := t.TempDir()
+	// Problem 0 gets two completions (one right, one wrong), problem 2 one right one.
+	right0 := "    for i, a in enumerate(numbers):\n        for j, b in enumerate(numbers):\n            if i != j and abs(a - b) < threshold:\n                return True\n    return False\n"
+	lines := []map[string]string{
+		{"task_id": "HumanEval/0", "completion": right0},
+		{"task_id": "HumanEval/0", "completion": "    return True\n"},
+		{"task_id": "HumanEval/2", "completion": "    return number % 1.0\n"},
+		{"task_id": "HumanEval/2", "completion": "    while True: pass\n"},
+	}
+	var buf bytes.Buffer
+	for _, l := range lines {
+		b, _ := json.Marshal(l)
+		buf.Write(append(b, '\n'))
+	}
+	f := filepath.Join(dir, "samples.jsonl")
+	os.WriteFile(f, buf.Bytes(), 0o644)
+	out := filepath.Join(dir, "out")
+	_, stderr, err := sambaeval(t, "run", "humaneval", "--completions", f, "--output-dir", out, "--log-samples", "--humaneval-timeout", "1s")
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	if strings.Contains(stderr, "model samba-tiny") {
+		t.Error("a model was loaded to score given completions")
+	}
+	m := metrics(t, out)
+	if m["humaneval/pass@1"] != 0.5 {
+		t.Fatalf("pass@1 = %v, want 0.5 (n=2, c=1 on both problems)", m["humaneval/pass@1"])
+	}
+	ss, err := results.ReadSamples(filepath.Join(out, "samples_humaneval.jsonl"))
+	if err != nil || len(ss) != 2 {
+		t.Fatalf("samples: %v %d", err, len(ss))
+	}
+	res := ss[1].Extra["results"].([]any)
+	if r := res[1].(map[string]any)["result"]; r != "timed out" {
+		t.Errorf("infinite loop recorded as %v", r)
+	}
+	if _, e, err := sambaeval(t, "run", "humaneval", "--samples-per-task", "5", "--limit", "1"); err == nil || !strings.Contains(e, "--temperature") {
+		t.Errorf("n=5 greedy should be refused: %v %s", err, e)
 	}
 }

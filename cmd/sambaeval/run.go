@@ -76,17 +76,22 @@ same command again after an interruption resumes where it stopped and gives iden
 				mf.device = "cuda:0"
 			}
 		}
-		m, err := mf.open()
-		if err != nil {
-			return err
+		name := "no-model"
+		if needsModel(ts) {
+			m, err := mf.open()
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			o.Model, name = m, m.Info.Name
+			fmt.Fprintf(cmd.ErrOrStderr(), "model %s\n", m)
 		}
-		defer m.Close()
 		if o.OutputDir == "" {
-			o.OutputDir = filepath.Join("sambaeval-results", safeName(m.Info.Name))
+			o.OutputDir = filepath.Join("sambaeval-results", safeName(name))
 		}
-		o.Model, o.Log, o.Progress = m, cmd.ErrOrStderr(), os.Stderr
+		o.Log, o.Progress = cmd.ErrOrStderr(), os.Stderr
 		o.Version, o.Command = version, strings.Join(os.Args, " ")
-		fmt.Fprintf(cmd.ErrOrStderr(), "model %s\nresults in %s\n", m, o.OutputDir)
+		fmt.Fprintf(cmd.ErrOrStderr(), "results in %s\n", o.OutputDir)
 		res, err := tasks.Run(ts, o)
 		if err != nil {
 			return err
@@ -95,6 +100,17 @@ same command again after an interruption resumes where it stopped and gives iden
 		return nil
 	}
 	return cmd
+}
+
+// needsModel reports whether any task needs a model (HumanEval with
+// --completions does not).
+func needsModel(ts []tasks.Task) bool {
+	for _, t := range ts {
+		if mf, ok := t.(tasks.ModelFree); !ok || mf.NeedsModel() {
+			return true
+		}
+	}
+	return false
 }
 
 func safeName(s string) string {

@@ -4,5 +4,6 @@ package all
 
 import (
 	_ "github.com/sambaeval/sambaeval/tasks/gsm8k"
+	_ "github.com/sambaeval/sambaeval/tasks/humaneval"
 	_ "github.com/sambaeval/sambaeval/tasks/mmlu"
 )
