@@ -26,7 +26,7 @@ var Tables = []*Table{
 // sampling, τ = 0.2, top-p 0.95, one sample per problem for pass@1.
 var humanevalPaper = Run{
 	ID: "humaneval", Task: "humaneval", NumFewshot: 0,
-	Options:  []Option{{"humaneval-temperature", "0.2"}, {"humaneval-top-p", "0.95"}, {"humaneval-samples", "1"}},
+	Options:  []Option{{"temperature", "0.2"}, {"top-p", "0.95"}, {"samples-per-task", "1"}},
 	Protocol: "0-shot, nucleus sampling τ=0.2 top-p 0.95, 1 sample per problem, pass@1",
 }
 

@@ -31,7 +31,7 @@ func TestReproduceList(t *testing.T) {
 		"samba-3.8b-base: Samba-3.8B base model: the benchmarks this harness has\n  source: ICLR 2025 Table 7 = arXiv v1 Table 1\n",
 		"  run mmlu: sambaeval run mmlu --num-fewshot 5\n",
 		"  run gsm8k: sambaeval run gsm8k --num-fewshot 5\n",
-		"  run humaneval: sambaeval run humaneval --num-fewshot 0 --humaneval-temperature 0.2 --humaneval-top-p 0.95 --humaneval-samples 1" + avail("humaneval") + "\n",
+		"  run humaneval: sambaeval run humaneval --num-fewshot 0 --temperature 0.2 --top-p 0.95 --samples-per-task 1" + avail("humaneval") + "\n",
 		"  cell MMLU: mmlu acc; paper 71.2\n",
 		"  cell GSM8K (strict-match): gsm8k exact_match,strict-match; paper 69.6\n",
 		"  cell HumanEval pass@1: humaneval pass@1; paper 54.9\n",
