@@ -19,9 +19,10 @@ type Tolerance struct {
 	// (accuracies, exact match, pass@k), in percent of the baseline value
 	// for others. NaN: the standard error.
 	MaxDrop float64
-	// MaxPPLRise is the allowed rise of a perplexity-like metric (see
-	// IsPerplexity), in percent of the baseline value. NaN: the standard
-	// error.
+	// MaxPPLRise is the allowed rise of a perplexity (see IsPerplexity),
+	// in percent of the baseline value; for the logarithm of a perplexity
+	// (see LogBase), the rise of the log that makes the perplexity rise by
+	// that percentage. NaN: the standard error.
 	MaxPPLRise float64
 	// Groups compares the metrics of groups (subjects, lengths, ...) too.
 	Groups bool
@@ -38,6 +39,22 @@ func DefaultTolerance() Tolerance {
 func IsPerplexity(m Metric) bool {
 	n := strings.ToLower(m.Name)
 	return !m.HigherIsBetter && (strings.Contains(n, "perplexity") || strings.Contains(n, "ppl"))
+}
+
+// LogBase returns the base of a metric that is the logarithm of a
+// perplexity: e for a mean negative log-likelihood ("nll", "*_nll"), 2 for
+// bits per byte; 0 for other metrics.
+func LogBase(m Metric) float64 {
+	if m.HigherIsBetter {
+		return 0
+	}
+	switch n := strings.ToLower(m.Name); {
+	case n == "nll" || strings.HasSuffix(n, "_nll"):
+		return math.E
+	case n == "bits_per_byte" || n == "bpb":
+		return 2
+	}
+	return 0
 }
 
 // Verdict is the outcome of comparing one metric.
@@ -239,10 +256,13 @@ func judge(b, n Metric, stderr float64, tol Tolerance) (float64, Verdict) {
 		return math.NaN(), Regression
 	}
 	allowed := stderr
+	ppl, logBase := IsPerplexity(b), LogBase(b)
 	switch {
-	case IsPerplexity(b) && !math.IsNaN(tol.MaxPPLRise):
+	case ppl && !math.IsNaN(tol.MaxPPLRise):
 		allowed = math.Abs(b.Value) * tol.MaxPPLRise / 100
-	case !IsPerplexity(b) && !math.IsNaN(tol.MaxDrop):
+	case logBase > 0 && !math.IsNaN(tol.MaxPPLRise):
+		allowed = math.Log1p(tol.MaxPPLRise/100) / math.Log(logBase)
+	case !ppl && logBase == 0 && !math.IsNaN(tol.MaxDrop):
 		if inUnit(b.Value) && inUnit(n.Value) {
 			allowed = tol.MaxDrop / 100
 		} else {

@@ -83,6 +83,15 @@ func TestCompare(t *testing.T) {
 		// --max-drop does not apply to perplexities, nor --max-ppl-rise to others.
 		{"max-drop leaves ppl to stderr", func(r *Results) { set(r, "perplexity", "perplexity", 10.3) }, tol(50, nan, false),
 			map[string]Verdict{"perplexity perplexity": Regression}, 1},
+		// The log of a perplexity: --max-ppl-rise 5 allows ln(1.05) = 0.0488 of NLL, log2(1.05) = 0.0704 bits.
+		{"nll rise within ppl tolerance", func(r *Results) { set(r, "perplexity", "nll", 2.3+0.048) }, tol(50, 5, false),
+			map[string]Verdict{"perplexity nll": Within}, 0},
+		{"nll rise beyond ppl tolerance", func(r *Results) { set(r, "perplexity", "nll", 2.3+0.049) }, tol(50, 5, false),
+			map[string]Verdict{"perplexity nll": Regression}, 1},
+		{"bits per byte rise", func(r *Results) { set(r, "perplexity", "bits_per_byte", 1.0+0.071) }, tol(nan, 5, false),
+			map[string]Verdict{"perplexity bits_per_byte": Regression}, 1},
+		{"bits per byte within", func(r *Results) { set(r, "perplexity", "bits_per_byte", 1.0+0.070) }, tol(nan, 5, false),
+			map[string]Verdict{"perplexity bits_per_byte": Within}, 0},
 		{"groups compared when asked", func(r *Results) { set(r, "mmlu/stem", "acc", 0.40) }, tol(nan, nan, true),
 			map[string]Verdict{"mmlu/stem acc": Regression, "mmlu acc": Same}, 1},
 		{"groups ignored by default", func(r *Results) { set(r, "mmlu/stem", "acc", 0.40) }, DefaultTolerance(),
@@ -159,7 +168,7 @@ func TestCompareNotes(t *testing.T) {
 		"note: limit: base 0, new 100 (0: all documents)",
 		"note: gsm8k: samples 1319 in base, 100 in new",
 		"note: mmlu: version 1 in base, 2 in new",
-		"no regression in 6 metrics",
+		"no regression in 8 metrics",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("missing %q in\n%s", want, buf.String())

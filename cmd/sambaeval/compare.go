@@ -27,7 +27,8 @@ the worsening allowed and a verdict. higher_is_better says which way is worse.
 A metric regresses when NEW is worse than BASE by more than the combined standard error (by anything
 when neither has one), or, when given, by more than --max-drop points (metrics in [0, 1], such as
 accuracies: 1 point = 0.01; other metrics: percent of the base value) or, for perplexities, by a
-relative rise of more than --max-ppl-rise percent. A task or metric of BASE missing from NEW fails too.
+relative rise of more than --max-ppl-rise percent (for nll and bits_per_byte, the rise that makes the
+perplexity rise by that much). A task or metric of BASE missing from NEW fails too.
 
 Exit status: 0 no regression, 1 error (unreadable or invalid input), 2 regression or missing metric.`,
 		Args: cobra.ExactArgs(2),

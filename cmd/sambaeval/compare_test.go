@@ -37,6 +37,7 @@ func TestCompareExitCodes(t *testing.T) {
 		metric(m, "perplexity", 0)["value"] = 9.0
 	})
 	ppl := variant("ppl", func(m map[string]any) { metric(m, "perplexity", 0)["value"] = 10.3 })
+	nll := variant("nll", func(m map[string]any) { metric(m, "perplexity", 1)["value"] = 2.34 })
 	missing := variant("missing", func(m map[string]any) { delete(m["tasks"].(map[string]any), "gsm8k") })
 	schema := variant("schema", func(m map[string]any) { m["schema_version"] = 99 })
 
@@ -48,13 +49,13 @@ func TestCompareExitCodes(t *testing.T) {
 		rows [][]string
 		last string
 	}{
-		{[]string{base, base}, 0, [][]string{{"mmlu", "acc", "0.6000", "0.6000", "+0.0000", "0.0283", "0.0283", "same"}}, "no regression in 6 metrics"},
-		{[]string{base, within}, 0, [][]string{{"mmlu", "acc", "0.6000", "0.5800", "-0.0200", "0.0283", "0.0283", "within tolerance"}}, "no regression in 6 metrics"},
-		{[]string{base, drop}, 2, [][]string{{"mmlu", "acc", "0.6000", "0.5000", "-0.1000", "0.0283", "0.0283", "REGRESSION"}}, "1 of 6 metrics regressed or are missing"},
+		{[]string{base, base}, 0, [][]string{{"mmlu", "acc", "0.6000", "0.6000", "+0.0000", "0.0283", "0.0283", "same"}}, "no regression in 8 metrics"},
+		{[]string{base, within}, 0, [][]string{{"mmlu", "acc", "0.6000", "0.5800", "-0.0200", "0.0283", "0.0283", "within tolerance"}}, "no regression in 8 metrics"},
+		{[]string{base, drop}, 2, [][]string{{"mmlu", "acc", "0.6000", "0.5000", "-0.1000", "0.0283", "0.0283", "REGRESSION"}}, "1 of 8 metrics regressed or are missing"},
 		// --max-drop in points for metrics in [0, 1], in percent of the base value for others.
 		{[]string{base, drop, "--max-drop", "10"}, 0, [][]string{
 			{"mmlu", "acc", "0.6000", "0.5000", "-0.1000", "0.0283", "0.1000", "within tolerance"},
-			{"perplexity", "tokens", "1000000.0000", "1000000.0000", "+0.0000", "—", "100000.0000", "same"}}, "no regression in 6 metrics"},
+			{"perplexity", "tokens", "1000000.0000", "1000000.0000", "+0.0000", "—", "100000.0000", "same"}}, "no regression in 8 metrics"},
 		{[]string{base, drop, "--max-drop", "5"}, 2, [][]string{{"mmlu", "acc", "0.6000", "0.5000", "-0.1000", "0.0283", "0.0500", "REGRESSION"}}, ""},
 		{[]string{base, better}, 0, [][]string{
 			{"mmlu", "acc", "0.6000", "0.7000", "+0.1000", "0.0283", "0.0283", "better"},
@@ -63,8 +64,11 @@ func TestCompareExitCodes(t *testing.T) {
 		{[]string{base, ppl}, 2, [][]string{{"perplexity", "perplexity", "10.0000", "10.3000", "+0.3000", "—", "0.0000", "REGRESSION"}}, ""},
 		{[]string{base, ppl, "--max-ppl-rise", "5"}, 0, [][]string{{"perplexity", "perplexity", "10.0000", "10.3000", "+0.3000", "—", "0.5000", "within tolerance"}}, ""},
 		{[]string{base, ppl, "--max-ppl-rise", "2"}, 2, [][]string{{"perplexity", "perplexity", "10.0000", "10.3000", "+0.3000", "—", "0.2000", "REGRESSION"}}, ""},
-		{[]string{base, missing}, 2, [][]string{{"gsm8k", "(task)", "—", "—", "—", "—", "—", "MISSING"}}, "1 of 5 metrics regressed or are missing"},
-		{[]string{base, drop, "--groups"}, 2, [][]string{{"mmlu / stem", "acc", "0.5000", "0.5000", "+0.0000", "0.0127", "0.0127", "same"}}, "1 of 7 metrics regressed or are missing"},
+		// The log of a perplexity: 5% allows ln(1.05) = 0.0488 more NLL.
+		{[]string{base, nll, "--max-ppl-rise", "5"}, 0, [][]string{{"perplexity", "nll", "2.3000", "2.3400", "+0.0400", "—", "0.0488", "within tolerance"}}, ""},
+		{[]string{base, nll, "--max-ppl-rise", "3"}, 2, [][]string{{"perplexity", "nll", "2.3000", "2.3400", "+0.0400", "—", "0.0296", "REGRESSION"}}, ""},
+		{[]string{base, missing}, 2, [][]string{{"gsm8k", "(task)", "—", "—", "—", "—", "—", "MISSING"}}, "1 of 7 metrics regressed or are missing"},
+		{[]string{base, drop, "--groups"}, 2, [][]string{{"mmlu / stem", "acc", "0.5000", "0.5000", "+0.0000", "0.0127", "0.0127", "same"}}, "1 of 9 metrics regressed or are missing"},
 	}
 	for _, c := range cases {
 		out, stderr, err := sambaeval(t, append([]string{"compare"}, c.args...)...)
@@ -91,7 +95,7 @@ func TestCompareExitCodes(t *testing.T) {
 	var j struct {
 		Diffs []struct{ Task, Metric, Verdict string }
 	}
-	if exitCode(t, err) != 2 || json.Unmarshal([]byte(out), &j) != nil || len(j.Diffs) != 6 ||
+	if exitCode(t, err) != 2 || json.Unmarshal([]byte(out), &j) != nil || len(j.Diffs) != 8 ||
 		j.Diffs[2].Task != "mmlu" || j.Diffs[2].Metric != "acc" || j.Diffs[2].Verdict != "REGRESSION" {
 		t.Errorf("--json: %v %s", err, out)
 	}
