@@ -1,6 +1,10 @@
-// Package model holds the Samba architecture: its configuration, the forward
-// pass written against the kernels interface, streaming sessions that carry
-// Mamba and sliding-window state, scoring and decoding.
+// Package model holds the Samba architecture and its relatives: the
+// configuration (lit-gpt field names, or a Hugging Face config.json), the
+// block layout it implies (Mamba, sliding-window or full attention and
+// SwiGLU MLPs, in the combinations of the Samba paper's comparisons and of
+// Llama, Mistral and Phi-3), the forward pass written against the kernels
+// interface, streaming sessions that carry Mamba and attention state,
+// scoring and decoding.
 package model
 
 import (
@@ -8,15 +12,23 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
 // Config describes a model. JSON field names are lit-gpt's, as in the
-// config.json of a Samba model directory.
+// config.json of a Samba model directory; a Hugging Face config.json is
+// translated into the same fields (see ParseConfig).
 type Config struct {
-	Name             string  `json:"name"`
-	Architecture     string  `json:"architecture,omitempty"`
+	Name         string `json:"name"`
+	Architecture string `json:"architecture,omitempty"`
+	// Format names the checkpoint's tensor names: "" or "lit-gpt" for
+	// microsoft/Samba's lit_gpt modules (transformer.h.{i}...), "hf-llama"
+	// for Hugging Face LlamaForCausalLM and MistralForCausalLM
+	// (model.layers.{i}... with separate q/k/v and gate/up projections),
+	// "hf-phi3" for Phi3ForCausalLM (fused qkv_proj and gate_up_proj).
+	Format           string  `json:"checkpoint_format,omitempty"`
 	BlockSize        int     `json:"block_size"`
 	VocabSize        int     `json:"vocab_size"`
 	PaddingMultiple  int     `json:"padding_multiple,omitempty"`
@@ -33,7 +45,8 @@ type Config struct {
 	NormEps          float64 `json:"norm_eps"`
 	Bias             bool    `json:"bias"`
 	ParallelResidual bool    `json:"parallel_residual,omitempty"`
-	// MbPerLayer puts a Mamba mixer in block i when i % MbPerLayer == 0.
+	// MbPerLayer puts a Mamba mixer in block i when i % MbPerLayer == 0
+	// (0 or negative: no Mamba blocks).
 	MbPerLayer int `json:"mb_per_layer"`
 	// FullPerLayer makes block i use full attention when
 	// i % FullPerLayer == FullPerLayer-1 (lit-gpt default 1000000: never).
@@ -41,6 +54,21 @@ type Config struct {
 	// AttnLayerPos lists the attention blocks explicitly ("[1,5]"); every
 	// other block is Mamba.
 	AttnLayerPos string `json:"attn_layer_pos,omitempty"`
+	// Mamba makes every block a bare Mamba mixer with no MLP (lit-gpt's
+	// Mamba_* configs, built from mamba_ssm blocks: norm, mixer).
+	Mamba bool `json:"mamba,omitempty"`
+	// MambaSWAMLP makes every block Mamba, then attention, then the MLP
+	// (lit-gpt's Mamba_SWA_MLP_* configs: norm_m, mb, norm_attn, attn).
+	MambaSWAMLP bool `json:"mamba_swa_mlp,omitempty"`
+	// AblMamba puts a SwiGLU MLP of width 2·n_embd where the Mamba mixers
+	// would be (lit-gpt's *_abl_mamba configs, the paper's MLP2-SWA-MLP).
+	AblMamba bool `json:"abl_mamba,omitempty"`
+	// MLP is lit-gpt's mlp flag: false drops the MLP of every block
+	// (default true).
+	MLP *bool `json:"mlp,omitempty"`
+	// RMSNorm is lit-gpt's rms_norm flag of the Mamba_* configs (default
+	// true; false, LayerNorm, is not supported).
+	RMSNorm *bool `json:"rms_norm,omitempty"`
 	// NoPE disables rotary embeddings.
 	NoPE          bool   `json:"nope,omitempty"`
 	MambaInit     bool   `json:"mamba_init,omitempty"`
@@ -59,40 +87,65 @@ type Config struct {
 	// AddedTokens names special tokens beyond the SentencePiece vocabulary,
 	// e.g. "phi3" for Phi-3's ids 32000–32010.
 	AddedTokens string `json:"added_tokens,omitempty"`
+
+	// lit-gpt features this engine does not run; read only to refuse them.
+	UseMega             bool `json:"use_mega,omitempty"`
+	GLAPerLayer         int  `json:"gla_per_layer,omitempty"`
+	RetPerLayer         int  `json:"ret_per_layer,omitempty"`
+	SCAttn              bool `json:"sc_attn,omitempty"`
+	SharedAttentionNorm bool `json:"shared_attention_norm,omitempty"`
+	CondenseRatio       int  `json:"condense_ratio,omitempty"`
 }
 
-// Mixer is the token mixer of a block.
-type Mixer int
-
+// Checkpoint formats (Config.Format).
 const (
-	// Mamba is a Mamba-1 selective state-space mixer.
-	Mamba Mixer = iota
-	// Attention is causal self-attention, sliding-window when the block's
-	// Window is positive.
-	Attention
+	FormatLitGPT  = "lit-gpt"
+	FormatHFLlama = "hf-llama"
+	FormatHFPhi3  = "hf-phi3"
 )
 
-func (m Mixer) String() string {
-	if m == Mamba {
-		return "mamba"
-	}
-	return "attention"
-}
-
-// Block describes one block: a token mixer then a SwiGLU MLP, each pre-norm
-// with a residual connection.
-type Block struct {
-	Mixer Mixer
-	// Window is the attention window in keys including the query itself;
-	// 0 means full causal attention.
-	Window int
-}
+func (c *Config) hasMLP() bool { return c.MLP == nil || *c.MLP }
 
 // Blocks returns the layout of the model, block by block, reading lit-gpt's
-// rules: Mamba where i % mb_per_layer == 0 (or where i is not listed in
-// attn_layer_pos), attention elsewhere, windowed by local_window unless
-// full_per_layer selects the block for full attention.
+// rules:
+//   - mamba: every block a Mamba mixer, no MLP;
+//   - mamba_swa_mlp: every block Mamba, then attention, then the MLP;
+//   - otherwise one mixer per block: Mamba where i % mb_per_layer == 0 (or
+//     where i is not listed in attn_layer_pos), an MLP of width 2·n_embd
+//     there instead under abl_mamba, attention elsewhere; then the MLP
+//     unless mlp is false.
+//
+// Attention is windowed by local_window unless full_per_layer selects the
+// block for full attention (i % full_per_layer == full_per_layer-1), or
+// local_window ≤ 0. Hugging Face configs read as attention-only layouts.
 func (c *Config) Blocks() ([]Block, error) {
+	if c.NLayer <= 0 {
+		return nil, fmt.Errorf("n_layer %d must be positive", c.NLayer)
+	}
+	full := c.FullPerLayer
+	if full <= 0 {
+		full = 1000000
+	}
+	attention := func(i int) Mixer {
+		m := Mixer{Kind: Attention}
+		if c.LocalWindow > 0 && i%full < full-1 {
+			m.Window = c.LocalWindow
+		}
+		return m
+	}
+	blocks := make([]Block, c.NLayer)
+	switch {
+	case c.Mamba:
+		for i := range blocks {
+			blocks[i] = Block{Mixers: []Mixer{{Kind: Mamba}}}
+		}
+		return blocks, nil
+	case c.MambaSWAMLP:
+		for i := range blocks {
+			blocks[i] = Block{Mixers: []Mixer{{Kind: Mamba}, attention(i)}, MLP: c.hasMLP()}
+		}
+		return blocks, nil
+	}
 	var attnAt map[int]bool
 	if c.AttnLayerPos != "" {
 		attnAt = map[int]bool{}
@@ -109,27 +162,61 @@ func (c *Config) Blocks() ([]Block, error) {
 			attnAt[i] = true
 		}
 	}
-	full := c.FullPerLayer
-	if full <= 0 {
-		full = 1000000
-	}
-	blocks := make([]Block, c.NLayer)
 	for i := range blocks {
 		mamba := c.MbPerLayer > 0 && i%c.MbPerLayer == 0
 		if attnAt != nil {
 			mamba = !attnAt[i]
 		}
-		if mamba {
-			blocks[i] = Block{Mixer: Mamba}
-			continue
+		m := attention(i)
+		switch {
+		case mamba && c.AblMamba:
+			m = Mixer{Kind: MLP, Hidden: 2 * c.NEmbd}
+		case mamba:
+			m = Mixer{Kind: Mamba}
 		}
-		b := Block{Mixer: Attention}
-		if c.LocalWindow > 0 && i%full < full-1 {
-			b.Window = c.LocalWindow
-		}
-		blocks[i] = b
+		blocks[i] = Block{Mixers: []Mixer{m}, MLP: c.hasMLP()}
 	}
 	return blocks, nil
+}
+
+// Arch names the architecture: the Architecture field when set, else one
+// derived from the layout (samba, mamba, mamba-mlp, mamba-swa-mlp,
+// mlp2-swa-mlp, llama, llama-swa, llama-swa-full or hybrid).
+func (c *Config) Arch() string {
+	if c.Architecture != "" {
+		return c.Architecture
+	}
+	blocks, err := c.Blocks()
+	if err != nil {
+		return "invalid"
+	}
+	return describeLayout(blocks)
+}
+
+// ContextLimit is the longest sequence a model of this configuration runs
+// unless asked to go on: the trained context (BlockSize) when some block
+// has full attention, whose cache grows and whose quality collapses past
+// the trained length; 0 (no limit) when every mixer's state is bounded
+// (Mamba and sliding-window attention).
+func (c *Config) ContextLimit() int {
+	blocks, err := c.Blocks()
+	if err != nil || !fullAttention(blocks) {
+		return 0
+	}
+	return c.BlockSize
+}
+
+// fullAttention reports whether some block attends over the whole context,
+// so that its key/value cache grows with the sequence.
+func fullAttention(blocks []Block) bool {
+	for _, b := range blocks {
+		for _, m := range b.Mixers {
+			if m.Kind == Attention && m.Window == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // DInner is the Mamba inner width E = expand · n_embd.
@@ -174,8 +261,8 @@ func (c *Config) fill() {
 	if c.MambaDtRank == 0 {
 		c.MambaDtRank = (c.NEmbd + 15) / 16
 	}
-	if c.MambaInit {
-		c.TieEmbeddings = true
+	if c.MambaInit || c.Mamba {
+		c.TieEmbeddings = true // lit-gpt ties lm_head to wte when mamba or mamba_init
 	}
 }
 
@@ -183,54 +270,92 @@ func (c *Config) fill() {
 func (c *Config) Validate() error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if c.NLayer <= 0 {
-		bad("n_layer %d must be positive", c.NLayer)
-	}
 	if c.NEmbd <= 0 {
 		bad("n_embd %d must be positive", c.NEmbd)
-	}
-	if c.NHead <= 0 {
-		bad("n_head %d must be positive", c.NHead)
-	} else if c.NQueryGroups <= 0 || c.NHead%c.NQueryGroups != 0 {
-		bad("n_head %d is not a multiple of n_query_groups %d", c.NHead, c.NQueryGroups)
-	}
-	if c.HeadSize <= 0 || c.HeadSize%2 != 0 {
-		bad("head_size %d must be positive and even", c.HeadSize)
 	}
 	if c.VocabSize <= 0 || c.PaddedVocabSize < c.VocabSize {
 		bad("vocab_size %d / padded_vocab_size %d", c.VocabSize, c.PaddedVocabSize)
 	}
-	if c.IntermediateSize <= 0 {
-		bad("intermediate_size %d must be positive", c.IntermediateSize)
+	switch c.Format {
+	case "", FormatLitGPT, FormatHFLlama, FormatHFPhi3:
+	default:
+		bad("checkpoint_format %q unknown (lit-gpt, hf-llama, hf-phi3)", c.Format)
 	}
-	if c.LocalWindow < 0 {
-		bad("local_window %d must not be negative", c.LocalWindow)
-	}
-	if c.RotaryPercentage != 1 && !c.NoPE {
-		bad("rotary_percentage %v not supported (Samba uses 1.0)", c.RotaryPercentage)
-	}
-	if c.ParallelResidual {
-		bad("parallel_residual not supported (Samba blocks are sequential)")
-	}
-	if c.MambaDConv < 1 || c.MambaDState < 1 || c.MambaExpand < 1 || c.MambaDtRank < 1 {
-		bad("mamba d_conv %d, d_state %d, expand %d, dt_rank %d must be positive", c.MambaDConv, c.MambaDState, c.MambaExpand, c.MambaDtRank)
-	}
-	if c.MambaProjBias {
-		bad("mamba_proj_bias not supported (Samba has no Mamba projection biases)")
-	}
-	if c.Bias {
-		bad("bias not supported (Samba has no attention/MLP biases)")
-	}
-	if n := c.NormClass; n != "" && n != "RMSNorm" && n != "FusedRMSNorm" {
-		bad("_norm_class %q not supported (RMSNorm)", n)
-	}
-	if n := c.MLPClass; n != "" && n != "LLaMAMLP" {
-		bad("_mlp_class %q not supported (LLaMAMLP, the SwiGLU MLP)", n)
-	}
-	if len(errs) == 0 {
-		if _, err := c.Blocks(); err != nil {
-			bad("%v", err)
+	for _, u := range []struct {
+		on   bool
+		what string
+	}{
+		{c.UseMega, "use_mega (S6-Mega)"},
+		{c.GLAPerLayer > 0, "gla_per_layer (gated linear attention)"},
+		{c.RetPerLayer > 0, "ret_per_layer (RetNet)"},
+		{c.SCAttn, "sc_attn (short convolutions in attention)"},
+		{c.SharedAttentionNorm, "shared_attention_norm"},
+		{c.CondenseRatio > 1, "condense_ratio (position interpolation)"},
+		{c.Mamba && c.MambaSWAMLP, "mamba together with mamba_swa_mlp"},
+	} {
+		if u.on {
+			bad("%s not supported", u.what)
 		}
+	}
+	blocks, err := c.Blocks()
+	if err != nil {
+		bad("%v", err)
+	}
+	var hasMamba, hasAttn, hasMLP bool
+	for _, b := range blocks {
+		hasMLP = hasMLP || b.MLP
+		for _, m := range b.Mixers {
+			hasMamba = hasMamba || m.Kind == Mamba
+			hasAttn = hasAttn || m.Kind == Attention
+			hasMLP = hasMLP || m.Kind == MLP
+		}
+	}
+	if c.Mamba {
+		if c.RMSNorm != nil && !*c.RMSNorm {
+			bad("rms_norm false (LayerNorm) not supported")
+		}
+	} else {
+		if c.ParallelResidual {
+			bad("parallel_residual not supported (blocks are sequential)")
+		}
+		if n := c.NormClass; n != "" && n != "RMSNorm" && n != "FusedRMSNorm" {
+			bad("_norm_class %q not supported (RMSNorm)", n)
+		}
+	}
+	if hasAttn {
+		if c.NHead <= 0 {
+			bad("n_head %d must be positive", c.NHead)
+		} else if c.NQueryGroups <= 0 || c.NHead%c.NQueryGroups != 0 {
+			bad("n_head %d is not a multiple of n_query_groups %d", c.NHead, c.NQueryGroups)
+		}
+		if c.HeadSize <= 0 || c.HeadSize%2 != 0 {
+			bad("head_size %d must be positive and even", c.HeadSize)
+		}
+		if c.RotaryPercentage != 1 && !c.NoPE {
+			bad("rotary_percentage %v not supported (rotary embeddings over the whole head)", c.RotaryPercentage)
+		}
+		if c.RopeBase <= 0 {
+			bad("rope_base %v must be positive", c.RopeBase)
+		}
+	}
+	if hasMamba {
+		if c.MambaDConv < 1 || c.MambaDState < 1 || c.MambaExpand < 1 || c.MambaDtRank < 1 {
+			bad("mamba d_conv %d, d_state %d, expand %d, dt_rank %d must be positive", c.MambaDConv, c.MambaDState, c.MambaExpand, c.MambaDtRank)
+		}
+		if c.MambaProjBias {
+			bad("mamba_proj_bias not supported (Mamba projections have no biases)")
+		}
+	}
+	if hasMLP {
+		if c.IntermediateSize <= 0 {
+			bad("intermediate_size %d must be positive", c.IntermediateSize)
+		}
+		if n := c.MLPClass; n != "" && n != "LLaMAMLP" {
+			bad("_mlp_class %q not supported (LLaMAMLP, the SwiGLU MLP)", n)
+		}
+	}
+	if c.Bias && (hasAttn || hasMLP) {
+		bad("bias not supported (attention and MLP projections without biases)")
 	}
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
@@ -238,17 +363,46 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// ReadConfig reads a config.json.
+// ReadConfig reads a config.json: lit-gpt field names, or a Hugging Face
+// config (see ParseConfig). A config without a name is named after its
+// directory (or after the file when it is not called config.json).
 func ReadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(path, b)
+	c, err := ParseConfig(path, b)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name == "" {
+		c.Name = strings.TrimSuffix(filepath.Base(path), ".json")
+		if abs, err := filepath.Abs(path); err == nil && filepath.Base(abs) == "config.json" {
+			c.Name = filepath.Base(filepath.Dir(abs))
+		}
+	}
+	return c, nil
 }
 
-// ParseConfig parses config.json contents; name is used in errors.
+// ParseConfig parses config.json contents; name is used in errors. A
+// Hugging Face config (one with "architectures" or "model_type") is
+// translated by the rules of ParseHFConfig; anything else is read with
+// lit-gpt's field names and defaults.
 func ParseConfig(name string, b []byte) (*Config, error) {
+	var probe struct {
+		Architectures []string `json:"architectures"`
+		ModelType     string   `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if len(probe.Architectures) > 0 || probe.ModelType != "" {
+		c, err := ParseHFConfig(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return c, nil
+	}
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)

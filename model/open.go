@@ -10,14 +10,16 @@ import (
 	"github.com/sambaeval/sambaeval/kernels"
 )
 
-// LoadDir loads a model directory: config.json (lit-gpt field names) and
-// model.safetensors or sharded safetensors with model.safetensors.index.json.
-// The weights are memory-mapped and stay in their stored type.
+// LoadDir loads a model directory: config.json (lit-gpt field names, or a
+// Hugging Face config; see ParseConfig) and model.safetensors or sharded
+// safetensors with model.safetensors.index.json. The weights are
+// memory-mapped and stay in their stored type.
 func LoadDir(dir string, be kernels.Backend) (*Model, error) {
 	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
 	}
+
 	src, err := checkpoint.OpenDir(dir)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,9 @@ type Spec struct {
 	Tokenizer string
 	// Device is the --device value: auto, cpu, cuda, cuda:N.
 	Device string
+	// AllowLongContext lets a model with full attention run past its
+	// trained context (see Model.AllowLongContext).
+	AllowLongContext bool
 }
 
 // Info describes where an opened model came from, for results files.
@@ -93,6 +96,7 @@ func Open(spec Spec) (*Model, error) {
 		return nil, err
 	}
 	m.Info.Device = be.Name()
+	m.AllowLongContext = spec.AllowLongContext
 	return m, nil
 }
 
@@ -146,7 +150,10 @@ func open(spec Spec, be kernels.Backend) (*Model, error) {
 		m.Info = &Info{Source: spec.Model, Path: name, Name: m.Config.Name, files: files}
 		tok := spec.Tokenizer
 		if tok == "" {
-			tok = filepath.Join(name, "tokenizer.model")
+			if tok, err = dirTokenizer(name); err != nil {
+				m.Close()
+				return nil, err
+			}
 		}
 		return m, m.attachTokenizer(tok, nil, "")
 	case err == nil:
@@ -176,16 +183,17 @@ func shardList(fsys fs.FS) ([]string, map[string]string, error) {
 	return files, w, err
 }
 
-// attachTokenizer loads the tokenizer: path if given, else file within
-// fsys, else the default Llama-2 tokenizer of the embedded model.
+// attachTokenizer loads the tokenizer: path if given (tokenizer.model, or a
+// Hugging Face tokenizer.json), else file within fsys, else the default
+// Llama-2 tokenizer of the embedded model.
 func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 	var (
-		tok *tokenizer.Tokenizer
+		tok tokenizer.Interface
 		err error
 	)
 	switch {
 	case path != "":
-		tok, err = tokenizer.Load(path)
+		tok, err = tokenizer.LoadAny(path)
 	case fsys != nil:
 		var b []byte
 		if b, err = fs.ReadFile(fsys, file); err == nil {
@@ -204,7 +212,11 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
 	if m.Config.AddedTokens == "phi3" {
-		if err := tok.AddTokens(tokenizer.Phi3AddedTokens()); err != nil {
+		sp, ok := tok.(*tokenizer.Tokenizer)
+		if !ok {
+			return errors.New("tokenizer: Phi-3 added tokens need its SentencePiece tokenizer.model")
+		}
+		if err := sp.AddTokens(tokenizer.Phi3AddedTokens()); err != nil {
 			return err
 		}
 	}
@@ -213,4 +225,17 @@ func (m *Model) attachTokenizer(path string, fsys fs.FS, file string) error {
 	}
 	m.Tokenizer = tok
 	return nil
+}
+
+// dirTokenizer finds the tokenizer of a model directory: its
+// tokenizer.model (SentencePiece: Llama-2, Mistral, Phi-3 and the lit-gpt
+// models), else its tokenizer.json (byte-level BPE: Llama-3, Phi-4).
+func dirTokenizer(dir string) (string, error) {
+	for _, f := range []string{"tokenizer.model", "tokenizer.json"} {
+		p := filepath.Join(dir, f)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no tokenizer.model or tokenizer.json; give one with --tokenizer", dir)
 }

@@ -7,34 +7,36 @@ import (
 	"github.com/sambaeval/sambaeval/kernels"
 )
 
-// State is everything one sequence carries between chunks: per Mamba block
-// the convolution window and SSM state, per attention block its key/value
-// cache (a ring of the last window-1 positions for sliding-window blocks),
-// and the number of tokens seen. Its size does not depend on the sequence
-// length, except for full-attention blocks.
+// State is everything one sequence carries between chunks: per Mamba
+// mixer the convolution window and SSM state, per attention mixer its
+// key/value cache (a ring of the last window-1 positions for sliding-window
+// attention), and the number of tokens seen. Its size does not depend on
+// the sequence length, except for full-attention mixers.
 type State struct {
 	Pos   int
-	mamba []*kernels.MambaState // per block; nil for attention blocks
-	kv    []*kernels.KVCache    // per block; nil for Mamba blocks
+	mamba []*kernels.MambaState // per mixer slot; nil for other mixers
+	kv    []*kernels.KVCache    // per mixer slot; nil for other mixers
 }
 
 // newState allocates a zero state.
 func (m *Model) newState() *State {
 	c, be := &m.Config, m.be
-	s := &State{mamba: make([]*kernels.MambaState, len(m.layout)), kv: make([]*kernels.KVCache, len(m.layout))}
+	s := &State{mamba: make([]*kernels.MambaState, m.slots), kv: make([]*kernels.KVCache, m.slots)}
 	kvDim := c.NQueryGroups * c.HeadSize
-	for i, b := range m.layout {
-		switch {
-		case b.Mixer == Mamba:
-			s.mamba[i] = &kernels.MambaState{
-				Conv: be.Alloc((c.MambaDConv - 1) * c.DInner()),
-				SSM:  be.Alloc(c.DInner() * c.MambaDState),
+	for _, blk := range m.blocks {
+		for _, mx := range blk.mixers {
+			switch {
+			case mx.Kind == Mamba:
+				s.mamba[mx.slot] = &kernels.MambaState{
+					Conv: be.Alloc((c.MambaDConv - 1) * c.DInner()),
+					SSM:  be.Alloc(c.DInner() * c.MambaDState),
+				}
+			case mx.Kind == Attention && mx.Window > 0:
+				n := mx.Window - 1
+				s.kv[mx.slot] = &kernels.KVCache{K: be.Alloc(max(n, 1) * kvDim), V: be.Alloc(max(n, 1) * kvDim), Cap: n}
+			case mx.Kind == Attention:
+				s.kv[mx.slot] = &kernels.KVCache{} // grown on demand
 			}
-		case b.Window > 0:
-			n := b.Window - 1
-			s.kv[i] = &kernels.KVCache{K: be.Alloc(max(n, 1) * kvDim), V: be.Alloc(max(n, 1) * kvDim), Cap: n}
-		default:
-			s.kv[i] = &kernels.KVCache{} // grown on demand
 		}
 	}
 	return s
@@ -66,21 +68,41 @@ func (s *State) Bytes() int64 {
 // grow makes every full-attention cache hold at least n positions.
 func (m *Model) grow(s *State, n int) {
 	kvDim := m.Config.NQueryGroups * m.Config.HeadSize
-	for i, b := range m.layout {
-		kv := s.kv[i]
-		if b.Mixer != Attention || b.Window > 0 || kv.Cap >= n {
-			continue
+	for _, blk := range m.blocks {
+		for _, mx := range blk.mixers {
+			if mx.Kind != Attention || mx.Window > 0 {
+				continue
+			}
+			kv := s.kv[mx.slot]
+			if kv.Cap >= n {
+				continue
+			}
+			c := max(n, 2*kv.Cap, 256)
+			k, v := m.be.Alloc(c*kvDim), m.be.Alloc(c*kvDim)
+			if kv.Cap > 0 {
+				m.be.Copy(k, 0, kv.K, 0, kv.Cap*kvDim)
+				m.be.Copy(v, 0, kv.V, 0, kv.Cap*kvDim)
+				m.be.Free(kv.K)
+				m.be.Free(kv.V)
+			}
+			*kv = kernels.KVCache{K: k, V: v, Cap: c}
 		}
-		c := max(n, 2*kv.Cap, 256)
-		k, v := m.be.Alloc(c*kvDim), m.be.Alloc(c*kvDim)
-		if kv.Cap > 0 {
-			m.be.Copy(k, 0, kv.K, 0, kv.Cap*kvDim)
-			m.be.Copy(v, 0, kv.V, 0, kv.Cap*kvDim)
-			m.be.Free(kv.K)
-			m.be.Free(kv.V)
-		}
-		*kv = kernels.KVCache{K: k, V: v, Cap: c}
 	}
+}
+
+// ContextLimit is the longest sequence the model runs without
+// AllowLongContext (see Config.ContextLimit).
+func (m *Model) ContextLimit() int { return m.Config.ContextLimit() }
+
+// checkContext refuses to extend a full-attention model past its trained
+// context unless AllowLongContext is set.
+func (m *Model) checkContext(j, pos, n int) error {
+	limit := m.ContextLimit()
+	if m.AllowLongContext || limit <= 0 || pos+n <= limit {
+		return nil
+	}
+	return fmt.Errorf("sequence %d: %d tokens exceed the %d-token context %s was trained with (it has full attention); allow longer contexts to continue (--allow-long-context)",
+		j, pos+n, limit, m.Config.Name)
 }
 
 // Session processes one token sequence incrementally. Tokens may be fed in
@@ -211,6 +233,9 @@ func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h
 			return errors.New("session belongs to another model")
 		}
 		if err := m.checkIDs(ids[j]); err != nil {
+			return err
+		}
+		if err := m.checkContext(j, s.state.Pos, len(ids[j])); err != nil {
 			return err
 		}
 	}

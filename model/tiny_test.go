@@ -62,3 +62,43 @@ func TestTinyReferenceLogits(t *testing.T) {
 		}
 	}
 }
+
+// TestTinyReferenceGolden compares samba-tiny's log-probabilities over 576
+// text tokens (64 more than its 512-key window) with the independent
+// PyTorch reference (testdata/ref/samba.py, float64). Only the first and
+// last 48 positions are scored, which keeps the output head's cost small.
+func TestTinyReferenceGolden(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 576-token pass of samba-tiny on the reference kernels")
+	}
+	m := loadTiny(t)
+	g := readGolden(t, "testdata/samba_tiny_golden.json")
+	n := len(g.IDs)
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = -1
+		if i < 48 || (i >= n-49 && i < n-1) {
+			targets[i] = g.IDs[i+1]
+		}
+	}
+	s := m.NewSession()
+	s.ChunkSize = 200
+	sc, err := s.Score(g.IDs, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i, want := range g.LogProbs {
+		if targets[i] < 0 {
+			continue
+		}
+		worst = math.Max(worst, math.Abs(float64(sc[i].LogProb)-want))
+		if g.Margin[i] > 1e-3 && sc[i].Argmax != g.Argmax[i] {
+			t.Errorf("position %d: argmax %d, reference %d", i, sc[i].Argmax, g.Argmax[i])
+		}
+	}
+	if worst > 1e-4 {
+		t.Errorf("log-probabilities differ from the reference by up to %.3g", worst)
+	}
+	t.Logf("max |Δ log p| %.2g over 96 of %d positions", worst, n)
+}

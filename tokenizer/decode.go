@@ -71,8 +71,9 @@ type Decoder struct {
 	wrote     bool
 }
 
-// NewDecoder returns a streaming decoder at the start of a text.
-func (t *Tokenizer) NewDecoder() *Decoder {
+// NewDecoder returns a streaming decoder at the start of a text. Its
+// dynamic type is *Decoder.
+func (t *Tokenizer) NewDecoder() StreamDecoder {
 	return &Decoder{t: t, bosWS: true}
 }
 

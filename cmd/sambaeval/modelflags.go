@@ -14,6 +14,7 @@ import (
 type modelFlags struct {
 	model, config, tokenizer, device string
 	seed                             uint64
+	longContext                      bool
 	fs                               *pflag.FlagSet
 }
 
@@ -25,11 +26,12 @@ func addModelFlags(cmd *cobra.Command) *modelFlags {
 	fl.StringVar(&f.config, "config", "", "built-in config name for checkpoints that carry none (see `sambaeval list-models`)")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.model file (default: the model directory's)")
 	fl.StringVar(&f.device, "device", "auto", "auto, cpu, cuda or cuda:N")
+	fl.BoolVar(&f.longContext, "allow-long-context", false, "let models with full attention run past their trained context (block_size / max_position_embeddings)")
 	return f
 }
 
 func (f *modelFlags) spec() model.Spec {
-	s := model.Spec{Model: f.model, Config: f.config, Tokenizer: f.tokenizer, Device: f.device}
+	s := model.Spec{Model: f.model, Config: f.config, Tokenizer: f.tokenizer, Device: f.device, AllowLongContext: f.longContext}
 	if f.fs.Changed("random-weights") {
 		seed := f.seed
 		s.RandomWeights = &seed

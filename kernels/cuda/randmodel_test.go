@@ -51,7 +51,7 @@ func randomCheckpoint(cfg *model.Config, seed uint64) (checkpoint.Map, error) {
 		add(p+"mlp.swiglu.w1.weight", linear(D), F, D)
 		add(p+"mlp.swiglu.w2.weight", linear(D), F, D)
 		add(p+"mlp.swiglu.w3.weight", linear(F), D, F)
-		if b.Mixer == model.Attention {
+		if b.Mixers[0].Kind == model.Attention {
 			add(p+"attn.attn.weight", linear(D), cfg.QKVRows(), D)
 			add(p+"attn.proj.weight", linear(cfg.NHead*cfg.HeadSize), D, cfg.NHead*cfg.HeadSize)
 			continue

@@ -1,0 +1,277 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/sambaeval/sambaeval/checkpoint"
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/tokenizer"
+)
+
+// Model is a loaded model on one backend: Samba or any layout of Mamba,
+// attention and MLP blocks that Config.Blocks describes.
+//
+// The forward pass (paper §2; architecture reference §1): x = wte[ids];
+// per block, for each of its mixers x += mixer(RMSNorm(x)), then, when the
+// block has one, x += MLP(RMSNorm(x)); logits = RMSNorm(x)·headᵀ. The
+// residual stream x stays float32 throughout.
+type Model struct {
+	Config Config
+	// Tokenizer is the model's tokenizer (set by Open).
+	Tokenizer tokenizer.Interface
+	// Info says where the model came from (set by Open).
+	Info *Info
+	// AllowLongContext lets a model with full attention run sequences
+	// longer than its trained context (Config.BlockSize), which it
+	// otherwise refuses. Its key/value cache grows with the sequence.
+	AllowLongContext bool
+
+	be     kernels.Backend
+	layout []Block
+
+	wte, head kernels.Weight // [V, D]; head is wte when tied
+	lnF       kernels.Mat    // [1, D]
+	blocks    []*block
+	slots     int // mixers in the model: each keeps its own state
+
+	ws     *workspace
+	tokens atomic.Int64
+	src    checkpoint.Source // closed by Close
+}
+
+// block holds one block's weights.
+type block struct {
+	mixers  []*mixer
+	mlpNorm kernels.Mat // [1, D]
+	mlp     *swiglu     // nil when the block has no MLP
+}
+
+// mixer holds one token mixer's weights.
+type mixer struct {
+	Mixer
+	norm  kernels.Mat // [1, D]
+	slot  int         // index of this mixer's state in State
+	mamba *mambaWeights
+	attn  *attnWeights
+	mlp   *swiglu // Kind == MLP
+}
+
+// mambaWeights holds a Mamba-1 mixer's weights.
+type mambaWeights struct {
+	inProj  kernels.Weight // [2E, D] → [x | z]
+	convW   kernels.Mat    // [E, K]
+	convB   kernels.Mat    // [1, E]
+	xProj   kernels.Weight // [R+2N, E] → [δ | B | C]
+	dtProj  kernels.Weight // [E, R]
+	scan    kernels.ScanParams
+	outProj kernels.Weight // [D, E]
+}
+
+// attnWeights holds a causal self-attention mixer's weights.
+type attnWeights struct {
+	q    kernels.Weight // [H·hd, D]
+	k, v kernels.Weight // [G·hd, D]
+	o    kernels.Weight // [D, H·hd]
+}
+
+// swiglu holds a SwiGLU MLP's weights: down(SiLU(gate·x) ⊙ up·x).
+type swiglu struct {
+	gate, up kernels.Weight // [F, D]
+	down     kernels.Weight // [D, F]
+}
+
+// New loads a model with configuration cfg from the tensors in src onto be.
+// Every tensor is checked against the shape cfg implies before any compute.
+func New(cfg *Config, src checkpoint.Source, be kernels.Backend) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	layout, err := cfg.Blocks()
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: *cfg, be: be, layout: layout}
+	if err := m.load(&binder{src: src, be: be, used: map[string]bool{}}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Backend returns the backend the model runs on.
+func (m *Model) Backend() kernels.Backend { return m.be }
+
+// Layout returns the block structure.
+func (m *Model) Layout() []Block { return m.layout }
+
+// headRows bounds how many rows of logits exist at once.
+const headRows = 64
+
+// workspace holds the activations of one forward step of up to cap rows.
+type workspace struct {
+	cap             int
+	x, h            kernels.Mat // [M, D] residual stream, normed input
+	xz, u, delta, y kernels.Mat // Mamba: [M, 2E], [M, E] ×3
+	dbc             kernels.Mat // [M, R+2N]
+	q, k, v, att    kernels.Mat // attention: [M, H·hd], [M, G·hd] ×2, [M, H·hd]
+	gate, up        kernels.Mat // MLP: [M, F] ×2 (F the widest MLP)
+	logits          kernels.Mat // [headRows, V]
+	headIn          kernels.Mat // [headRows, D]: rows gathered for the head
+	bufs            []kernels.Buffer
+}
+
+func (m *Model) workspace(rows int) *workspace {
+	if m.ws != nil && m.ws.cap >= rows {
+		return m.ws
+	}
+	if m.ws != nil {
+		for _, b := range m.ws.bufs {
+			m.be.Free(b)
+		}
+	}
+	c := &m.Config
+	n := max(rows, 16)
+	ws := &workspace{cap: n}
+	mat := func(r, cols int) kernels.Mat {
+		b := m.be.Alloc(r * cols)
+		ws.bufs = append(ws.bufs, b)
+		return kernels.NewMat(b, r, cols)
+	}
+	D, E := c.NEmbd, c.DInner()
+	ws.x, ws.h = mat(n, D), mat(n, D)
+	ws.logits = mat(headRows, c.PaddedVocabSize)
+	ws.headIn = mat(headRows, D)
+	F := 0
+	for _, b := range m.layout {
+		if b.MLP {
+			F = max(F, c.IntermediateSize)
+		}
+		for _, mx := range b.Mixers {
+			switch {
+			case mx.Kind == Mamba && ws.xz.Buf == nil:
+				ws.xz, ws.u, ws.delta, ws.y = mat(n, 2*E), mat(n, E), mat(n, E), mat(n, E)
+				ws.dbc = mat(n, c.MambaDtRank+2*c.MambaDState)
+			case mx.Kind == Attention && ws.q.Buf == nil:
+				H, G, hd := c.NHead, c.NQueryGroups, c.HeadSize
+				ws.q, ws.k, ws.v, ws.att = mat(n, H*hd), mat(n, G*hd), mat(n, G*hd), mat(n, H*hd)
+			case mx.Kind == MLP:
+				F = max(F, mx.Hidden)
+			}
+		}
+	}
+	if F > 0 {
+		ws.gate, ws.up = mat(n, F), mat(n, F)
+	}
+	m.ws = ws
+	return ws
+}
+
+// rows views the first M rows of a workspace matrix.
+func rows(x kernels.Mat, M int) kernels.Mat { return x.RowSlice(0, M) }
+
+// pass is what one forward pass works on: the batch's new tokens back to
+// back, which rows belong to which sequence, and the sequences' states.
+type pass struct {
+	ws     *workspace
+	M      int
+	seqs   []kernels.Seq
+	states []*State
+}
+
+// forward runs the blocks over one batch: ids holds every sequence's new
+// tokens back to back, seqs says which rows belong to which state. It
+// leaves RMSNorm_f(x) in the returned [M, D] matrix.
+func (m *Model) forward(ids []int32, seqs []kernels.Seq, states []*State) kernels.Mat {
+	c, be := &m.Config, m.be
+	M := len(ids)
+	st := &pass{ws: m.workspace(M), M: M, seqs: seqs, states: states}
+	x, h := rows(st.ws.x, M), rows(st.ws.h, M)
+	eps := float32(c.NormEps)
+
+	be.Embed(x, m.wte, ids) // x = wte[ids], no scaling
+	for _, blk := range m.blocks {
+		for _, mx := range blk.mixers {
+			// x = x + mixer(RMSNorm(x))
+			be.RMSNorm(h, x, mx.norm, eps)
+			switch mx.Kind {
+			case Mamba:
+				m.mamba(mx, st, x, h)
+			case Attention:
+				m.attention(mx, st, x, h)
+			case MLP:
+				m.mlp(mx.mlp, st, x, h)
+			}
+		}
+		if blk.mlp != nil {
+			// x = x + MLP(RMSNorm(x))
+			be.RMSNorm(h, x, blk.mlpNorm, eps)
+			m.mlp(blk.mlp, st, x, h)
+		}
+	}
+	be.RMSNorm(h, x, m.lnF, eps)
+	return h
+}
+
+// mamba adds the Mamba-1 mixer's output to the residual x.
+func (m *Model) mamba(mx *mixer, st *pass, x, h kernels.Mat) {
+	c, be, w, M := &m.Config, m.be, mx.mamba, st.M
+	E, R, N := c.DInner(), c.MambaDtRank, c.MambaDState
+	ss := make([]*kernels.MambaState, len(st.states))
+	for j, s := range st.states {
+		ss[j] = s.mamba[mx.slot]
+	}
+	xz := rows(st.ws.xz, M)
+	be.MatMul(xz, h, w.inProj, false) // [x | z] = in_proj(h)
+	xin, z := xz.ColSlice(0, E), xz.ColSlice(E, 2*E)
+	u := rows(st.ws.u, M)
+	be.MambaConv(u, xin, w.convW, w.convB, ss, st.seqs) // u = SiLU(conv1d(x) + b)
+	dbc := rows(st.ws.dbc, M)
+	be.MatMul(dbc, u, w.xProj, false) // [δ | B | C] = x_proj(u)
+	delta := rows(st.ws.delta, M)
+	be.MatMul(delta, dbc.ColSlice(0, R), w.dtProj, false) // W_dt δ (bias added in the scan)
+	y := rows(st.ws.y, M)
+	be.SelectiveScan(y, u, delta, dbc.ColSlice(R, R+N), dbc.ColSlice(R+N, R+2*N), z, w.scan, ss, st.seqs)
+	be.MatMul(x, y, w.outProj, true) // x += out_proj(y ⊙ SiLU(z))
+}
+
+// attention adds the causal (sliding-window or full) attention mixer's
+// output to the residual x.
+func (m *Model) attention(mx *mixer, st *pass, x, h kernels.Mat) {
+	c, be, w, M := &m.Config, m.be, mx.attn, st.M
+	H, G, hd := c.NHead, c.NQueryGroups, c.HeadSize
+	caches := make([]*kernels.KVCache, len(st.states))
+	for j, s := range st.states {
+		caches[j] = s.kv[mx.slot]
+	}
+	q, k, v := rows(st.ws.q, M), rows(st.ws.k, M), rows(st.ws.v, M)
+	be.MatMul(q, h, w.q, false) // q = W_q h  [M, H·hd]
+	be.MatMul(k, h, w.k, false) // k = W_k h  [M, G·hd]
+	be.MatMul(v, h, w.v, false) // v = W_v h  [M, G·hd]
+	if !c.NoPE {
+		be.RoPE(q, H, hd, c.RopeBase, st.seqs)
+		be.RoPE(k, G, hd, c.RopeBase, st.seqs)
+	}
+	att := rows(st.ws.att, M)
+	shape := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: mx.Window, Scale: float32(1 / math.Sqrt(float64(hd)))}
+	be.Attention(att, q, k, v, shape, caches, st.seqs)
+	be.MatMul(x, att, w.o, true) // x += W_o att
+}
+
+// mlp adds a SwiGLU MLP's output to the residual x:
+// x += down(SiLU(gate·h) ⊙ up·h).
+func (m *Model) mlp(w *swiglu, st *pass, x, h kernels.Mat) {
+	be, M, F := m.be, st.M, w.gate.Rows()
+	// Contiguous [M, F] views: the workspace is as wide as the widest MLP.
+	gate, up := kernels.NewMat(st.ws.gate.Buf, M, F), kernels.NewMat(st.ws.up.Buf, M, F)
+	be.MatMul(gate, h, w.gate, false)
+	be.MatMul(up, h, w.up, false)
+	be.SwiGLU(gate, gate, up)
+	be.MatMul(x, gate, w.down, true)
+}
+
+// String describes the model briefly.
+func (m *Model) String() string {
+	c := &m.Config
+	return fmt.Sprintf("%s (%s, %d blocks, d_model %d, %.1fM parameters) on %s", c.Name, c.Arch(), c.NLayer, c.NEmbd, float64(c.ParamCount())/1e6, m.be.Name())
+}
