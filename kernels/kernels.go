@@ -182,6 +182,29 @@ type Backend interface {
 	LogProbs(out []TokenScore, logits Mat, targets []int32)
 }
 
+// StepRecorder is an optional Backend interface for decoding, where a step
+// is hundreds of small operations and launching them costs more host time
+// than the device spends on them. DecodeStep runs one step in which every
+// sequence feeds one token: seqs[i] is row i of the batch (Len 1) and its
+// token is ids[i]. forward must issue the step's operations. The backend
+// either calls forward, possibly recording the operations, or replays the
+// operations recorded for the same key with the new token ids and
+// positions. key must identify everything else the operations depend on
+// (which states the sequences use, the caller's buffers); the backend
+// drops its recordings when it frees memory. DecodeStep reports whether it
+// called forward.
+type StepRecorder interface {
+	DecodeStep(key string, ids []int32, seqs []Seq, forward func()) (called bool)
+}
+
+// GatedMatMul is an optional Backend interface. MatMulSwiGLU sets dst =
+// SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ), what MatMul into two matrices and SwiGLU compute,
+// in one operation where the backend can do so faster, and reports
+// whether it did; when it returns false it did nothing.
+type GatedMatMul interface {
+	MatMulSwiGLU(dst, x Mat, w1, w2 Weight) bool
+}
+
 // Factory opens a backend; device is the part of --device after the name
 // (e.g. "1" for "cuda:1"), empty when not given.
 type Factory func(device string) (Backend, error)

@@ -264,9 +264,11 @@ func (m *Model) mlp(w *swiglu, st *pass, x, h kernels.Mat) {
 	be, M, F := m.be, st.M, w.gate.Rows()
 	// Contiguous [M, F] views: the workspace is as wide as the widest MLP.
 	gate, up := kernels.NewMat(st.ws.gate.Buf, M, F), kernels.NewMat(st.ws.up.Buf, M, F)
-	be.MatMul(gate, h, w.gate, false)
-	be.MatMul(up, h, w.up, false)
-	be.SwiGLU(gate, gate, up)
+	if !m.gatedMLP(gate, h, w) {
+		be.MatMul(gate, h, w.gate, false)
+		be.MatMul(up, h, w.up, false)
+		be.SwiGLU(gate, gate, up)
+	}
 	be.MatMul(x, gate, w.down, true)
 }
 

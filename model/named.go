@@ -258,3 +258,31 @@ func (c *Config) ParamCount() int64 {
 	}
 	return n
 }
+
+// MatMulParams returns how many weights each token is multiplied by: in
+// the blocks' projections, and in the output head (the embedding when
+// tied). Norm weights, biases, convolutions and scan parameters are left
+// out, as is the embedding lookup.
+func (c *Config) MatMulParams() (blocks, head int64) {
+	specs, err := c.tensorSpecs()
+	if err != nil {
+		return 0, 0
+	}
+	for _, s := range specs {
+		if len(s.shape) != 2 || (s.init != initNormal && s.init != initOut && s.init != initDtProj) {
+			continue
+		}
+		n := int64(s.shape[0]) * int64(s.shape[1])
+		switch {
+		case strings.Contains(s.name, "lm_head"):
+			head = n
+		case strings.Contains(s.name, "wte") || strings.Contains(s.name, "embed_tokens"):
+			if c.TieEmbeddings {
+				head = n
+			}
+		default:
+			blocks += n
+		}
+	}
+	return blocks, head
+}

@@ -266,7 +266,7 @@ func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h
 		if len(batch) == 0 {
 			return nil
 		}
-		h := m.forward(batch, seqs, states)
+		h := m.run(batch, seqs, states)
 		m.tokens.Add(int64(len(batch)))
 		for k, j := range owners {
 			sessions[j].state.Pos += seqs[k].Len

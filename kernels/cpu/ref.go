@@ -6,8 +6,8 @@ import (
 	"github.com/sambaeval/sambaeval/kernels"
 )
 
-// Embed implements kernels.Backend.
-func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
+// refEmbed is the reference Embed.
+func (b *Backend) refEmbed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 	w := table.(*Weight)
 	b.parallelFor(len(ids), 16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -16,8 +16,8 @@ func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 	})
 }
 
-// RMSNorm implements kernels.Backend.
-func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
+// refRMSNorm is the reference RMSNorm.
+func (b *Backend) refRMSNorm(dst, x, w kernels.Mat, eps float32) {
 	wt := row(w, 0)
 	b.parallelFor(x.Rows, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -34,8 +34,8 @@ func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 	})
 }
 
-// Add implements kernels.Backend.
-func (b *Backend) Add(dst, x kernels.Mat) {
+// refAdd is the reference Add.
+func (b *Backend) refAdd(dst, x kernels.Mat) {
 	b.parallelFor(x.Rows, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, dr := row(x, r), row(dst, r)
@@ -56,8 +56,8 @@ func softplus(x float32) float32 {
 	return float32(math.Log1p(math.Exp(float64(x))))
 }
 
-// SwiGLU implements kernels.Backend.
-func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
+// refSwiGLU is the reference SwiGLU.
+func (b *Backend) refSwiGLU(dst, gate, up kernels.Mat) {
 	b.parallelFor(gate.Rows, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			g, u, d := row(gate, r), row(up, r), row(dst, r)
@@ -68,9 +68,9 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 	})
 }
 
-// matMulRef is the reference GEMM: each output element is one float32 dot
+// refMatMul is the reference GEMM: each output element is one float32 dot
 // product summed in k order.
-func (b *Backend) matMulRef(dst, x kernels.Mat, w *Weight, accumulate bool) {
+func (b *Backend) refMatMul(dst, x kernels.Mat, w *Weight, accumulate bool) {
 	const nb = 16 // weight rows widened at a time
 	b.parallelFor((w.rows+nb-1)/nb, 1, func(lo, hi int) {
 		wf := make([]float32, nb*w.cols)
@@ -99,13 +99,8 @@ func (b *Backend) matMulRef(dst, x kernels.Mat, w *Weight, accumulate bool) {
 	})
 }
 
-// MatMul implements kernels.Backend.
-func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
-	b.matMulRef(dst, x, w.(*Weight), accumulate)
-}
-
-// MambaConv implements kernels.Backend.
-func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.MambaState, seqs []kernels.Seq) {
+// refMambaConv is the reference MambaConv.
+func (b *Backend) refMambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.MambaState, seqs []kernels.Seq) {
 	E, K := x.Cols, weight.Cols
 	for si, s := range seqs {
 		conv := data(states[si].Conv) // [K-1, E]
@@ -141,8 +136,8 @@ func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.
 	}
 }
 
-// SelectiveScan implements kernels.Backend.
-func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
+// refSelectiveScan is the reference SelectiveScan.
+func (b *Backend) refSelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
 	E, N := u.Cols, B.Cols
 	dskip, dbias := row(p.D, 0), row(p.DeltaBias, 0)
 	for si, s := range seqs {
@@ -169,8 +164,8 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 	}
 }
 
-// RoPE implements kernels.Backend.
-func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []kernels.Seq) {
+// refRoPE is the reference RoPE.
+func (b *Backend) refRoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []kernels.Seq) {
 	half := headDim / 2
 	invFreq := make([]float64, half)
 	for j := range invFreq {
@@ -196,8 +191,8 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 	}
 }
 
-// Attention implements kernels.Backend.
-func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, caches []*kernels.KVCache, seqs []kernels.Seq) {
+// refAttention is the reference Attention.
+func (b *Backend) refAttention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, caches []*kernels.KVCache, seqs []kernels.Seq) {
 	hd, kvDim := sh.HeadDim, sh.NKV*sh.HeadDim
 	group := sh.NHead / sh.NKV
 	for si, s := range seqs {
@@ -269,8 +264,8 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 	}
 }
 
-// LogProbs implements kernels.Backend.
-func (b *Backend) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
+// refLogProbs is the reference LogProbs.
+func (b *Backend) refLogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {
 	b.parallelFor(logits.Rows, 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			l := row(logits, r)

@@ -2,6 +2,8 @@ package cuda
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/sambaeval/sambaeval/kernels"
 )
@@ -44,6 +46,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.attnGemm(dst, q, k, v, sh, caches[i], s, shp, ldsh, kind)
 		}
 	}
+	dpl, grouped := b.attnGroupedDPL(q, k, v, sh)
 	groups(len(short), func(lo, hi int) {
 		sub := make([]kernels.Seq, 0, hi-lo)
 		for j, i := range short[lo:hi] {
@@ -52,7 +55,13 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
 		}
 		longest := b.setSeqs(sub)
-		nsplit := b.keySplits(H, longest, hi-lo, sh.Window, sub)
+		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
+		var nsplit int
+		if grouped {
+			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
+		} else {
+			nsplit = b.keySplits(H, longest, hi-lo, keys)
+		}
 		var part uintptr
 		if nsplit > 1 {
 			part = b.grow(&b.att.part, 4*q.Rows*H*nsplit*(hd+2))
@@ -64,19 +73,29 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.p.mat(v)
 		b.p.i32(H)
 		b.p.i32(G)
-		b.p.i32(hd)
-		b.p.i32(sh.Window)
-		b.p.f32(sh.Scale)
+		if grouped {
+			b.p.f32(sh.Scale)
+			b.p.i32(sh.Window)
+		} else {
+			b.p.i32(hd)
+			b.p.i32(sh.Window)
+			b.p.f32(sh.Scale)
+		}
 		b.putSeqs()
 		b.putPtrs(&b.ptrA)
 		b.putPtrs(&b.ptrB)
 		b.putInts()
+		b.p.ptr(b.graph.pos())
 		b.p.ptr(shp)
 		b.p.i32(ldsh)
 		b.p.i32(kind)
 		b.p.i32(nsplit)
 		b.p.ptr(part)
-		b.launch("k_attn", dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		if grouped {
+			b.launch("k_attn_grp"+strconv.Itoa(dpl), dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		} else {
+			b.launch("k_attn", dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		}
 		if nsplit > 1 {
 			b.p.reset()
 			b.p.mat(dst)
@@ -112,23 +131,81 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.putPtrs(&b.ptrA)
 		b.putPtrs(&b.ptrB)
 		b.putInts()
+		b.p.ptr(b.graph.pos())
 		b.launch("k_kv_store", dim3{(G*hd + 255) / 256, min(longest, 65535), hi - lo}, dim3{256, 1, 1}, 0)
 	})
 	b.produced(dst, shp != 0)
 }
 
-// keySplits picks how many blocks share one query's keys in k_attn: about
-// 128 keys each, while the launch has fewer than four blocks per
-// multiprocessor, at most 16.
-func (b *Backend) keySplits(H, longest, nseq, window int, seqs []kernels.Seq) int {
-	keys := window
-	if window <= 0 {
-		for _, s := range seqs {
+// attnKeys is the most keys a query of the short chunks seqs can see: the
+// window, or for unlimited windows the longest context. While a decoding
+// step is recorded the positions must not decide anything, so the caches'
+// capacities bound the context instead (a cache that grows frees memory,
+// which drops the recording).
+func (b *Backend) attnKeys(window int, seqs []kernels.Seq, caches []*kernels.KVCache, idx []int) int {
+	if window > 0 {
+		return window
+	}
+	keys := 0
+	for j, s := range seqs {
+		if b.graph.active {
+			keys = max(keys, caches[idx[j]].Cap+s.Len)
+		} else {
 			keys = max(keys, s.Pos+s.Len)
 		}
 	}
+	return keys
+}
+
+// keySplits picks how many blocks share one query's keys in k_attn: about
+// 128 keys each, while the launch has fewer than four blocks per
+// multiprocessor, at most 16.
+func (b *Backend) keySplits(H, longest, nseq, keys int) int {
 	n := min((keys+127)/128, 16, max(1, 4*b.sms/(H*longest*nseq)))
 	return max(n, 1)
+}
+
+// Grouped decoding attention (k_attn_grp): warps per block, keys per warp
+// step, most query heads per key/value head.
+const (
+	agWarps = 8
+	agKeys  = 4
+	agMaxG  = 16
+)
+
+// attnGroupedDPL reports whether the short chunks can run k_attn_grp and
+// with how many dimensions per lane: head size 32, 64, 128 or 256, at most
+// agMaxG query heads per key/value head, rows aligned for the vector loads.
+func (b *Backend) attnGroupedDPL(q, k, v kernels.Mat, sh kernels.AttnShape) (int, bool) {
+	if !b.attnGrp || sh.NHead/sh.NKV > agMaxG {
+		return 0, false
+	}
+	dpl := sh.HeadDim / 32
+	switch {
+	case sh.HeadDim%32 != 0:
+		return 0, false
+	case dpl == 1:
+	case dpl == 2:
+		if (addr(k)|addr(v))%8 != 0 || k.Stride%2 != 0 || v.Stride%2 != 0 {
+			return 0, false
+		}
+	case dpl == 4 || dpl == 8:
+		if !aligned4(k) || !aligned4(v) {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	return dpl, true
+}
+
+// groupedSplits picks how many blocks share one query's keys in
+// k_attn_grp: enough for two blocks per multiprocessor, each with at least
+// two warp steps of keys per warp, at most 32.
+func (b *Backend) groupedSplits(G, longest, nseq, keys int) int {
+	most := max(1, keys/(2*agWarps*agKeys))
+	want := (2*b.sms + G*longest*nseq - 1) / (G * longest * nseq)
+	return max(1, min(most, want, 32))
 }
 
 // attnGemm attends one long chunk with cuBLAS. The keys and values the
@@ -177,6 +254,30 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 	b.p.i32(s.Row)
 	b.p.i32(n)
 	b.launch("k_kv_gather", grid2(n, kvDim, 256), dim3{256, 1, 1}, 0)
+
+	if name, bn, ok := b.flashKernel(dst, q, hd); ok {
+		smem := (flashRows + 4*bn) * (hd + 8) * 2
+		b.setDynamicShared(name, smem)
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(q)
+		b.p.ptr(kall)
+		b.p.ptr(vall)
+		b.p.i32(kvDim)
+		b.p.i32(n)
+		b.p.i32(T)
+		b.p.i32(Hg)
+		b.p.i32(s.Row)
+		b.p.i32(P)
+		b.p.i32(ctx)
+		b.p.i32(W)
+		b.p.f32(float32(float64(sh.Scale) * math.Log2E))
+		b.p.ptr(shp)
+		b.p.i32(ldsh)
+		b.p.i32(shkind)
+		b.launch(name, dim3{(T*Hg + flashRows - 1) / flashRows, G, 1}, dim3{flashWarps * 32, 1, 1}, smem)
+		return
+	}
 
 	qc := b.grow(&at.q, esz*T*H*hd)
 	b.p.reset()
@@ -260,6 +361,46 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 	b.p.i32(ldsh)
 	b.p.i32(shkind)
 	b.launch("k_scatter_o", grid2(T, H*hd, 256), dim3{256, 1, 1}, 0)
+}
+
+// Flash attention (k_flash<hd>_<bn>): warps per block and query rows per
+// block.
+const (
+	flashWarps = 4
+	flashRows  = 16 * flashWarps
+)
+
+// flashKernel names the flash-attention kernel for a long chunk and its keys
+// per tile: bf16 mode, head size 64, 128 or 256, query rows 16-byte
+// aligned, output rows 8-byte aligned. For 256 the tile is 32 keys (two
+// blocks fit a multiprocessor) unless flashBN64 asks for 64.
+func (b *Backend) flashKernel(dst, q kernels.Mat, hd int) (string, int, bool) {
+	if b.fp32 || b.noFlash || !aligned4(q) || addr(dst)%8 != 0 || dst.Stride%2 != 0 || b.d.cuFuncSetAttribute == 0 {
+		return "", 0, false
+	}
+	switch hd {
+	case 64, 128:
+		return fmt.Sprintf("k_flash%d_64", hd), 64, true
+	case 256:
+		if b.flashBN64 {
+			return "k_flash256_64", 64, true
+		}
+		return "k_flash256_32", 32, true
+	}
+	return "", 0, false
+}
+
+// setDynamicShared lets kernel name use bytes of dynamic shared memory
+// (above the default 48 KB a launch may ask for).
+func (b *Backend) setDynamicShared(name string, bytes int) {
+	if bytes <= 48<<10 || b.dynShared[name] >= bytes {
+		return
+	}
+	if b.d.cuFuncSetAttribute == 0 {
+		panic(fmt.Sprintf("cuda: %s needs %d bytes of shared memory and the driver has no cuFuncSetAttribute", name, bytes))
+	}
+	b.must("cuFuncSetAttribute("+name+")", call(b.d.cuFuncSetAttribute, b.fn[name], funcAttrMaxDynamicShared, uintptr(bytes)))
+	b.dynShared[name] = bytes
 }
 
 // queryBlockSize picks how many queries one score block holds: the

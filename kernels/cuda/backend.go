@@ -10,12 +10,15 @@
 // ",fp32" selects the exact float32 mode. In the default (bf16) mode matrix
 // products take bf16 (or f16) weights as stored and round the activations
 // to the same type, accumulating in float32 (cublasGemmEx with
-// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv), which take
-// the float32 activations as they are; the long-chunk attention path
-// multiplies bf16 queries, keys, values and probabilities; everything else
-// is float32. In fp32 mode weights are widened to float32 on the device,
-// every product is a pedantic float32 one (no TF32) and every kernel uses
-// accurate exponentials, matching the CPU reference to rounding. The
+// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv and the fused
+// gate/up of kernels.GatedMatMul), which take the float32 activations as
+// they are; attention of long chunks is flash attention on the tensor
+// cores (bf16 queries, keys, values and probabilities, float32
+// accumulation); everything else is float32. Decoding steps are recorded
+// as CUDA graphs and replayed (kernels.StepRecorder). In fp32 mode weights
+// are widened to float32 on the device, every product is a pedantic
+// float32 one (no TF32), every kernel uses accurate exponentials and steps
+// are not recorded, matching the CPU reference to rounding. The
 // environment variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
 //
 // Kernels are compiled by NVRTC on first use for the device's compute
@@ -91,13 +94,13 @@ func ParseDevice(s string) (Options, error) {
 	return o, nil
 }
 
-//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu
+//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu
 var sources embed.FS
 
 // source returns the kernels' CUDA C source, the files in a fixed order.
 func source() string {
 	var b strings.Builder
-	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu"} {
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu"} {
 		s, err := sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded at build time
@@ -114,6 +117,9 @@ var kernelNames = []string{
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
+	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
+	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8",
+	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations
@@ -143,11 +149,21 @@ type Backend struct {
 	// attention path's query block (0: queryBlock); scan16 names the scan
 	// variant for 16 states (see scanVariants; "": defaultScan16);
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
-	// matrix-vector products to cuBLAS.
+	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
+	// its fused gate/up) instead of k_gemv (≤ 4 rows); attnGrp takes
+	// k_attn_grp instead of k_attn for short chunks; noFlash sends long
+	// chunks' attention to cuBLAS; flashBN64 takes 64-key tiles for head
+	// size 256; noGraph runs decoding steps without recording. The
+	// defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock   int
 	scan16      string
 	softmaxWarp bool
 	noGemv      bool
+	mmaGemv     bool
+	attnGrp     bool
+	noFlash     bool
+	flashBN64   bool
+	noGraph     bool
 	// onLaunch, when set, is called after each kernel or cuBLAS call is
 	// queued (benchmark tracing).
 	onLaunch func(name string)
@@ -160,14 +176,17 @@ type Backend struct {
 	scores scratch // LogProbs output
 	att    attnScratch
 
-	shadows  map[*buffer]*shadowCopy
-	invFreq  map[[2]float64]uintptr
-	seqT     seqTable
-	ptrA     ptrTable
-	ptrB     ptrTable
-	ints     intTable
-	closed   bool
-	compiled bool // the CUBIN was compiled now, not read from the cache
+	shadows   map[*buffer]*shadowCopy
+	invFreq   map[[2]float64]uintptr
+	dynShared map[string]int // dynamic shared memory allowed per kernel
+	graph     graphState     // recorded decoding steps
+	gen       uint64         // bumped whenever device memory is freed
+	seqT      seqTable
+	ptrA      ptrTable
+	ptrB      ptrTable
+	ints      intTable
+	closed    bool
+	compiled  bool // the CUBIN was compiled now, not read from the cache
 }
 
 // Element kinds shared with the kernels.
@@ -216,7 +235,8 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{d: d, nv: nv, opts: opts, fp32: opts.FP32, actKind: kindBF16, one: 1,
-		shadows: map[*buffer]*shadowCopy{}, invFreq: map[[2]float64]uintptr{}, fn: map[string]uintptr{}}
+		shadows: map[*buffer]*shadowCopy{}, invFreq: map[[2]float64]uintptr{}, fn: map[string]uintptr{},
+		dynShared: map[string]int{}}
 	if err := b.init(cb); err != nil {
 		b.release()
 		return nil, err
@@ -342,6 +362,7 @@ func (b *Backend) FP32() bool { return b.fp32 }
 func (b *Backend) Close() error {
 	defer b.enter()()
 	err := b.d.check("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	b.dropGraphs()
 	b.freeScratch()
 	b.release()
 	b.closed = true
@@ -397,12 +418,20 @@ func (b *Backend) malloc(bytes int) uintptr {
 	return p
 }
 
-// free releases device memory once the work queued so far is done.
+// free releases device memory once the work queued so far is done. Every
+// free invalidates the recorded decoding steps (they may use the memory);
+// while a step is being recorded the free waits for the recording's end.
 func (b *Backend) free(p uintptr) {
-	if p != 0 {
-		b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
-		b.must("cuMemFree", call(b.d.cuMemFree, p))
+	if p == 0 {
+		return
 	}
+	b.gen++
+	if b.graph.capturing {
+		b.graph.pending = append(b.graph.pending, p)
+		return
+	}
+	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	b.must("cuMemFree", call(b.d.cuMemFree, p))
 }
 
 // Alloc implements kernels.Backend.

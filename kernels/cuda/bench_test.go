@@ -64,15 +64,50 @@ func TestBenchH200(t *testing.T) {
 	}
 	var smxMS [2]float64
 	var smxOut [2][]float32
+	g.noFlash = true
 	for i, warp := range []bool{false, true} {
 		g.softmaxWarp = warp
-		smxMS[i], smxOut[i] = g.benchAttention(t, 0, 16384, nil)
+		smxMS[i], smxOut[i] = g.benchAttention(t, 0, 16384, 1, nil)
 	}
+	g.noFlash = false
 	g.softmaxWarp = false
-	say("attention T=16384 softmax: block per row (default) %.2f ms, warp per row %.2f ms (outputs agree: %v)",
+	say("attention T=16384 cuBLAS path softmax: block per row (default) %.2f ms, warp per row %.2f ms (outputs agree: %v)",
 		smxMS[0], smxMS[1], closeEnough(smxOut[1], smxOut[0], 1e-3) == nil)
-	say("settings for the model runs: scan variant %s, softmax block per row, query block %d, k_gemv up to %d rows and %d MB of weights",
-		defaultScan16, queryBlock, gemvRows, 2*gemvElems>>20)
+	// Long-chunk attention: flash kernels against the cuBLAS path.
+	type attnRun struct {
+		name          string
+		noFlash, bn64 bool
+	}
+	var ref []float32
+	for _, ar := range []attnRun{{"cuBLAS + k_softmax", true, false}, {"flash, 32-key tiles (default)", false, false}, {"flash, 64-key tiles", false, true}} {
+		g.noFlash, g.flashBN64 = ar.noFlash, ar.bn64
+		ms, out := g.benchAttention(t, 0, 16384, 1, nil)
+		agree := "reference"
+		if ref == nil {
+			ref = out
+		} else if err := closeEnough(out, ref, 2e-2); err != nil {
+			agree = "DIFFERS from the cuBLAS path: " + err.Error()
+		} else {
+			agree = "agrees with the cuBLAS path within 2e-2"
+		}
+		flops := 4.0 * 16384 * 2048 * 256 * 11
+		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, %-30s %.2f ms (%.0f TFLOP/s useful; %s)", ar.name+":", ms, flops/(ms/1e3)/1e12, agree)
+	}
+	g.noFlash, g.flashBN64 = false, false
+	// Decoding attention: one query per sequence after 2047 cached keys.
+	for _, nseq := range []int{1, 16} {
+		var ms [2]float64
+		var outs [2][]float32
+		for i, grp := range []bool{true, false} {
+			g.attnGrp = grp
+			ms[i], outs[i] = g.benchAttention(t, 0, 1, nseq, nil)
+		}
+		g.attnGrp = false
+		say("attention T=1 × %2d sequences, window 2048, 11 heads of 256: k_attn_grp %.3f ms, k_attn %.3f ms (outputs agree within 1e-5: %v)",
+			nseq, ms[0], ms[1], closeEnough(outs[0], outs[1], 1e-5) == nil)
+	}
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv up to %d rows and %d MB (else cuBLAS), fused gate/up up to %d rows, k_attn",
+		defaultScan16, gemvRows, 2*gemvElems>>20, gemvRows)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
 	}
@@ -161,16 +196,20 @@ func TestBenchH200(t *testing.T) {
 		s.Free()
 	}
 
-	// Scoring 1M tokens with streaming chunks.
-	const million = 1 << 20
+	// Scoring 1M tokens with streaming chunks (32K only with
+	// SAMBAEVAL_BENCH_QUICK=1, for runs that change only decoding).
+	quick := os.Getenv("SAMBAEVAL_BENCH_QUICK") == "1"
+	const million, piece = 1 << 20, 32768
 	ids := randomIDs(million + 1)
+	if quick {
+		ids = ids[:piece+1]
+	}
 	s := m.NewSession()
 	s.ChunkSize = best
 	var used32K uint64
 	var nll float64
 	start = time.Now()
-	const piece = 32768
-	for p := 0; p < million; p += piece {
+	for p := 0; p+piece < len(ids); p += piece {
 		sc, err := s.Score(ids[p:p+piece], ids[p+1:p+piece+1])
 		if err != nil {
 			t.Fatal(err)
@@ -186,10 +225,11 @@ func TestBenchH200(t *testing.T) {
 	el := time.Since(start).Seconds()
 	free, _, _ := g.MemInfo()
 	used1M := total - free
-	rate := float64(million) / el
+	scored := len(ids) - 1
+	rate := float64(scored) / el
 	say("scoring %d tokens (chunk %d, head and log-softmax included): %.1f s wall, %.0f tokens/s, MFU %.1f%% (2·%.3fB params incl. head); mean NLL %.3f",
-		million, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/million)
-	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after 1M tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30))
+		scored, best, el, rate, 100*2*float64(params)*rate/gemmRate, float64(params)/1e9, nll/float64(scored))
+	say("GPU memory in use (cuMemGetInfo): %.2f GiB after 32K tokens, %.2f GiB after %d tokens", float64(used32K)/(1<<30), float64(used1M)/(1<<30), scored)
 	if math.IsNaN(nll) || math.IsInf(nll, 0) {
 		t.Errorf("NLL %v", nll)
 	}
@@ -204,12 +244,21 @@ func TestBenchH200(t *testing.T) {
 	weightBytes := float64(2 * params)
 	bound := copyBW / weightBytes
 	type decodeRun struct {
-		batch  int
-		noGemv bool
+		batch   int
+		how     string
+		noGraph bool // steps launched op by op
+		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
 	}
-	for _, dr := range []decodeRun{{1, false}, {16, false}, {1, true}} {
+	for _, dr := range []decodeRun{
+		{1, "default: recorded steps", false, false},
+		{16, "default: recorded steps", false, false},
+		{1, "op by op", true, false},
+		{16, "op by op", true, false},
+		{1, "recorded, k_gemv_mma + k_attn_grp", false, true},
+		{16, "recorded, k_gemv_mma + k_attn_grp", false, true},
+	} {
 		batch := dr.batch
-		g.noGemv = dr.noGemv
+		g.noGraph, g.mmaGemv, g.attnGrp = dr.noGraph, dr.mma, dr.mma
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -234,7 +283,7 @@ func TestBenchH200(t *testing.T) {
 			steps = 32
 		}
 		var pf *os.File
-		if path := os.Getenv("SAMBAEVAL_BENCH_PPROF"); path != "" && batch == 1 && !dr.noGemv {
+		if path := os.Getenv("SAMBAEVAL_BENCH_PPROF"); path != "" && batch == 1 && !dr.noGraph {
 			if pf, err = os.Create(path); err == nil {
 				pprof.StartCPUProfile(pf)
 			}
@@ -249,13 +298,15 @@ func TestBenchH200(t *testing.T) {
 			pf.Close()
 		}
 		rate := float64(batch*steps) / el
-		how := "default: k_gemv for ≤4 rows and ≤32 MB"
-		if dr.noGemv {
-			how = "cuBLAS for every product"
-		}
 		say("decode, batch %2d (%s): %6.0f tokens/s (%.2f ms per step); bandwidth bound %.0f tokens/s (%.2f GB of weights at %.0f GB/s): %.0f%%",
-			batch, how, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
-		if !dr.noGemv {
+			batch, dr.how, rate, 1000*el/float64(steps), bound*float64(batch), weightBytes/1e9, copyBW/1e9, 100*rate/(bound*float64(batch)))
+		if !dr.noGraph {
+			// Device time of one recorded step, events around it.
+			s, e := g.events2()
+			step()
+			say("  one recorded step at batch %d: %.3f ms between events around LogitsBatch (device and the host's head read)", batch, g.stop(s, e))
+		}
+		if dr.noGraph {
 			prof.on = true
 			step()
 			prof.on = false
@@ -268,26 +319,31 @@ func TestBenchH200(t *testing.T) {
 			x.Free()
 		}
 	}
-	g.noGemv = false
+	g.noGraph, g.mmaGemv, g.attnGrp = false, false, false
 
-	// The long-chunk attention path at the 3.8B shape, per query block size,
-	// then the decoding path; each followed by a trace of one call.
+	// The cuBLAS attention path at the 3.8B shape, per query block size,
+	// then the flash and decoding paths; each followed by a trace of one call.
+	g.noFlash = true
 	for _, bq := range []int{256, 512, 1024} {
-		ms, _ := g.benchAttention(t, bq, 16384, nil)
+		ms, _ := g.benchAttention(t, bq, 16384, 1, nil)
 		flops := 4.0 * 16384 * 2048 * 256 * 11
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, query block %4d: %.2f ms (%.0f TFLOP/s useful)", bq, ms, flops/(ms/1e3)/1e12)
 	}
-	for _, T := range []int{16384, 1} {
+	for _, flash := range []bool{false, true} {
+		g.noFlash = !flash
 		tr := &tracer{b: g}
-		g.benchAttention(t, 0, T, tr)
-		say("trace of one attention call, T=%d (device time between consecutive launches):", T)
+		g.benchAttention(t, 0, 16384, 1, tr)
+		say("trace of one attention call, T=16384, flash %v (device time between consecutive launches):", flash)
 		for _, l := range tr.report() {
 			say("  %s", l)
 		}
 	}
-	for _, T := range []int{1} {
-		ms, _ := g.benchAttention(t, 0, T, nil)
-		say("attention T=%d, window 2048, 11 heads of 256: %.3f ms per call", T, ms)
+	g.noFlash = false
+	tr := &tracer{b: g}
+	g.benchAttention(t, 0, 1, 16, tr)
+	say("trace of one attention call, T=1 × 16 sequences:")
+	for _, l := range tr.report() {
+		say("  %s", l)
 	}
 }
 
@@ -377,7 +433,7 @@ func (b *Backend) benchOverhead(t *testing.T) []string {
 	b.noGemv = true
 	blas := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
 	b.noGemv = false
-	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
+	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv_mma %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
 		add, gemv, blas, 2816*2816*2/4.3e12*1e6)}
 }
 
@@ -444,8 +500,9 @@ func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[strin
 	return times, errs
 }
 
-// benchGemvShapes times back-to-back matrix-vector products of the 3.8B
-// decoding shapes with k_gemv and with cuBLAS.
+// benchGemvShapes times back-to-back products of the 3.8B decoding shapes:
+// one row with k_gemv_mma, k_gemv and cuBLAS, 16 rows with k_gemv_mma and
+// cuBLAS (µs per call and weight bytes per second).
 func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	r := rand.New(rand.NewPCG(12, 12))
 	var lines []string
@@ -455,25 +512,36 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, y := b.Alloc(K), b.Alloc(N)
-		b.Write(x, 0, randn(r, K, 1))
-		xm, ym := kernels.NewMat(x, 1, K), kernels.NewMat(y, 1, N)
-		var us [2]float64
-		for i, no := range []bool{false, true} {
-			b.noGemv = no
-			for range 5 {
-				b.MatMul(ym, xm, w, false)
-			}
-			s, e := b.events2()
-			for range 100 {
-				b.MatMul(ym, xm, w, false)
-			}
-			us[i] = b.stop(s, e) * 10 // ms per 100 calls → µs per call
-		}
-		b.noGemv = false
+		x, y := b.Alloc(16*K), b.Alloc(16*N)
+		b.Write(x, 0, randn(r, 16*K, 1))
 		bytes := float64(2 * N * K)
-		lines = append(lines, fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB): k_gemv %6.1f µs (%4.0f GB/s), cuBLAS %6.1f µs (%4.0f GB/s)",
-			N, K, bytes/1e6, us[0], bytes/us[0]/1e3, us[1], bytes/us[1]/1e3))
+		line := fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB):", N, K, bytes/1e6)
+		for _, rows := range []int{1, 16} {
+			xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
+			type variant struct {
+				name      string
+				mma, blas bool
+			}
+			vs := []variant{{"k_gemv_mma", true, false}, {"k_gemv (cuBLAS above 32 MB)", false, false}, {"cuBLAS", false, true}}
+			if rows > gemvRows {
+				vs = []variant{vs[0], vs[2]}
+			}
+			line += fmt.Sprintf(" %2d row(s):", rows)
+			for _, v := range vs {
+				b.mmaGemv, b.noGemv = v.mma, v.blas
+				for range 5 {
+					b.MatMul(ym, xm, w, false)
+				}
+				s, e := b.events2()
+				for range 100 {
+					b.MatMul(ym, xm, w, false)
+				}
+				us := b.stop(s, e) * 10 // ms per 100 calls → µs per call
+				line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)", v.name, us, bytes/us/1e3)
+			}
+		}
+		b.mmaGemv, b.noGemv = false, false
+		lines = append(lines, line)
 		b.Free(x)
 		b.Free(y)
 		func() {
@@ -561,21 +629,28 @@ func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
 	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
 }
 
-// benchAttention times one T-token chunk of the 3.8B attention shape with
-// a full window of cached keys, for query block bq; it returns the median
-// of 5 runs in milliseconds and the output of the first. With tr, the last
-// run is traced.
-func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) (float64, []float32) {
+// benchAttention times one T-token chunk of each of nseq sequences at the
+// 3.8B attention shape, each with a full window of cached keys, for query
+// block bq; it returns the median of 5 runs in milliseconds and the output
+// of the first. With tr, the last run is traced.
+func (b *Backend) benchAttention(t *testing.T, bq, T, nseq int, tr *tracer) (float64, []float32) {
 	const H, G, hd, W = 11, 1, 256, 2048
 	r := rand.New(rand.NewPCG(9, 9))
 	cols := (H + 2*G) * hd
-	qkv := b.Alloc(T * cols)
-	b.Write(qkv, 0, randn(r, T*cols, 1))
-	dst := b.Alloc(T * H * hd)
-	kc := &kernels.KVCache{K: b.Alloc((W - 1) * G * hd), V: b.Alloc((W - 1) * G * hd), Cap: W - 1}
-	b.Write(kc.K, 0, randn(r, (W-1)*G*hd, 1))
-	b.Write(kc.V, 0, randn(r, (W-1)*G*hd, 1))
-	m := kernels.NewMat(qkv, T, cols)
+	M := T * nseq
+	qkv := b.Alloc(M * cols)
+	b.Write(qkv, 0, randn(r, M*cols, 1))
+	dst := b.Alloc(M * H * hd)
+	bufs := []kernels.Buffer{qkv, dst}
+	var caches []*kernels.KVCache
+	for range nseq {
+		kc := &kernels.KVCache{K: b.Alloc((W - 1) * G * hd), V: b.Alloc((W - 1) * G * hd), Cap: W - 1}
+		b.Write(kc.K, 0, randn(r, (W-1)*G*hd, 1))
+		b.Write(kc.V, 0, randn(r, (W-1)*G*hd, 1))
+		caches = append(caches, kc)
+		bufs = append(bufs, kc.K, kc.V)
+	}
+	m := kernels.NewMat(qkv, M, cols)
 	q, k, v := m.ColSlice(0, H*hd), m.ColSlice(H*hd, (H+G)*hd), m.ColSlice((H+G)*hd, (H+2*G)*hd)
 	sh := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: W, Scale: 1.0 / 16}
 	b.attnBlock = bq
@@ -590,8 +665,12 @@ func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) (float64, 
 			b.onLaunch = tr.mark
 			tr.start()
 		}
+		seqs := make([]kernels.Seq, nseq)
+		for j := range seqs {
+			seqs[j] = kernels.Seq{Row: j * T, Len: T, Pos: 100000 + i*T + 7*j}
+		}
 		s, e := b.events2()
-		b.Attention(kernels.NewMat(dst, T, H*hd), q, k, v, sh, []*kernels.KVCache{kc}, []kernels.Seq{{Row: 0, Len: T, Pos: 100000 + i*T}})
+		b.Attention(kernels.NewMat(dst, M, H*hd), q, k, v, sh, caches, seqs)
 		b.onLaunch = nil
 		if i > 0 {
 			times = append(times, b.stop(s, e))
@@ -600,7 +679,7 @@ func (b *Backend) benchAttention(t *testing.T, bq, T int, tr *tracer) (float64, 
 			first = readBuf(b, dst)
 		}
 	}
-	for _, x := range []kernels.Buffer{qkv, dst, kc.K, kc.V} {
+	for _, x := range bufs {
 		b.Free(x)
 	}
 	sort.Float64s(times)
@@ -763,6 +842,25 @@ func (p *profiler) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c [
 		flops += 4 * float64(sq.Len) * keys * float64(sh.HeadDim*sh.NHead)
 	}
 	p.end("Attention", flops, s)
+}
+
+// DecodeStep runs the step op by op while profiling, so that every
+// operation is timed; otherwise it records and replays as the backend does.
+func (p *profiler) DecodeStep(key string, ids []int32, seqs []kernels.Seq, forward func()) bool {
+	if p.on {
+		forward()
+		return true
+	}
+	return p.Backend.DecodeStep(key, ids, seqs, forward)
+}
+
+func (p *profiler) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
+	s := p.begin()
+	ok := p.Backend.MatMulSwiGLU(dst, x, w1, w2)
+	if s != 0 {
+		p.end(fmt.Sprintf("MatMulSwiGLU 2x%dx%d", w1.Rows(), w1.Cols()), 4*float64(x.Rows)*float64(w1.Rows())*float64(w1.Cols()), s)
+	}
+	return ok
 }
 
 func (p *profiler) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets []int32) {

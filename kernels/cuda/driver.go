@@ -30,7 +30,17 @@ const (
 	attrComputeMinor        = 76
 	streamNonBlocking       = 1
 	eventDefault            = 0
+
+	captureModeRelaxed       = 2 // CU_STREAM_CAPTURE_MODE_RELAXED
+	funcAttrMaxDynamicShared = 8 // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 )
+
+// hasGraphs reports whether the driver has every entry point that
+// recording a step as a CUDA graph needs.
+func (d *driver) hasGraphs() bool {
+	return d.cuStreamBeginCapture != 0 && d.cuStreamEndCapture != 0 && d.cuGraphInstantiate != 0 &&
+		d.cuGraphLaunch != 0 && d.cuGraphExecDestroy != 0 && d.cuGraphDestroy != 0
+}
 
 // driver holds the entry points of libcuda.
 type driver struct {
@@ -46,6 +56,11 @@ type driver struct {
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                          uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel         uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventTime uintptr
+
+	// Optional: CUDA graphs (recorded decoding steps) and kernel attributes.
+	// Zero when the driver lacks them; the backend then does without.
+	cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch uintptr
+	cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute                      uintptr
 }
 
 var (
@@ -100,6 +115,13 @@ func openDriver() (*driver, error) {
 		sym(&d.cuEventRecord, "cuEventRecord"),
 		sym(&d.cuEventSynchronize, "cuEventSynchronize"),
 		sym(&d.cuEventTime, "cuEventElapsedTime_v2", "cuEventElapsedTime"),
+		{dst: &d.cuStreamBeginCapture, names: []string{"cuStreamBeginCapture_v2"}, optional: true},
+		{dst: &d.cuStreamEndCapture, names: []string{"cuStreamEndCapture"}, optional: true},
+		{dst: &d.cuGraphInstantiate, names: []string{"cuGraphInstantiateWithFlags"}, optional: true},
+		{dst: &d.cuGraphLaunch, names: []string{"cuGraphLaunch"}, optional: true},
+		{dst: &d.cuGraphExecDestroy, names: []string{"cuGraphExecDestroy"}, optional: true},
+		{dst: &d.cuGraphDestroy, names: []string{"cuGraphDestroy"}, optional: true},
+		{dst: &d.cuFuncSetAttribute, names: []string{"cuFuncSetAttribute"}, optional: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CUDA driver: %w", err)

@@ -77,11 +77,17 @@ func (n *nvrtc) check(op string, r uintptr) error {
 // compile compiles CUDA C source to a CUBIN for compute capability cc
 // (e.g. 90 for sm_90).
 func (n *nvrtc) compile(src string, cc int, opts []string) ([]byte, error) {
+	cubin, _, err := n.compileLog(src, cc, opts)
+	return cubin, err
+}
+
+// compileLog is compile that also returns the compiler's log.
+func (n *nvrtc) compileLog(src string, cc int, opts []string) ([]byte, string, error) {
 	csrc, cname := cstring(src), cstring("sambaeval.cu")
 	var prog uintptr
 	if err := n.check("nvrtcCreateProgram", call(n.nvrtcCreateProgram, uintptr(unsafe.Pointer(&prog)),
 		uintptr(unsafe.Pointer(&csrc[0])), uintptr(unsafe.Pointer(&cname[0])), 0, 0, 0)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer call(n.nvrtcDestroyProgram, uintptr(unsafe.Pointer(&prog)))
 	all := append([]string{fmt.Sprintf("--gpu-architecture=sm_%d", cc)}, opts...)
@@ -93,19 +99,20 @@ func (n *nvrtc) compile(src string, cc int, opts []string) ([]byte, error) {
 	}
 	r := call(n.nvrtcCompileProgram, prog, uintptr(len(argv)), uintptr(unsafe.Pointer(&argv[0])))
 	runtime.KeepAlive(cstrs)
+	log := n.log(prog)
 	if r != 0 {
 		err := n.check("nvrtcCompileProgram", r)
-		return nil, fmt.Errorf("%w\n%s", err, n.log(prog))
+		return nil, log, fmt.Errorf("%w\n%s", err, log)
 	}
 	var size uintptr
 	if err := n.check("nvrtcGetCUBINSize", call(n.nvrtcGetCUBINSize, prog, uintptr(unsafe.Pointer(&size)))); err != nil {
-		return nil, err
+		return nil, log, err
 	}
 	cubin := make([]byte, size)
 	if err := n.check("nvrtcGetCUBIN", call(n.nvrtcGetCUBIN, prog, uintptr(unsafe.Pointer(&cubin[0])))); err != nil {
-		return nil, err
+		return nil, log, err
 	}
-	return cubin, nil
+	return cubin, log, nil
 }
 
 // log returns the compilation log of prog.

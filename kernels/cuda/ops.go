@@ -123,7 +123,9 @@ func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 	}
 	defer b.enter()()
 	var idp uintptr
-	if n > maxSeq {
+	if b.graph.active {
+		idp = b.graph.ids() // written before the step; ids were checked by DecodeStep
+	} else if n > maxSeq {
 		idp = b.grow(&b.ids, 4*n)
 		b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, idp, uintptr(unsafe.Pointer(&ids[0])), uintptr(4*n), b.stream))
 	} else {
@@ -205,25 +207,61 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 
 // k_gemv takes products of at most gemvRows rows with weights of at most
-// gemvElems elements: measured on an H200 at the Samba_3.8B decoding shapes,
-// it beats cuBLAS up to 32 MB of weights (mostly by its lower host cost)
-// and loses to it above (docs/performance-gpu.md).
+// gemvElems elements: measured on an H200 at the Samba_3.8B decoding
+// shapes, it beat cuBLAS up to 32 MB of weights (mostly by its lower host
+// cost) and tied with it above (docs/performance-gpu.md). With mmaGemv,
+// products of at most mmaRows rows run k_gemv_mma instead (measured
+// slower: it stays for comparison).
 const (
 	gemvRows  = 4
 	gemvElems = 16 << 20
+	mmaRows   = 16
 )
 
 // usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv.
 func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
-	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.rows*w.cols <= gemvElems &&
-		w.cols%8 == 0 && aligned4(x)
+	return !b.mmaGemv && b.gemvFits(x, w) && w.rows*w.cols <= gemvElems
+}
+
+// gemvFits reports whether k_gemv (or k_gemv_swiglu4) can take x·wᵀ.
+func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x) &&
+		w.rows <= 65535*8 // one warp per weight row, at most 65535 blocks of 8
+}
+
+// mayUseMMA reports whether a product of x by w (or by two such weights)
+// may run on k_gemv_mma: bf16 mode, 16-bit weights, at most mmaRows rows,
+// K a multiple of 8. The 16-bit copy of x must be 16-byte aligned too
+// (see mmaInput).
+func (b *Backend) mayUseMMA(x kernels.Mat, w *Weight) bool {
+	return b.mmaGemv && !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= mmaRows && w.cols%8 == 0
+}
+
+// mmaInput returns the 16-bit copy of x for k_gemv_mma, or ok false when
+// its rows are not 16-byte aligned.
+func (b *Backend) mmaInput(x kernels.Mat, w *Weight) (p uintptr, ld int, ok bool) {
+	p, ld = b.half(x, w.kind())
+	return p, ld, p%16 == 0 && ld%8 == 0
+}
+
+// gemvBlocks picks k_gemv_mma's tiles per block for N weight rows: as many
+// as keep at least eight blocks per multiprocessor (each block's 8 warps
+// split its tiles' K range among them: many warps keep many loads in
+// flight), and returns the grid size too.
+func (b *Backend) gemvBlocks(N int) (tpb, blocks int) {
+	tiles := (N + 7) / 8
+	tpb = 8
+	for tpb > 1 && (tiles+tpb-1)/tpb < 8*b.sms {
+		tpb /= 2
+	}
+	return tpb, (tiles + tpb - 1) / tpb
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
 // activations rounded to their type (fp32 accumulation); float32 weights,
 // and every product in fp32 mode, use pedantic float32. In bf16 mode a
-// product of at most gemvRows rows (decoding) with a small weight runs
-// k_gemv instead, with the activations unrounded.
+// product of at most mmaRows rows (decoding) runs k_gemv_mma instead, with
+// the same rounding.
 func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
 	wt := w.(*Weight)
 	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
@@ -233,11 +271,37 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		return
 	}
 	defer b.enter()()
-	if b.usesGemv(x, wt) {
-		acc := 0
-		if accumulate {
-			acc = 1
+	acc := 0
+	if accumulate {
+		acc = 1
+	}
+	if b.mayUseMMA(x, wt) {
+		if xp, ld, ok := b.mmaInput(x, wt); ok {
+			sh, ldsh, kind := b.shadowOut(dst)
+			tpb, blocks := b.gemvBlocks(wt.rows)
+			b.p.reset()
+			b.p.mat(dst)
+			b.p.ptr(xp)
+			b.p.i32(ld)
+			b.p.ptr(wt.ptr)
+			b.p.i32(wt.rows)
+			b.p.i32(wt.cols)
+			b.p.i32(x.Rows)
+			b.p.i32(tpb)
+			b.p.i32(acc)
+			b.p.ptr(sh)
+			b.p.i32(ldsh)
+			b.p.i32(kind)
+			name := "k_gemv_mma"
+			if wt.dt == dtype.F16 {
+				name = "k_gemv_mma_f16"
+			}
+			b.launch(name, dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
+			b.produced(dst, sh != 0)
+			return
 		}
+	}
+	if b.usesGemv(x, wt) {
 		b.p.reset()
 		b.p.mat(dst)
 		b.p.mat(x)
@@ -274,6 +338,70 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 	}
 	b.traced("cublas MatMul")
 	b.produced(dst, false)
+}
+
+// MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, for at most
+// gemvRows rows (k_gemv_swiglu4, activations unrounded as k_gemv takes
+// them) or with mmaGemv at most mmaRows (k_gemv_swiglu, rounded as MatMul
+// rounds them), it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over
+// both weights. Elsewhere it does nothing and returns false.
+func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
+	a, c := w1.(*Weight), w2.(*Weight)
+	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
+		return false
+	}
+	if x.Rows == 0 {
+		return false
+	}
+	switch {
+	case b.mayUseMMA(x, a):
+		defer b.enter()()
+		xp, ld, ok := b.mmaInput(x, a)
+		if !ok {
+			return false
+		}
+		sh, ldsh, kind := b.shadowOut(dst)
+		tpb, blocks := b.gemvBlocks(a.rows)
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.ptr(xp)
+		b.p.i32(ld)
+		b.p.ptr(a.ptr)
+		b.p.ptr(c.ptr)
+		b.p.i32(a.rows)
+		b.p.i32(a.cols)
+		b.p.i32(x.Rows)
+		b.p.i32(tpb)
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		name := "k_gemv_swiglu"
+		if a.dt == dtype.F16 {
+			name = "k_gemv_swiglu_f16"
+		}
+		b.launch(name, dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
+		b.produced(dst, sh != 0)
+		return true
+	case !b.mmaGemv && b.gemvFits(x, a):
+		defer b.enter()()
+		sh, ldsh, kind := b.shadowOut(dst)
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.mat(x)
+		b.p.ptr(a.ptr)
+		b.p.ptr(c.ptr)
+		b.p.i32(a.rows)
+		b.p.i32(a.cols)
+		b.p.i32(x.Rows)
+		b.p.i32(a.kind())
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
+		b.produced(dst, sh != 0)
+		return true
+	}
+	return false
 }
 
 // setSeqs fills the sequence table with seqs (at most maxSeq) and returns
@@ -468,6 +596,7 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 		b.p.ptr(inv)
 		b.putSeqs()
 		b.p.i32(x.Rows)
+		b.p.ptr(b.graph.pos())
 		b.launch("k_rope", grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
 	})
 	b.produced(x, false)

@@ -58,45 +58,114 @@ func TestMatMul(t *testing.T) {
 		{130, 40, 72, dtype.F16, true, 1},
 		{17, 50, 64, dtype.F32, false, 2},
 		{200, 300, 512, dtype.BF16, true, 0},
-		// matrix-vector products (k_gemv in bf16 mode)
+		// decoding products (k_gemv, or k_gemv_mma with mmaGemv, in bf16
+		// mode): weight rows not a multiple of 8, K not a multiple of 32
 		{1, 96, 256, dtype.BF16, true, 0},
 		{4, 40, 64, dtype.F16, true, 4},
 		{2, 300, 520, dtype.BF16, false, 0},
+		{16, 208, 512, dtype.BF16, false, 0},
+		{9, 100, 176, dtype.BF16, true, 3},
+		{5, 64, 136, dtype.F16, false, 0},
+		{16, 3000, 256, dtype.BF16, true, 0},
 	}
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, c := range cases {
-			t.Run(fmt.Sprintf("%dx%dx%d_%s_acc%v", c.M, c.N, c.K, c.dt, c.acc), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
-				xv := randn(r, c.M*c.K, 1)
-				wv := randn(r, c.N*c.K, 0.1)
-				raw := weightBytes(c.dt, wv)
-				wc, err := cb.LoadWeight(c.dt, c.N, c.K, raw)
-				if err != nil {
-					t.Fatal(err)
+			for _, mma := range []bool{false, true} {
+				if mma && (g.fp32 || c.M > mmaRows) {
+					continue
 				}
-				wg, err := g.LoadWeight(c.dt, c.N, c.K, raw)
-				if err != nil {
-					t.Fatal(err)
+				name := fmt.Sprintf("%dx%dx%d_%s_acc%v", c.M, c.N, c.K, c.dt, c.acc)
+				if mma {
+					name += "_k_gemv_mma"
 				}
-				// In bf16 mode cuBLAS products take x rounded to the
-				// weights' type; k_gemv takes it as it is.
-				x := newTwin(cb, g, c.M, c.K, c.pad, xv)
-				xref := xv
-				if !g.fp32 && !g.usesGemv(x.g, wg.(*Weight)) {
-					xref = roundTo(c.dt, xv)
-				}
-				xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
-				init := randn(r, c.M*c.N, 1)
-				d := newTwin(cb, g, c.M, c.N, c.pad, init)
-				cb.MatMul(d.c, xc, wc, c.acc)
-				g.MatMul(d.g, x.g, wg, c.acc)
-				if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 1e-5); err != nil {
-					t.Fatal(err)
-				}
-			})
+				t.Run(name, func(t *testing.T) {
+					g.mmaGemv = mma
+					defer func() { g.mmaGemv = false }()
+					r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
+					xv := randn(r, c.M*c.K, 1)
+					wv := randn(r, c.N*c.K, 0.1)
+					raw := weightBytes(c.dt, wv)
+					wc, err := cb.LoadWeight(c.dt, c.N, c.K, raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wg, err := g.LoadWeight(c.dt, c.N, c.K, raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// In bf16 mode cuBLAS products take x rounded to the
+					// weights' type; k_gemv takes it as it is.
+					x := newTwin(cb, g, c.M, c.K, c.pad, xv)
+					xref := xv
+					if !g.fp32 && !g.usesGemv(x.g, wg.(*Weight)) {
+						xref = roundTo(c.dt, xv)
+					}
+					xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
+					init := randn(r, c.M*c.N, 1)
+					d := newTwin(cb, g, c.M, c.N, c.pad, init)
+					cb.MatMul(d.c, xc, wc, c.acc)
+					g.MatMul(d.g, x.g, wg, c.acc)
+					if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 1e-5); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
 		}
 	})
+}
+
+// TestMatMulSwiGLU checks the fused gate/up product (k_gemv_swiglu4, and
+// k_gemv_swiglu with mmaGemv) against two products and SwiGLU on the CPU,
+// and that a shape it does not take is refused.
+func TestMatMulSwiGLU(t *testing.T) {
+	g := gpu(t, false)
+	cb := cpu.New()
+	for _, c := range []struct {
+		M, N, K int
+		dt      dtype.DType
+		mma     bool
+	}{{1, 96, 256, dtype.BF16, false}, {4, 100, 176, dtype.BF16, false}, {3, 40, 64, dtype.F16, false},
+		{1, 96, 256, dtype.BF16, true}, {16, 100, 176, dtype.BF16, true}, {7, 40, 64, dtype.F16, true}} {
+		t.Run(fmt.Sprintf("%dx%dx%d_%s_mma%v", c.M, c.N, c.K, c.dt, c.mma), func(t *testing.T) {
+			g.mmaGemv = c.mma
+			defer func() { g.mmaGemv = false }()
+			r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
+			xv := randn(r, c.M*c.K, 1)
+			var wc, wg [2]kernels.Weight
+			for i := range wc {
+				raw := weightBytes(c.dt, randn(r, c.N*c.K, 0.1))
+				wc[i], _ = cb.LoadWeight(c.dt, c.N, c.K, raw)
+				var err error
+				if wg[i], err = g.LoadWeight(c.dt, c.N, c.K, raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			x := newTwin(cb, g, c.M, c.K, 4, xv)
+			xref := xv // k_gemv_swiglu4 takes x unrounded
+			if c.mma {
+				xref = roundTo(c.dt, xv)
+			}
+			xc := newTwin(cb, g, c.M, c.K, 0, xref).c
+			gate := newTwin(cb, g, c.M, c.N, 1, make([]float32, c.M*c.N))
+			up := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+			cb.MatMul(gate.c, xc, wc[0], false)
+			cb.MatMul(up.c, xc, wc[1], false)
+			cb.SwiGLU(gate.c, gate.c, up.c)
+			if !g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1]) {
+				t.Fatal("MatMulSwiGLU refused a decoding shape")
+			}
+			if err := closeEnough(readMat(g, gate.g), readMat(cb, gate.c), 1e-5); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	big := newTwin(cb, g, 5, 64, 0, make([]float32, 5*64))
+	w, _ := g.LoadWeight(dtype.BF16, 8, 64, make([]byte, 2*8*64))
+	d := newTwin(cb, g, 5, 8, 0, make([]float32, 5*8))
+	if g.MatMulSwiGLU(d.g, big.g, w, w) {
+		t.Error("MatMulSwiGLU took 5 rows without mmaGemv")
+	}
 }
 
 func TestEmbed(t *testing.T) {
@@ -356,16 +425,44 @@ var attnCases = []attnCase{
 	{"prefill continuing, warp softmax", 4, 1, 128, 48, []int{150}, []int{70}, 0, true},
 	{"many query blocks, warp softmax", 2, 1, 64, 100, []int{1300}, []int{250}, 256, true},
 	{"full attention long context, warp softmax", 2, 1, 64, 0, []int{70}, []int{5000}, 0, true},
+	// more query heads per key/value head than k_attn_grp takes
+	{"decode 20 heads per group", 20, 1, 32, 50, []int{1, 2}, []int{70, 3}, 0, false},
+	{"flash gqa 128", 6, 2, 128, 300, []int{200}, []int{1000}, 0, false},
+	{"flash mqa 256 11 heads", 11, 1, 256, 128, []int{150, 1}, []int{300, 40}, 0, false},
+	{"long head 32", 2, 1, 32, 64, []int{100}, []int{10}, 0, false},
+}
+
+// attnVariant selects the attention kernels of one run of the cases.
+type attnVariant struct {
+	name                    string
+	grp, noFlash, flashBN64 bool
+}
+
+var attnVariants = []attnVariant{
+	{name: "default"},
+	{name: "k_attn_grp, cuBLAS", grp: true, noFlash: true},
+	{name: "flash 64-key tiles", flashBN64: true},
 }
 
 func TestAttention(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
-		for _, ac := range attnCases {
-			t.Run(ac.name, func(t *testing.T) {
-				g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
-				defer func() { g.attnBlock, g.softmaxWarp = 0, false }()
-				testAttention(t, cb, g, ac)
+		for _, av := range attnVariants {
+			if g.fp32 && av.flashBN64 {
+				continue // no flash attention in fp32 mode
+			}
+			t.Run(av.name, func(t *testing.T) {
+				for _, ac := range attnCases {
+					t.Run(ac.name, func(t *testing.T) {
+						g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
+						g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
+						defer func() {
+							g.attnBlock, g.softmaxWarp = 0, false
+							g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
+						}()
+						testAttention(t, cb, g, ac)
+					})
+				}
 			})
 		}
 	})

@@ -19,14 +19,15 @@
 extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     k_attn(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
            const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,
-           Ints cap, u16* __restrict__ sh, int ldsh, int shkind, int nsplit, float* __restrict__ part) {
+           Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
+           float* __restrict__ part) {
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][MAXD * 32];
     int h = blockIdx.x % H, sp = blockIdx.x / H, t = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || t >= seqs.len[s]) return;
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     int g = h / (H / G);
-    int P = seqs.pos[s], row = seqs.row[s];
+    int P = seq_pos(seqs, dpos, s), row = seqs.row[s];
     int p = P + t;
     int first = window > 0 ? max(0, p - window + 1) : 0;
     int per = (p - first + nsplit) / nsplit; // ceil(keys / nsplit)
@@ -160,7 +161,7 @@ extern "C" __global__ void k_attn_combine(float* __restrict__ dst, int ldd, cons
 // k_kv_store writes each sequence's last min(len, cap) keys and values into
 // ring slot (pos % cap) of its caches.
 extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int kvDim,
-                                      Seqs seqs, Ptrs kc, Ptrs vc, Ints cap) {
+                                      Seqs seqs, Ptrs kc, Ptrs vc, Ints cap, const int* __restrict__ dpos) {
     int s = blockIdx.z;
     if (s >= seqs.n) return;
     int cp = cap.v[s];
@@ -169,7 +170,7 @@ extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, cons
     float* kd = (float*)kc.p[s];
     float* vd = (float*)vc.p[s];
     for (int t = max(0, len - cp) + blockIdx.y; t < len; t += gridDim.y) {
-        long long slot = (long long)((seqs.pos[s] + t) % cp) * kvDim;
+        long long slot = (long long)((seq_pos(seqs, dpos, s) + t) % cp) * kvDim;
         long long rr = seqs.row[s] + t;
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
             kd[slot + c] = k[rr * ldk + c];

@@ -143,11 +143,67 @@ extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, co
     }
 }
 
+// k_gemv_swiglu4 computes dst = SiLU(x·W1ᵀ) ⊙ (x·W2ᵀ) for M ≤ 4 rows as
+// k_gemv computes each product (one warp per output column, both weights'
+// rows read by the same warp), with the 16-bit shadow of dst when sh is
+// set.
+extern "C" __global__ void __launch_bounds__(256)
+    k_gemv_swiglu4(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1,
+                   const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind) {
+    int n = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (n >= N) return;
+    const uint4* wr1 = (const uint4*)(W1 + (long long)n * K);
+    const uint4* wr2 = (const uint4*)(W2 + (long long)n * K);
+    int chunks = K >> 3;
+    float ag[4] = {0.0f, 0.0f, 0.0f, 0.0f}, au[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 4
+    for (int ch = lane; ch < chunks; ch += 32) {
+        uint4 q1 = __ldg(wr1 + ch), q2 = __ldg(wr2 + ch);
+        float w1[8], w2[8];
+        unsigned int p1[4] = {q1.x, q1.y, q1.z, q1.w}, p2[4] = {q2.x, q2.y, q2.z, q2.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            w1[2 * j] = from16((u16)(p1[j] & 0xffffu), kind);
+            w1[2 * j + 1] = from16((u16)(p1[j] >> 16), kind);
+            w2[2 * j] = from16((u16)(p2[j] & 0xffffu), kind);
+            w2[2 * j + 1] = from16((u16)(p2[j] >> 16), kind);
+        }
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                const float4* xr = (const float4*)(x + (long long)m * ldx) + 2 * ch;
+                float4 a = __ldg(xr), b = __ldg(xr + 1);
+                ag[m] += w1[0] * a.x + w1[1] * a.y + w1[2] * a.z + w1[3] * a.w + w1[4] * b.x + w1[5] * b.y + w1[6] * b.z +
+                         w1[7] * b.w;
+                au[m] += w2[0] * a.x + w2[1] * a.y + w2[2] * a.z + w2[3] * a.w + w2[4] * b.x + w2[5] * b.y + w2[6] * b.z +
+                         w2[7] * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < 4; m++)
+        for (int o = 16; o > 0; o >>= 1) {
+            ag[m] += __shfl_xor_sync(FULL_MASK, ag[m], o);
+            au[m] += __shfl_xor_sync(FULL_MASK, au[m], o);
+        }
+    if (lane == 0) {
+#pragma unroll
+        for (int m = 0; m < 4; m++) {
+            if (m < M) {
+                float v = silu(ag[m]) * au[m];
+                dst[(long long)m * ldd + n] = v;
+                shadow(sh, ldsh, shkind, m, n, v);
+            }
+        }
+    }
+}
+
 // k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
 // thread j computes the angle pos*invFreq[j] and its sine and cosine in
 // double, as the reference does, and rotates pair (j, j+half) of every head.
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
-                                  int rows) {
+                                  int rows, const int* __restrict__ dpos) {
     int half = headDim / 2;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         int s = -1;
@@ -157,7 +213,7 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
                 break;
             }
         if (s < 0) continue;
-        double pos = (double)(seqs.pos[s] + (r - seqs.row[s]));
+        double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
         for (int j = threadIdx.x; j < half; j += blockDim.x) {
             double sn, cs;

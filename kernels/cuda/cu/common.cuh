@@ -17,6 +17,11 @@ struct Seqs {
     int pos[MAXSEQ];
 };
 
+// seq_pos is the position of sequence s's first row: from dpos (device
+// memory, written before each replay of a recorded decoding step) when
+// given, else from the table passed by value.
+__device__ __forceinline__ int seq_pos(const Seqs& seqs, const int* dpos, int s) { return dpos ? dpos[s] : seqs.pos[s]; }
+
 // Ptrs holds one device pointer per sequence (its state buffers).
 struct Ptrs {
     u64 p[MAXSEQ];

@@ -1,0 +1,93 @@
+package model
+
+import (
+	"testing"
+
+	"github.com/sambaeval/sambaeval/kernels"
+	"github.com/sambaeval/sambaeval/kernels/cpu"
+)
+
+// recorder is the CPU backend with the optional decoding interfaces: it
+// notes each DecodeStep's key and always runs forward, and refuses every
+// fused gate/up (so the model must fall back to the plain operations).
+type recorder struct {
+	*cpu.Backend
+	keys  []string
+	fused int
+}
+
+func (r *recorder) DecodeStep(key string, ids []int32, seqs []kernels.Seq, forward func()) bool {
+	for i, s := range seqs {
+		if s.Row != i || s.Len != 1 {
+			panic("DecodeStep called for a step that is not one token per sequence")
+		}
+	}
+	r.keys = append(r.keys, key)
+	forward()
+	return true
+}
+
+func (r *recorder) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
+	r.fused++
+	return false
+}
+
+// TestStepHooks decodes a small random model through a backend with the
+// optional interfaces and checks that only decoding steps reach
+// DecodeStep, with one key per set of sessions, and that the logits equal
+// those of the plain backend.
+func TestStepHooks(t *testing.T) {
+	cfg, err := Named("Samba_421M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.NQueryGroups, cfg.HeadSize, cfg.IntermediateSize = 4, 64, 2, 1, 32, 96
+	cfg.VocabSize, cfg.PaddedVocabSize, cfg.LocalWindow = 300, 320, 16
+	rec := &recorder{Backend: cpu.New()}
+	run := func(be kernels.Backend) [][]float32 {
+		m, err := Random(cfg, 7, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := m.NewSession(), m.NewSession()
+		if err := a.Prefill([]int32{1, 2, 3, 4, 5}); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]float32
+		for step := range 3 {
+			lg, err := m.LogitsBatch([]*Session{a, b}, [][]int32{{int32(10 + step)}, {int32(20 + step)}}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, lg...)
+		}
+		c := m.NewSession()
+		lg, err := m.LogitsBatch([]*Session{a, c}, [][]int32{{7}, {8}}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(out, lg...)
+	}
+	want := run(cpu.New())
+	got := run(rec)
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("logits %d differ at %d: %v vs %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	// The 5-token prefill is not a decoding step; the 4 LogitsBatch calls are.
+	if len(rec.keys) != 4 {
+		t.Fatalf("%d decoding steps, want 4", len(rec.keys))
+	}
+	if rec.keys[0] != rec.keys[1] || rec.keys[1] != rec.keys[2] {
+		t.Errorf("keys of one set of sessions differ: %q", rec.keys[:3])
+	}
+	if rec.keys[3] == rec.keys[0] {
+		t.Errorf("another set of sessions has the same key %q", rec.keys[3])
+	}
+	if rec.fused == 0 {
+		t.Error("the model never asked for a fused gate/up")
+	}
+}
