@@ -152,6 +152,13 @@ type Backend interface {
 	Add(dst, x Mat)
 	// SwiGLU sets dst = SiLU(gate) ⊙ up; dst may alias gate or up.
 	SwiGLU(dst, gate, up Mat)
+	// LayerNorm sets dst[i] = (x[i] - mean(x[i])) · rsqrt(var(x[i]) + eps) ·
+	// w + b, with the biased variance and w, b [1, cols]; dst may alias x.
+	LayerNorm(dst, x, w, b Mat, eps float32)
+	// AddBias sets dst[i] += bias for every row i, with bias [1, cols].
+	AddBias(dst, bias Mat)
+	// AddScaled sets dst += alpha · x.
+	AddScaled(dst, x Mat, alpha float32)
 
 	// MambaConv sets dst = SiLU(causal depthwise conv(x) + bias) per
 	// sequence, where the inputs before each sequence's first row come from
@@ -165,7 +172,8 @@ type Backend interface {
 	//   s_t = exp(Δ_t·A) ⊙ s_{t-1} + Δ_t·u_t ⊗ B_t  [E, N]
 	//   y_t = s_t·C_t + D ⊙ u_t
 	//   dst_t = y_t ⊙ SiLU(z_t)
-	// u, delta, z and dst are [T, E]; B and C are [T, N].
+	// u, delta, z and dst are [T, E]; B and C are [T, N]. When z has no
+	// buffer (the zero Mat) there is no gate: dst_t = y_t.
 	SelectiveScan(dst, u, delta, B, C, z Mat, p ScanParams, states []*MambaState, seqs []Seq)
 	// RoPE rotates x [T, nHeads*headDim] in place, GPT-NeoX rotate-half
 	// pairing (j, j+headDim/2), angle p·base^(-2j/headDim) computed in

@@ -41,6 +41,9 @@ type archCase struct {
 	lit *Config
 	// ... or hf is a Hugging Face config.json.
 	hf map[string]any
+	// f32 lists name suffixes of tensors stored as float32 whatever dt
+	// is, as Phi-4-mini-flash-reasoning keeps A_log, D and the λ vectors.
+	f32 []string
 }
 
 // tinyLit is the shape every tiny lit-gpt model starts from: d_model 32, 4
@@ -108,6 +111,18 @@ var archCases = []archCase{
 		h["sliding_window"], h["num_key_value_heads"], h["vocab_size"] = 7, 4, 64
 		h["eos_token_id"], h["rope_scaling"] = 32000, nil
 	})},
+	// SambaY with 12 layers: 3 Mamba and 3 differential SWA (window 8)
+	// layers, the memory-saving Mamba, the full layer, 2 GMUs and 2
+	// cross-attention layers; 4 heads of 8 over 2 key/value heads, Mamba
+	// E 64, N 4, R 2.
+	{name: "sambay", dt: dtype.BF16, f32: []string{".A_log", ".D", ".lambda_q1", ".lambda_k1", ".lambda_q2", ".lambda_k2"},
+		hf: tinyHF("Phi4FlashForCausalLM", "phi4flash", func(h map[string]any) {
+			delete(h, "rms_norm_eps")
+			delete(h, "rope_theta")
+			h["num_hidden_layers"], h["intermediate_size"], h["max_position_embeddings"] = 12, 32, 256
+			h["sliding_window"], h["layer_norm_eps"], h["tie_word_embeddings"] = 8, 1e-5, true
+			h["mamba_d_state"], h["mamba_dt_rank"], h["mb_per_layer"] = 4, 2, 2
+		})},
 }
 
 func (ac archCase) config(t testing.TB) *Config {
@@ -153,6 +168,10 @@ func informative(c *Config, src checkpoint.Map, seed uint64) error {
 				v[i] = float32(1 + (r.Float64() - 0.5))
 			case initDtBias:
 				v[i] = float32(2*r.Float64() - 1)
+			case initZeros:
+				v[i] = float32(0.2 * r.NormFloat64())
+			case initLambda:
+				v[i] = float32(0.25 * r.NormFloat64())
 			}
 		}
 		putFloats(t, v)
@@ -205,7 +224,15 @@ func TestWriteArchCheckpoints(t *testing.T) {
 		}
 		var ts []*checkpoint.Tensor
 		for _, name := range src.Names() {
-			ts = append(ts, src[name])
+			tensor := src[name]
+			for _, suffix := range ac.f32 {
+				if strings.HasSuffix(name, suffix) {
+					if tensor, err = castTensor(tensor, dtype.F32); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ts = append(ts, tensor)
 		}
 		if err := checkpoint.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 			t.Fatal(err)

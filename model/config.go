@@ -70,7 +70,16 @@ type Config struct {
 	// true; false, LayerNorm, is not supported).
 	RMSNorm *bool `json:"rms_norm,omitempty"`
 	// NoPE disables rotary embeddings.
-	NoPE          bool   `json:"nope,omitempty"`
+	NoPE bool `json:"nope,omitempty"`
+	// YOCO selects ArchScale's decoder-hybrid-decoder layout (SambaY,
+	// Phi-4-mini-flash-reasoning; see yocoBlocks), GMUYOCO its gated
+	// memory units, UseDA differential attention, AttnBias and AttnOutBias
+	// the biases of the attention projections (ArchScale's field names).
+	YOCO          bool   `json:"yoco,omitempty"`
+	GMUYOCO       bool   `json:"gmu_yoco,omitempty"`
+	UseDA         bool   `json:"use_da,omitempty"`
+	AttnBias      bool   `json:"attn_bias,omitempty"`
+	AttnOutBias   bool   `json:"attn_out_bias,omitempty"`
 	MambaInit     bool   `json:"mamba_init,omitempty"`
 	MambaDState   int    `json:"mamba_d_state"`
 	MambaDConv    int    `json:"mamba_d_conv"`
@@ -102,6 +111,9 @@ const (
 	FormatLitGPT  = "lit-gpt"
 	FormatHFLlama = "hf-llama"
 	FormatHFPhi3  = "hf-phi3"
+	// FormatHFPhi4Flash names Phi4FlashForCausalLM's tensors
+	// (model.layers.{i}.attn..., fused Wqkv with biases, mlp.fc1/fc2).
+	FormatHFPhi4Flash = "hf-phi4flash"
 )
 
 func (c *Config) hasMLP() bool { return c.MLP == nil || *c.MLP }
@@ -135,6 +147,8 @@ func (c *Config) Blocks() ([]Block, error) {
 	}
 	blocks := make([]Block, c.NLayer)
 	switch {
+	case c.YOCO:
+		return c.yocoBlocks()
 	case c.Mamba:
 		for i := range blocks {
 			blocks[i] = Block{Mixers: []Mixer{{Kind: Mamba}}}
@@ -277,10 +291,11 @@ func (c *Config) Validate() error {
 		bad("vocab_size %d / padded_vocab_size %d", c.VocabSize, c.PaddedVocabSize)
 	}
 	switch c.Format {
-	case "", FormatLitGPT, FormatHFLlama, FormatHFPhi3:
+	case "", FormatLitGPT, FormatHFLlama, FormatHFPhi3, FormatHFPhi4Flash:
 	default:
-		bad("checkpoint_format %q unknown (lit-gpt, hf-llama, hf-phi3)", c.Format)
+		bad("checkpoint_format %q unknown (lit-gpt, hf-llama, hf-phi3, hf-phi4flash)", c.Format)
 	}
+	c.validateSambaY(bad)
 	for _, u := range []struct {
 		on   bool
 		what string
@@ -318,8 +333,8 @@ func (c *Config) Validate() error {
 		if c.ParallelResidual {
 			bad("parallel_residual not supported (blocks are sequential)")
 		}
-		if n := c.NormClass; n != "" && n != "RMSNorm" && n != "FusedRMSNorm" {
-			bad("_norm_class %q not supported (RMSNorm)", n)
+		if n := c.NormClass; n != "" && n != "RMSNorm" && n != "FusedRMSNorm" && !(n == "LayerNorm" && c.YOCO) {
+			bad("_norm_class %q not supported (RMSNorm; LayerNorm in SambaY models)", n)
 		}
 	}
 	if hasAttn {

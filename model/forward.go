@@ -11,12 +11,14 @@ import (
 )
 
 // Model is a loaded model on one backend: Samba or any layout of Mamba,
-// attention and MLP blocks that Config.Blocks describes.
+// attention and MLP blocks that Config.Blocks describes, or SambaY
+// (sambay.go).
 //
 // The forward pass (paper §2; architecture reference §1): x = wte[ids];
 // per block, for each of its mixers x += mixer(RMSNorm(x)), then, when the
-// block has one, x += MLP(RMSNorm(x)); logits = RMSNorm(x)·headᵀ. The
-// residual stream x stays float32 throughout.
+// block has one, x += MLP(RMSNorm(x)); logits = RMSNorm(x)·headᵀ (SambaY:
+// LayerNorm with a bias in place of every RMSNorm). The residual stream x
+// stays float32 throughout.
 type Model struct {
 	Config Config
 	// Tokenizer is the model's tokenizer (set by Open).
@@ -32,7 +34,7 @@ type Model struct {
 	layout []Block
 
 	wte, head kernels.Weight // [V, D]; head is wte when tied
-	lnF       kernels.Mat    // [1, D]
+	lnF       norm
 	blocks    []*block
 	slots     int // mixers in the model: each keeps its own state
 
@@ -44,18 +46,29 @@ type Model struct {
 // block holds one block's weights.
 type block struct {
 	mixers  []*mixer
-	mlpNorm kernels.Mat // [1, D]
-	mlp     *swiglu     // nil when the block has no MLP
+	mlpNorm norm
+	mlp     *swiglu // nil when the block has no MLP
+}
+
+// norm is an RMSNorm weight, or a LayerNorm weight and bias.
+type norm struct {
+	w, b kernels.Mat // [1, D]; b has no buffer for RMSNorm
 }
 
 // mixer holds one token mixer's weights.
 type mixer struct {
 	Mixer
-	norm  kernels.Mat // [1, D]
-	slot  int         // index of this mixer's state in State
+	norm  norm
+	slot  int // index of this mixer's state in State
 	mamba *mambaWeights
 	attn  *attnWeights
 	mlp   *swiglu // Kind == MLP
+	diff  *diffAttnWeights
+	gmu   *gmuWeights
+	// kvSlot is the state slot whose keys and values a cross-attention
+	// mixer reads; sharesKV marks the attention mixer that provides them.
+	kvSlot   int
+	sharesKV bool
 }
 
 // mambaWeights holds a Mamba-1 mixer's weights.
@@ -116,6 +129,7 @@ type workspace struct {
 	dbc             kernels.Mat // [M, R+2N]
 	q, k, v, att    kernels.Mat // attention: [M, H·hd], [M, G·hd] ×2, [M, H·hd]
 	gate, up        kernels.Mat // MLP: [M, F] ×2 (F the widest MLP)
+	sambay          sambayWorkspace
 	logits          kernels.Mat // [headRows, V]
 	headIn          kernels.Mat // [headRows, D]: rows gathered for the head
 	bufs            []kernels.Buffer
@@ -152,7 +166,7 @@ func (m *Model) workspace(rows int) *workspace {
 			case mx.Kind == Mamba && ws.xz.Buf == nil:
 				ws.xz, ws.u, ws.delta, ws.y = mat(n, 2*E), mat(n, E), mat(n, E), mat(n, E)
 				ws.dbc = mat(n, c.MambaDtRank+2*c.MambaDState)
-			case mx.Kind == Attention && ws.q.Buf == nil:
+			case mx.Kind == Attention && !mx.Differential && ws.q.Buf == nil:
 				H, G, hd := c.NHead, c.NQueryGroups, c.HeadSize
 				ws.q, ws.k, ws.v, ws.att = mat(n, H*hd), mat(n, G*hd), mat(n, G*hd), mat(n, H*hd)
 			case mx.Kind == MLP:
@@ -163,6 +177,7 @@ func (m *Model) workspace(rows int) *workspace {
 	if F > 0 {
 		ws.gate, ws.up = mat(n, F), mat(n, F)
 	}
+	m.sambayWorkspace(ws, n, mat)
 	m.ws = ws
 	return ws
 }
@@ -177,6 +192,9 @@ type pass struct {
 	M      int
 	seqs   []kernels.Seq
 	states []*State
+	// sharedK and sharedV are the chunk's keys and values of the
+	// attention mixer whose cache the cross-attention mixers read.
+	sharedK, sharedV kernels.Mat
 }
 
 // forward runs the blocks over one batch: ids holds every sequence's new
@@ -192,25 +210,38 @@ func (m *Model) forward(ids []int32, seqs []kernels.Seq, states []*State) kernel
 	be.Embed(x, m.wte, ids) // x = wte[ids], no scaling
 	for _, blk := range m.blocks {
 		for _, mx := range blk.mixers {
-			// x = x + mixer(RMSNorm(x))
-			be.RMSNorm(h, x, mx.norm, eps)
-			switch mx.Kind {
-			case Mamba:
+			// x = x + mixer(Norm(x))
+			m.normalize(h, x, mx.norm, eps)
+			switch {
+			case mx.Kind == Mamba:
 				m.mamba(mx, st, x, h)
-			case Attention:
+			case mx.diff != nil:
+				m.diffAttention(mx, st, x, h)
+			case mx.Kind == Attention:
 				m.attention(mx, st, x, h)
-			case MLP:
+			case mx.Kind == MLP:
 				m.mlp(mx.mlp, st, x, h)
+			case mx.Kind == GMU:
+				m.gmuMix(mx, st, x, h)
 			}
 		}
 		if blk.mlp != nil {
-			// x = x + MLP(RMSNorm(x))
-			be.RMSNorm(h, x, blk.mlpNorm, eps)
+			// x = x + MLP(Norm(x))
+			m.normalize(h, x, blk.mlpNorm, eps)
 			m.mlp(blk.mlp, st, x, h)
 		}
 	}
-	be.RMSNorm(h, x, m.lnF, eps)
+	m.normalize(h, x, m.lnF, eps)
 	return h
+}
+
+// normalize sets dst = RMSNorm(x), or LayerNorm(x) when n has a bias.
+func (m *Model) normalize(dst, x kernels.Mat, n norm, eps float32) {
+	if n.b.Buf != nil {
+		m.be.LayerNorm(dst, x, n.w, n.b, eps)
+		return
+	}
+	m.be.RMSNorm(dst, x, n.w, eps)
 }
 
 // mamba adds the Mamba-1 mixer's output to the residual x.
@@ -231,7 +262,15 @@ func (m *Model) mamba(mx *mixer, st *pass, x, h kernels.Mat) {
 	delta := rows(st.ws.delta, M)
 	be.MatMul(delta, dbc.ColSlice(0, R), w.dtProj, false) // W_dt δ (bias added in the scan)
 	y := rows(st.ws.y, M)
-	be.SelectiveScan(y, u, delta, dbc.ColSlice(R, R+N), dbc.ColSlice(R+N, R+2*N), z, w.scan, ss, st.seqs)
+	B, C := dbc.ColSlice(R, R+N), dbc.ColSlice(R+N, R+2*N)
+	if mx.Memory {
+		// SambaY: the ungated y is the GMUs' memory; gate it separately.
+		mem := rows(st.ws.sambay.mem, M)
+		be.SelectiveScan(mem, u, delta, B, C, kernels.Mat{}, w.scan, ss, st.seqs)
+		be.SwiGLU(y, z, mem)
+	} else {
+		be.SelectiveScan(y, u, delta, B, C, z, w.scan, ss, st.seqs)
+	}
 	be.MatMul(x, y, w.outProj, true) // x += out_proj(y ⊙ SiLU(z))
 }
 

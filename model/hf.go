@@ -27,7 +27,8 @@ var hfFamilies = map[string]hfFamily{
 	"Phi3ForCausalLM":    {"phi3", FormatHFPhi3, 1e-5, 32064, 1, 32000},
 }
 
-var hfModelTypes = map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "phi3": "Phi3ForCausalLM"}
+var hfModelTypes = map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "phi3": "Phi3ForCausalLM",
+	"phi4flash": "Phi4FlashForCausalLM"}
 
 // hfConfig holds the config.json fields of a Hugging Face decoder.
 type hfConfig struct {
@@ -60,7 +61,8 @@ type hfConfig struct {
 
 // ParseHFConfig translates the config.json of a Hugging Face
 // LlamaForCausalLM (Llama-2, Llama-3), MistralForCausalLM or
-// Phi3ForCausalLM checkpoint into a Config:
+// Phi3ForCausalLM checkpoint into a Config (Phi4FlashForCausalLM by the
+// rules of parsePhi4Flash):
 //
 //   - hidden_size, intermediate_size, num_hidden_layers,
 //     num_attention_heads, num_key_value_heads and head_dim give the shapes;
@@ -89,13 +91,16 @@ func ParseHFConfig(b []byte) (*Config, error) {
 	} else {
 		class = hfModelTypes[h.ModelType]
 	}
+	if class == "Phi4FlashForCausalLM" {
+		return parsePhi4Flash(&h, b)
+	}
 	fam, ok := hfFamilies[class]
 	if !ok {
 		what := class
 		if what == "" {
 			what = "model_type " + h.ModelType
 		}
-		return nil, fmt.Errorf("Hugging Face architecture %s not supported (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM)", what)
+		return nil, fmt.Errorf("Hugging Face architecture %s not supported (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM, Phi4FlashForCausalLM)", what)
 	}
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }

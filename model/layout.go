@@ -18,6 +18,14 @@ const (
 	// abl_mamba ablation, the paper's MLP2-SWA-MLP); it mixes nothing
 	// across positions.
 	MLP
+	// GMU is SambaY's gated memory unit: out_proj(memory ⊙
+	// SiLU(in_proj(x))), where memory is the ungated SSM output of the
+	// Mamba mixer marked Memory. It keeps no state of its own.
+	GMU
+	// CrossAttention is SambaY's cross-decoder attention: queries of its
+	// own over the keys and values of the last full-attention mixer before
+	// it (YOCO), full causal, keeping no cache of its own.
+	CrossAttention
 )
 
 func (k MixerKind) String() string {
@@ -28,6 +36,10 @@ func (k MixerKind) String() string {
 		return "attention"
 	case MLP:
 		return "mlp"
+	case GMU:
+		return "gmu"
+	case CrossAttention:
+		return "cross-attention"
 	}
 	return fmt.Sprintf("MixerKind(%d)", int(k))
 }
@@ -40,16 +52,31 @@ type Mixer struct {
 	Window int
 	// Hidden is the intermediate width of an MLP mixer.
 	Hidden int
+	// Differential makes an attention mixer differential (SambaY, after
+	// the DIFF Transformer): two softmax maps per head pair, the second
+	// subtracted with a learned weight λ.
+	Differential bool
+	// Memory makes a Mamba mixer also hand its ungated SSM output y (D·u
+	// included) to the GMU mixers after it (SambaY's layer L/2).
+	Memory bool
 }
 
 func (m Mixer) String() string {
+	prefix := ""
+	if m.Differential {
+		prefix = "diff-"
+	}
 	switch {
 	case m.Kind == Attention && m.Window > 0:
-		return fmt.Sprintf("swa%d", m.Window)
+		return fmt.Sprintf("%sswa%d", prefix, m.Window)
 	case m.Kind == Attention:
-		return "attn"
+		return prefix + "attn"
+	case m.Kind == CrossAttention:
+		return prefix + "xattn"
 	case m.Kind == MLP:
 		return fmt.Sprintf("mlp%d", m.Hidden)
+	case m.Kind == Mamba && m.Memory:
+		return "mamba→mem"
 	}
 	return m.Kind.String()
 }
@@ -92,8 +119,10 @@ func (b Block) equal(o Block) bool {
 }
 
 // LayoutString describes a layout compactly: the shortest repeating
-// pattern, e.g. "6×[mamba+mlp, swa2048+mlp]", or runs of equal blocks when
-// nothing repeats, e.g. "mamba+mlp, attn+mlp, 10×mamba+mlp".
+// pattern, e.g. "6×[mamba+mlp, swa2048+mlp]", or, when nothing repeats
+// throughout, runs of equal blocks and of pairs repeated at least three
+// times, e.g. "mamba+mlp, attn+mlp, 10×mamba+mlp" or "8×[mamba+mlp,
+// diff-swa512+mlp], mamba→mem+mlp, diff-attn+mlp, 7×[gmu+mlp, diff-xattn+mlp]".
 func LayoutString(blocks []Block) string {
 	n := len(blocks)
 	for p := 1; p < n; p++ {
@@ -122,6 +151,16 @@ func LayoutString(blocks []Block) string {
 			j++
 		}
 		if j-i == 1 {
+			// A pair repeated at least three times?
+			k := i + 2
+			for k+1 < n && blocks[k].equal(blocks[k-2]) && blocks[k+1].equal(blocks[k-1]) {
+				k += 2
+			}
+			if i+1 < n && (k-i)/2 >= 3 {
+				parts = append(parts, fmt.Sprintf("%d×[%s, %s]", (k-i)/2, blocks[i], blocks[i+1]))
+				i = k
+				continue
+			}
 			parts = append(parts, blocks[i].String())
 		} else {
 			parts = append(parts, fmt.Sprintf("%d×%s", j-i, blocks[i].String()))
@@ -151,12 +190,14 @@ func Architectures() []ArchInfo {
 		{"hybrid", "Mamba blocks with attention where attn_layer_pos says (lit-gpt layer-placement ablations)"},
 		{"mistral", "Hugging Face MistralForCausalLM: the llama blocks with sliding_window"},
 		{"phi3", "Hugging Face Phi3ForCausalLM: fused qkv_proj and gate_up_proj"},
+		{"sambay", "Phi-4-mini-flash-reasoning (Phi4FlashForCausalLM): Mamba and differential SWA, then a Mamba saving its memory, one full attention layer whose keys and values the cross-attention layers reuse, and GMUs"},
 	}
 }
 
 // describeLayout names the architecture a layout belongs to, in the
 // paper's terms: samba, mamba, mamba-mlp, mamba-swa-mlp, mlp2-swa-mlp,
-// llama (full attention), llama-swa, or hybrid for anything else.
+// llama (full attention), llama-swa, sambay (a YOCO cross-decoder), or
+// hybrid for anything else.
 func describeLayout(blocks []Block) string {
 	count := map[string]int{}
 	perBlock := 0
@@ -177,6 +218,8 @@ func describeLayout(blocks []Block) string {
 	n := len(blocks)
 	mamba, swa, attn, mlp, ffn := count["mamba"], count["swa"], count["attention"], count["mlp"], count["ffn"]
 	switch {
+	case count["gmu"] > 0 || count["cross-attention"] > 0:
+		return "sambay"
 	case mamba == n && ffn == 0 && perBlock == 1:
 		return "mamba"
 	case mamba == n && ffn == n && perBlock == 1:

@@ -21,6 +21,8 @@ const (
 	initDtProj                 // U(±1/sqrt(dt_rank)): Mamba's dt_proj weight
 	initDtBias                 // softplus⁻¹(Δ), Δ log-uniform in [0.001, 0.1]: Mamba's dt_proj bias
 	initALog                   // log(1..N) along each row: Mamba's A_log
+	initZeros                  // biases (SambaY)
+	initLambda                 // N(0, 0.1): differential attention's λ vectors
 )
 
 // tensorSpec is one tensor a configuration needs.
@@ -182,6 +184,9 @@ type names struct {
 }
 
 func (c *Config) names() names {
+	if c.Format == FormatHFPhi4Flash {
+		return phi4FlashNames
+	}
 	if c.Format == FormatHFLlama || c.Format == FormatHFPhi3 {
 		return names{"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "model.layers.%d."}
 	}
@@ -192,6 +197,8 @@ func (c *Config) names() names {
 // and the prefix of its weights.
 func (c *Config) mixerNames(j int) (norm, prefix string) {
 	switch {
+	case c.Format == FormatHFPhi4Flash:
+		return "input_layernorm.weight", "attn."
 	case c.Format == FormatHFLlama || c.Format == FormatHFPhi3:
 		return "input_layernorm.weight", "self_attn."
 	case c.Mamba:
@@ -207,7 +214,7 @@ func (c *Config) mixerNames(j int) (norm, prefix string) {
 // mlpNames returns, within its block, the name of the MLP's norm weight and
 // the prefix of its weights.
 func (c *Config) mlpNames() (norm, prefix string) {
-	if c.Format == FormatHFLlama || c.Format == FormatHFPhi3 {
+	if c.Format == FormatHFLlama || c.Format == FormatHFPhi3 || c.Format == FormatHFPhi4Flash {
 		return "post_attention_layernorm.weight", "mlp."
 	}
 	return "norm_2.weight", "mlp."
@@ -248,7 +255,7 @@ func (m *Model) load(b *binder) error {
 	} else if m.head, err = b.weight(nm.head, initNormal, V, D); err != nil {
 		return err
 	}
-	if m.lnF, err = b.vec(nm.finalNorm, initOnes, 1, D); err != nil {
+	if m.lnF, err = b.norm(nm.finalNorm, c); err != nil {
 		return err
 	}
 	slot := 0
@@ -259,15 +266,17 @@ func (m *Model) load(b *binder) error {
 			norm, prefix := c.mixerNames(j)
 			mx := &mixer{Mixer: mspec, slot: slot}
 			slot++
-			if mx.norm, err = b.vec(p+norm, initOnes, 1, D); err != nil {
+			if mx.norm, err = b.norm(p+norm, c); err != nil {
 				return err
 			}
-			switch mspec.Kind {
-			case Mamba:
+			switch {
+			case mspec.Kind == Mamba:
 				mx.mamba, err = b.mamba(p+prefix, c)
-			case Attention:
+			case mspec.Kind == GMU || mspec.Kind == CrossAttention || mspec.Differential:
+				err = b.sambayMixer(mx, p+prefix, c, i)
+			case mspec.Kind == Attention:
 				mx.attn, err = b.attention(p+prefix, c)
-			case MLP:
+			case mspec.Kind == MLP:
 				mx.mlp, err = b.swiglu(p+prefix, c, mspec.Hidden)
 			}
 			if err != nil {
@@ -277,7 +286,7 @@ func (m *Model) load(b *binder) error {
 		}
 		if spec.MLP {
 			norm, prefix := c.mlpNames()
-			if blk.mlpNorm, err = b.vec(p+norm, initOnes, 1, D); err != nil {
+			if blk.mlpNorm, err = b.norm(p+norm, c); err != nil {
 				return err
 			}
 			if blk.mlp, err = b.swiglu(p+prefix, c, c.IntermediateSize); err != nil {
@@ -287,6 +296,9 @@ func (m *Model) load(b *binder) error {
 		m.blocks = append(m.blocks, blk)
 	}
 	m.slots = slot
+	if err := m.linkCrossAttention(); err != nil {
+		return err
+	}
 	if b.src == nil {
 		return nil
 	}
@@ -412,6 +424,8 @@ func (b *binder) swiglu(p string, c *Config, F int) (*swiglu, error) {
 	s := &swiglu{}
 	var err error
 	switch c.Format {
+	case FormatHFPhi4Flash:
+		return b.phi4FlashMLP(p, c, F)
 	case FormatHFLlama:
 		if s.gate, err = b.weight(p+"gate_proj.weight", initNormal, F, D); err != nil {
 			return nil, err

@@ -206,6 +206,7 @@ var named = map[string]func() Config{
 		// sliding_window 4096 keys before the query: a window of 4097.
 		return with(hf("Mistral-7B-v0.1", "mistral", FormatHFLlama, 32, 32, 8, 4096, 14336, 32000, 32768, 10000), setWindow(4097))
 	},
+	"Phi4_mini_flash": phi4MiniFlash,
 	"Phi-3-mini-4k": func() Config {
 		// sliding_window 2047 keys before the query: a window of 2048.
 		return with(hf("Phi-3-mini-4k", "phi3", FormatHFPhi3, 32, 32, 32, 3072, 8192, 32064, 4096, 10000), setWindow(2048),

@@ -20,7 +20,9 @@ import (
 // projections into the residual stream scaled by 1/sqrt(residual branches
 // per block · n_layer), A_log = log(1..N), D = 1, Δ bias = softplus⁻¹ of Δ
 // drawn log-uniformly in [0.001, 0.1], conv weights uniform(±1/sqrt(K)),
-// norm weights 1. Each tensor's values depend only on the seed and its name.
+// norm weights 1; SambaY's biases 0 and differential attention's λ vectors
+// N(0, 0.1), as ArchScale initialises them. Each tensor's values depend
+// only on the seed and its name.
 func RandomCheckpoint(cfg *Config, seed uint64, dt dtype.DType) (checkpoint.Map, error) {
 	if dt != dtype.F32 && dt != dtype.BF16 && dt != dtype.F16 {
 		return nil, fmt.Errorf("random weights: dtype %s not supported", dt)
@@ -49,7 +51,9 @@ func RandomCheckpoint(cfg *Config, seed uint64, dt dtype.DType) (checkpoint.Map,
 			d = math.Max(d, 1e-4)
 			return d + math.Log(-math.Expm1(-d)) // softplus⁻¹
 		},
-		initALog: func(_ *rand.Rand, i int) float64 { return math.Log(float64(i%N + 1)) },
+		initALog:   func(_ *rand.Rand, i int) float64 { return math.Log(float64(i%N + 1)) },
+		initZeros:  func(*rand.Rand, int) float64 { return 0 },
+		initLambda: normal(0.1),
 	}
 
 	out := checkpoint.Map{}

@@ -65,6 +65,34 @@ func (s *State) Bytes() int64 {
 	return n
 }
 
+// StateBytes is the memory one sequence's state takes after n tokens:
+// per Mamba mixer its convolution window and SSM state, per sliding-window
+// attention mixer its ring of window-1 positions, per full-attention mixer
+// the keys and values of all n positions, float32 throughout (caches grow
+// in steps, so a Session may hold more). Mixers that keep no state (MLP,
+// GMU, cross-attention reading another mixer's cache) add nothing.
+func (c *Config) StateBytes(n int) int64 {
+	blocks, err := c.Blocks()
+	if err != nil {
+		return 0
+	}
+	kv := int64(2 * c.NQueryGroups * c.HeadSize)
+	var floats int64
+	for _, b := range blocks {
+		for _, m := range b.Mixers {
+			switch {
+			case m.Kind == Mamba:
+				floats += int64((c.MambaDConv-1)*c.DInner() + c.DInner()*c.MambaDState)
+			case m.Kind == Attention && m.Window > 0:
+				floats += int64(max(m.Window-1, 1)) * kv
+			case m.Kind == Attention:
+				floats += int64(n) * kv
+			}
+		}
+	}
+	return 4 * floats
+}
+
 // grow makes every full-attention cache hold at least n positions.
 func (m *Model) grow(s *State, n int) {
 	kvDim := m.Config.NQueryGroups * m.Config.HeadSize

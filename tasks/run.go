@@ -47,6 +47,9 @@ type Options struct {
 	ChunkSize  int
 	OutputDir  string
 	LogSamples bool
+	// ChatTemplate, when set, wraps every prompt as a user turn of this
+	// chat template (see ChatTemplate and applyChatTemplate).
+	ChatTemplate string
 	// Progress receives progress bars (nil: none).
 	Progress io.Writer
 	Command  string
@@ -136,6 +139,11 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 	for i, d := range docs {
 		first[i] = len(reqs)
 		reqs = append(reqs, d.Requests...)
+	}
+	if o.ChatTemplate != "" && lm.M != nil {
+		if err := applyChatTemplate(reqs, o.ChatTemplate, lm.M.Tokenizer); err != nil {
+			return nil, err
+		}
 	}
 	cachePath := filepath.Join(o.OutputDir, "cache", t.Name()+".jsonl")
 	if o.Shard.Count > 1 {

@@ -136,6 +136,8 @@ func TestBadInputIsOneLine(t *testing.T) {
 		{"score", "--file", "/nonexistent"},
 		{"score"},
 		{"run", "mmlu", "--device", "tpu"},
+		{"run", "mmlu", "--limit", "1", "--apply-chat-template"}, // samba-tiny's tokenizer has no chat template
+		{"run", "mmlu", "--limit", "1", "--chat-template", "nosuch"},
 		{"convert", "/nonexistent.pth", "--config", "Samba_421M", "--out", "/tmp/x"},
 	}
 	for _, c := range cases {

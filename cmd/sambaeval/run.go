@@ -21,6 +21,8 @@ func newRunCmd() *cobra.Command {
 		shard      string
 		gpus       string
 		showGroups bool
+		chat       bool
+		template   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run TASK[,TASK...]",
@@ -43,6 +45,8 @@ same command again after an interruption resumes where it stopped and gives iden
 	fl.StringVar(&shard, "shard", "", "evaluate shard i/n of every task's documents (merge with `sambaeval merge`)")
 	fl.StringVar(&gpus, "gpus", "", "N or all: one shard process per GPU (cuda:i), merged at the end; with --device cpu, N shards on the CPU")
 	fl.BoolVar(&showGroups, "groups", false, "print per-group rows (subjects, lengths, ...) in the summary")
+	fl.BoolVar(&chat, "apply-chat-template", false, "wrap each prompt as a single user turn of the tokenizer's chat template (instruction-tuned models)")
+	fl.StringVar(&template, "chat-template", "", "the chat template to apply by name, when the tokenizer's is missing or unknown (implies --apply-chat-template)")
 	for _, t := range tasks.All() {
 		t.Flags(fl)
 	}
@@ -85,6 +89,12 @@ same command again after an interruption resumes where it stopped and gives iden
 			defer m.Close()
 			o.Model, name = m, m.Info.Name
 			fmt.Fprintf(cmd.ErrOrStderr(), "model %s\n", m)
+			if chat || template != "" {
+				if o.ChatTemplate, err = tasks.ChatTemplate(m, template); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "chat template %s\n", o.ChatTemplate)
+			}
 		}
 		if o.OutputDir == "" {
 			o.OutputDir = filepath.Join("sambaeval-results", safeName(name))

@@ -57,7 +57,9 @@ func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.
 
 // SelectiveScan implements kernels.Backend.
 func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
-	if b.k == nil {
+	// The fast kernels always gate; the ungated scan (SambaY's one memory
+	// layer) takes the reference.
+	if b.k == nil || z.Buf == nil {
 		b.refSelectiveScan(dst, u, delta, B, C, z, p, states, seqs)
 		return
 	}

@@ -157,7 +157,10 @@ func (b *Backend) refSelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels
 						y += st[n] * ct[n]
 					}
 					y += dskip[e] * ut
-					row(dst, r)[e] = y * silu(row(z, r)[e])
+					if z.Buf != nil {
+						y *= silu(row(z, r)[e])
+					}
+					row(dst, r)[e] = y
 				}
 			}
 		})

@@ -94,13 +94,13 @@ func ParseDevice(s string) (Options, error) {
 	return o, nil
 }
 
-//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu
+//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu cu/sambay.cu
 var sources embed.FS
 
 // source returns the kernels' CUDA C source, the files in a fixed order.
 func source() string {
 	var b strings.Builder
-	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu"} {
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu", "cu/sambay.cu"} {
 		s, err := sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded at build time
@@ -120,6 +120,7 @@ var kernelNames = []string{
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
+	"k_layernorm", "k_add_bias", "k_add_scaled",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations

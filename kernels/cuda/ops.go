@@ -510,7 +510,8 @@ var scanVariants = map[string]struct {
 // docs/performance-gpu.md).
 const defaultScan16 = "p16"
 
-// SelectiveScan implements kernels.Backend.
+// SelectiveScan implements kernels.Backend; without z the kernels get a
+// null pointer and apply no gate.
 func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams, states []*kernels.MambaState, seqs []kernels.Seq) {
 	E, N := u.Cols, B.Cols
 	defer b.enter()()
@@ -545,7 +546,7 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 		b.p.mat(delta)
 		b.p.mat(B)
 		b.p.mat(C)
-		b.p.mat(z)
+		b.p.optMat(z)
 		b.p.mat(p.A)
 		b.p.ptr(addr(p.D))
 		b.p.ptr(addr(p.DeltaBias))

@@ -131,7 +131,7 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
                 s_dt[tt][cc] = dt;
                 s_du[tt][cc] = dt * ut;
                 s_Du[tt][cc] = Dv[e] * ut;
-                s_gz[tt][cc] = silu(z[r * ldz + e]);
+                s_gz[tt][cc] = z ? silu(z[r * ldz + e]) : 1.0f; // no z: no gate
             }
         }
         for (int i = tid; i < SCAN_L * N; i += 128) {
@@ -248,7 +248,7 @@ extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
             y += hn * C[r * ldc + n];
         }
         y += Dv[e] * ut;
-        float o = y * silu(z[r * ldz + e]);
+        float o = z ? y * silu(z[r * ldz + e]) : y;
         dst[r * ldd + e] = o;
         shadow(sh, ldsh, shkind, r, e, o);
     }

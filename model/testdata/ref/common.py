@@ -92,9 +92,11 @@ def causal_attention(q, k, v, left_window):
     return torch.einsum("hts,shd->thd", p, v)
 
 
-def mamba_mixer(h, W, p, d_state, d_conv, dt_rank, conv_bias=True):
+def mamba_mixer(h, W, p, d_state, d_conv, dt_rank, conv_bias=True, memory=False):
     """mamba_ssm's Mamba module (Mamba-1) over one sequence h [T, D], zero
-    initial state, as the reference selective_scan_fn computes it."""
+    initial state, as the reference selective_scan_fn computes it. With
+    memory=True it also returns the ungated SSM output y (D*u included), as
+    SambaY's gmu_save Mamba hands it to the gated memory units."""
     T = h.shape[0]
     xz = linear(h, W[p + "in_proj.weight"])
     E = xz.shape[1] // 2
@@ -120,8 +122,9 @@ def mamba_mixer(h, W, p, d_state, d_conv, dt_rank, conv_bias=True):
         dBu = (delta[t] * u[t])[:, None] * B[t][None, :]
         s = dA * s + dBu
         ys.append(s @ C[t] + Dskip * u[t])
-    y = torch.stack(ys) * F.silu(z)
-    return linear(y, W[p + "out_proj.weight"])
+    y = torch.stack(ys)
+    out = linear(y * F.silu(z), W[p + "out_proj.weight"])
+    return (out, y) if memory else out
 
 
 def swiglu(x, gate, up, down):

@@ -25,12 +25,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_llama  # noqa: E402
 import mamba  # noqa: E402
 import samba  # noqa: E402
+import sambay  # noqa: E402
 from common import load_dir, load_safetensors  # noqa: E402
 
 SEQ_LEN = 48
 
 
 def reference(cfg):
+    if cfg.get("model_type") == "phi4flash":
+        return "sambay.py", sambay.forward
     if "architectures" in cfg:
         return "hf_llama.py", hf_llama.forward
     if cfg.get("mamba", False):
