@@ -270,6 +270,9 @@ func Reproduce(t *Table, o Options) (*Report, error) {
 	if o.Limit > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("--limit %d: only part of each benchmark was evaluated; not comparable with the paper", o.Limit))
 	}
+	if o.ChatTemplate != "" {
+		rep.Notes = append(rep.Notes, "every prompt wrapped as a user turn of the chat template "+o.ChatTemplate)
+	}
 	if len(o.TaskOptions) > 0 {
 		var s []string
 		for _, op := range o.TaskOptions {

@@ -60,7 +60,7 @@ var samba38BIT = &Table{
 	Source: "ICLR 2025 Table 1 = arXiv v1 Table 4 (Phi-3 numbers from the Phi-3 report)",
 	Notes: []string{
 		"MMLU \"5-shot accuracy (averaged by category)\": whether that is the mean of the 4 category means or the size-weighted mean is not said; both are shown.",
-		"The prompts are the base-model prompts of lm-eval; no chat template is applied.",
+		"The prompts are lm-eval's; the paper does not say whether they were wrapped in the chat format: --apply-chat-template does so (one user turn each).",
 		"GovReport and SQuALITY (ROUGE-L) are not tasks of this harness.",
 	},
 	Models: []string{"Samba-3.8B-IT", "Phi-3-mini-4K-instruct"},

@@ -9,16 +9,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sambaeval/sambaeval/reproduce"
+	"github.com/sambaeval/sambaeval/tasks"
 )
 
 func init() { commands = append(commands, newReproduceCmd) }
 
 func newReproduceCmd() *cobra.Command {
 	var (
-		o       reproduce.Options
-		list    bool
-		only    string
-		options []string
+		o        reproduce.Options
+		list     bool
+		only     string
+		options  []string
+		chat     bool
+		template string
 	)
 	cmd := &cobra.Command{
 		Use:   "reproduce TABLE",
@@ -49,6 +52,8 @@ A task that this build lacks leaves its cells empty ("task not available"); the 
 	fl.StringVar(&o.DataDir, "data-dir", "", "local dataset folder, or hf://OWNER/NAME (default: the shipped copies)")
 	fl.StringVar(&o.PaperModel, "paper-model", "", "the paper row to compare with (default: the table's first)")
 	fl.StringVar(&only, "only", "", "comma-separated run IDs to run (default: all of the table's)")
+	fl.BoolVar(&chat, "apply-chat-template", false, "wrap each prompt as a single user turn of the tokenizer's chat template (instruction-tuned models)")
+	fl.StringVar(&template, "chat-template", "", "the chat template to apply by name (implies --apply-chat-template)")
 	fl.StringArrayVar(&options, "task-option", nil, "NAME=VALUE: set a task flag after the table's (e.g. mmlu-subjects=anatomy); changes the protocol")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if list {
@@ -80,6 +85,11 @@ A task that this build lacks leaves its cells empty ("task not available"); the 
 			return err
 		}
 		defer m.Close()
+		if chat || template != "" {
+			if o.ChatTemplate, err = tasks.ChatTemplate(m, template); err != nil {
+				return err
+			}
+		}
 		if o.OutputDir == "" {
 			o.OutputDir = filepath.Join("sambaeval-results", safeName(m.Info.Name), "reproduce", t.Name)
 		}

@@ -158,3 +158,27 @@ func TestReproduceMissingTask(t *testing.T) {
 		t.Errorf("8K paper column %q", g)
 	}
 }
+
+// TestReproduceChatTemplate: --chat-template wraps the prompts and says so.
+func TestReproduceChatTemplate(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"reproduce", "samba-3.8b-it", "--limit", "1", "--only", "mmlu", "--task-option", "mmlu-subjects=anatomy"}
+	plain, stderr, err := sambaeval(t, append(args, "--output-dir", filepath.Join(dir, "plain"))...)
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	chat, stderr, err := sambaeval(t, append(args, "--chat-template", "phi3", "--output-dir", filepath.Join(dir, "chat"))...)
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	const note = "- note: every prompt wrapped as a user turn of the chat template phi3\n"
+	if strings.Contains(plain, note) || !strings.Contains(chat, note) {
+		t.Errorf("chat note in plain: %v, in chat: %v", strings.Contains(plain, note), strings.Contains(chat, note))
+	}
+	for _, out := range []string{plain, chat} {
+		if g := tableRows(out)["MMLU (size-weighted) mmlu acc"]; len(g) != 8 || g[2] != "71.9" || g[7] != "ok" {
+			t.Errorf("row %q", g)
+		}
+	}
+	failsWithOneLine(t, "has no chat template", "reproduce", "samba-3.8b-it", "--apply-chat-template")
+}
