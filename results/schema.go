@@ -58,6 +58,10 @@ type TaskResult struct {
 	Groups     []Group           `json:"groups,omitempty"`
 	DataFiles  map[string]string `json:"data_files,omitempty"`
 	Config     map[string]any    `json:"config,omitempty"`
+	// UnshardedSamples is set in a shard's results: the number of
+	// documents of the whole run (all shards together), so that merging
+	// can tell whether a shard's samples are all there.
+	UnshardedSamples int `json:"unsharded_samples,omitempty"`
 }
 
 // Group holds the metrics of a subset of a task's documents (an MMLU

@@ -177,6 +177,9 @@ func runTask(t Task, lm *evaluator.LM, o Options) (*results.TaskResult, error) {
 	}
 	tr.Task, tr.Version, tr.NumFewshot, tr.Samples = t.Name(), t.Version(), plan.NumFewshot, len(samples)
 	tr.DataFiles, tr.Config = plan.DataFiles, plan.Config
+	if o.Shard.Count > 1 {
+		tr.UnshardedSamples = len(Select(plan.Docs, o.Limit, Shard{0, 1}, plan.Subtask))
+	}
 	if o.LogSamples || o.Shard.Count > 1 {
 		if err := results.WriteSamples(o.OutputDir, t.Name(), samples); err != nil {
 			return nil, err

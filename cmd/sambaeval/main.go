@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -33,12 +34,25 @@ func newRootCmd() *cobra.Command {
 // appends its own in init.
 var commands []func() *cobra.Command
 
+// exitStatus is an error that makes sambaeval exit with its own status
+// instead of 1 (`sambaeval compare` exits 2 on a regression).
+type exitStatus struct {
+	code int
+	msg  string
+}
+
+func (e *exitStatus) Error() string { return e.msg }
+
 func main() {
 	// A sandboxed HumanEval program runs as this binary re-executed; Main
 	// takes over in that case and never returns.
 	sandbox.Main()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sambaeval:", err)
+		var st *exitStatus
+		if errors.As(err, &st) {
+			os.Exit(st.code)
+		}
 		os.Exit(1)
 	}
 }

@@ -19,6 +19,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		o          tasks.Options
 		shard      string
+		gpus       string
 		showGroups bool
 		chat       bool
 		template   string
@@ -42,6 +43,7 @@ same command again after an interruption resumes where it stopped and gives iden
 	fl.BoolVar(&o.LogSamples, "log-samples", false, "write per-document samples_<task>.jsonl")
 	fl.StringVar(&o.DataDir, "data-dir", "", "local dataset folder, or hf://OWNER/NAME (default: the shipped copies)")
 	fl.StringVar(&shard, "shard", "", "evaluate shard i/n of every task's documents (merge with `sambaeval merge`)")
+	fl.StringVar(&gpus, "gpus", "", "N or all: one shard process per GPU (cuda:i), merged at the end; with --device cpu, N shards on the CPU")
 	fl.BoolVar(&showGroups, "groups", false, "print per-group rows (subjects, lengths, ...) in the summary")
 	fl.BoolVar(&chat, "apply-chat-template", false, "wrap each prompt as a single user turn of the tokenizer's chat template (instruction-tuned models)")
 	fl.StringVar(&template, "chat-template", "", "the chat template to apply by name, when the tokenizer's is missing or unknown (implies --apply-chat-template)")
@@ -64,6 +66,19 @@ same command again after an interruption resumes where it stopped and gives iden
 		}
 		if o.Shard, err = tasks.ParseShard(shard); err != nil {
 			return err
+		}
+		if gpus != "" {
+			n, err := countGPUs(gpus)
+			switch {
+			case err != nil:
+				return err
+			case shard != "":
+				return fmt.Errorf("--gpus and --shard: give one (--gpus runs every shard)")
+			case n > 1:
+				return runOnGPUs(cmd, args[0], n, mf, o.OutputDir, showGroups)
+			case mf.device == "auto":
+				mf.device = "cuda:0"
+			}
 		}
 		name := "no-model"
 		if needsModel(ts) {
