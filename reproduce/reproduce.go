@@ -190,6 +190,9 @@ const (
 	StatusOK           = "ok"
 	StatusNotAvailable = "task not available"
 	StatusNotRun       = "not run (--only)"
+	// StatusLimited is a cell whose group or metric a run with --limit
+	// did not reach (a passkey length after the first N documents).
+	StatusLimited = "not reached with --limit"
 )
 
 // CellResult is one cell with our number beside the paper's.
@@ -223,7 +226,9 @@ type Report struct {
 // Failed reports whether a run that was attempted failed.
 func (r *Report) Failed() bool {
 	for _, c := range r.Cells {
-		if c.Status != StatusOK && c.Status != StatusNotAvailable && c.Status != StatusNotRun {
+		switch c.Status {
+		case StatusOK, StatusNotAvailable, StatusNotRun, StatusLimited:
+		default:
 			return true
 		}
 	}
@@ -320,9 +325,12 @@ func Reproduce(t *Table, o Options) (*Report, error) {
 			Paper: c.Paper[col], Ours: math.NaN(), Stderr: math.NaN(), Delta: math.NaN(), Status: out.status, Dir: out.dir}
 		if out.status == StatusOK {
 			m, n, err := lookup(out.res, c.Group, c.Metric)
-			if err != nil {
+			switch {
+			case err != nil && o.Limit > 0:
+				cr.Status = StatusLimited
+			case err != nil:
 				cr.Status = "error: " + err.Error()
-			} else {
+			default:
 				cr.Ours, cr.Stderr, cr.Samples = m.Value*c.Scale, m.Stderr*c.Scale, n
 				cr.Delta = cr.Ours - cr.Paper
 			}

@@ -187,6 +187,13 @@ func TestReproduce(t *testing.T) {
 	if rep, err = Reproduce(testTable, o); err != nil || rep.Cells[2].Ours != 1 {
 		t.Errorf("%v %+v", err, rep.Cells[2])
 	}
+	// With --limit, a group or metric the run did not reach is no failure.
+	o.TaskOptions, o.Only, o.Limit, o.OutputDir = nil, []string{"a"}, 1, t.TempDir()
+	if rep, err = Reproduce(testTable, o); err != nil || rep.Cells[0].Ours != 25 || rep.Cells[0].Samples != 1 ||
+		rep.Cells[3].Status != StatusLimited || rep.Cells[4].Status != StatusLimited || rep.Failed() {
+		t.Errorf("%v %+v", err, rep.Cells)
+	}
+	o.Only, o.Limit = nil, 0
 	// --data-dir goes to a run's DataFlag.
 	withData := *testTable
 	withData.Runs = slices.Clone(testTable.Runs)

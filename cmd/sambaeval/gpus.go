@@ -196,7 +196,7 @@ func runOnGPUs(cmd *cobra.Command, taskList string, n int, mf *modelFlags, outDi
 	for i, p := range shards {
 		dirs[i] = p.dir
 	}
-	res, err := mergeShards(dirs, outDir, strings.Join(os.Args, " "))
+	res, err := mergeShards(dirs, outDir, strings.Join(os.Args, " "), stderr)
 	if err != nil {
 		return err
 	}

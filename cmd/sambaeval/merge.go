@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,7 +37,7 @@ the union of the samples: the same numbers as the run without --shard.`,
 		if out == "" {
 			return fmt.Errorf("merge: --output-dir is required")
 		}
-		res, err := mergeShards(args, out, strings.Join(os.Args, " "))
+		res, err := mergeShards(args, out, strings.Join(os.Args, " "), cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -47,8 +49,10 @@ the union of the samples: the same numbers as the run without --shard.`,
 }
 
 // mergeShards merges the shard directories into out, recomputing each
-// task's metrics with the task's own Aggregate.
-func mergeShards(dirs []string, out, command string) (*results.Results, error) {
+// task's metrics with the task's own Aggregate; tasks that draw figures or
+// tables of their results (tasks.Reporter) do so as after an unsharded
+// run, the figures into out and the tables to log.
+func mergeShards(dirs []string, out, command string, log io.Writer) (*results.Results, error) {
 	var shards []*results.ShardDir
 	for _, d := range dirs {
 		s, err := results.ReadShard(d)
@@ -71,6 +75,19 @@ func mergeShards(dirs []string, out, command string) (*results.Results, error) {
 	m.Results.Config.Command = command
 	if err := m.Write(out); err != nil {
 		return nil, err
+	}
+	names := make([]string, 0, len(m.Results.Tasks))
+	for name := range m.Results.Tasks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t, _ := tasks.Get(name) // known: it aggregated
+		if rp, ok := t.(tasks.Reporter); ok {
+			if err := rp.Report(m.Results.Tasks[name], out, log); err != nil {
+				return nil, fmt.Errorf("merge: %s: %w", name, err)
+			}
+		}
 	}
 	return m.Results, nil
 }

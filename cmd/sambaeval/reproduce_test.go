@@ -137,20 +137,36 @@ func TestReproduceTable(t *testing.T) {
 	}
 }
 
-// TestReproduceMissingTask: a table whose task this build lacks still
-// reproduces, its cells saying so.
-func TestReproduceMissingTask(t *testing.T) {
-	if _, err := tasks.Get("passkey"); err == nil {
-		t.Skip("passkey is in this build: its table runs it (covered by the passkey task's tests)")
+// TestReproduceLimited reproduces the samba-tiny model card's passkey
+// table on its first 4 prompts: the 1K cell is computed, the lengths that
+// --limit does not reach say so, and the run succeeds.
+func TestReproduceLimited(t *testing.T) {
+	if _, err := tasks.Get("passkey"); err != nil {
+		t.Skip("passkey is not in this build")
 	}
 	dir := t.TempDir()
-	out, stderr, err := sambaeval(t, "reproduce", "samba-tiny", "--output-dir", dir)
+	out, stderr, err := sambaeval(t, "reproduce", "samba-tiny", "--limit", "4", "--output-dir", dir)
 	if err != nil {
 		t.Fatal(err, stderr)
 	}
+	r, err := results.Read(filepath.Join(dir, "passkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acc float64
+	for _, g := range r.Tasks["passkey"].Groups {
+		if g.Name == "1K" {
+			m, _ := results.Find(g.Metrics, "acc")
+			acc = m.Value * 100
+		}
+	}
 	rows := tableRows(out)
-	for _, l := range []string{"1K", "2K", "4K", "8K", "16K"} {
-		if g := rows[l+" passkey "+l+" acc"]; len(g) != 8 || g[3] != "—" || g[7] != reproduce.StatusNotAvailable {
+	want := []string{"1K", "passkey 1K acc", "100", fmt.Sprintf("%.1f", acc), fmt.Sprintf("%+.1f", acc-100)}
+	if g := rows["1K passkey 1K acc"]; len(g) != 8 || strings.Join(g[:5], "|") != strings.Join(want, "|") || g[6] != "4" || g[7] != "ok" {
+		t.Errorf("1K row %q, want %q…", g, want)
+	}
+	for _, l := range []string{"2K", "4K", "8K", "16K"} {
+		if g := rows[l+" passkey "+l+" acc"]; len(g) != 8 || g[3] != "—" || g[7] != reproduce.StatusLimited {
 			t.Errorf("%s: %q", l, g)
 		}
 	}

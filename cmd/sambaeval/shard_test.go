@@ -104,9 +104,11 @@ func editJSON(t *testing.T, path string, edit func(map[string]any)) {
 func TestMergedShardsEqualUnshardedRun(t *testing.T) {
 	dir := t.TempDir()
 	at := func(s string) string { return filepath.Join(dir, s) }
-	// mmlu: 3 documents of each of 2 subjects; gsm8k: 3 documents. Two
-	// shards split them 3/3 and 2/1, three shards 2/2/2 and 1/1/1.
-	args := []string{"run", "mmlu,gsm8k", "--limit", "3", "--mmlu-subjects", "anatomy,astronomy", "--num-fewshot", "0", "--gsm8k-max-tokens", "4"}
+	// mmlu: 3 documents of each of 2 subjects; gsm8k and passkey: 3
+	// documents. Two shards split them 3/3 and 2/1, three shards 2/2/2 and
+	// 1/1/1.
+	args := []string{"run", "mmlu,gsm8k,passkey", "--limit", "3", "--mmlu-subjects", "anatomy,astronomy", "--num-fewshot", "0",
+		"--gsm8k-max-tokens", "4", "--lengths", "1K", "--depths", "0,1", "--keys-per-cell", "2"}
 	run := func(extra ...string) {
 		t.Helper()
 		if _, e, err := sambaeval(t, append(clone(args), extra...)...); err != nil {
@@ -119,7 +121,7 @@ func TestMergedShardsEqualUnshardedRun(t *testing.T) {
 	if _, e, err := sambaeval(t, "merge", at("s1"), at("s0"), "--output-dir", at("merged")); err != nil {
 		t.Fatal(err, e)
 	}
-	sameRun(t, at("full"), at("merged"), "mmlu", "gsm8k")
+	sameRun(t, at("full"), at("merged"), "mmlu", "gsm8k", "passkey")
 
 	// --gpus all counts CUDA_VISIBLE_DEVICES; --device cpu runs the shards on the CPU.
 	cmd := command(append(clone(args), "--gpus", "all", "--device", "cpu", "--output-dir", at("gpus"))...)
@@ -129,7 +131,17 @@ func TestMergedShardsEqualUnshardedRun(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err, stderr.String())
 	}
-	sameRun(t, at("full"), at("gpus"), "mmlu", "gsm8k")
+	sameRun(t, at("full"), at("gpus"), "mmlu", "gsm8k", "passkey")
+	// The merged runs draw the passkey heatmap as the unsharded run does.
+	heat, err := os.ReadFile(filepath.Join(at("full"), "passkey_heatmap.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"merged", "gpus"} {
+		if b, err := os.ReadFile(filepath.Join(at(d), "passkey_heatmap.png")); err != nil || !bytes.Equal(b, heat) {
+			t.Errorf("%s: heatmap differs from the unsharded run's (%v)", d, err)
+		}
+	}
 	for _, want := range []string{"running 3 shards", "[2/3] cpu: pid ", "[1/3] results in " + at("gpus/shard-1-of-3"), "merged 3 shards into " + at("gpus")} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--gpus stderr lacks %q:\n%s", want, stderr.String())
@@ -143,13 +155,14 @@ func TestMergedShardsEqualUnshardedRun(t *testing.T) {
 
 	// The merged results compare equal and render as a report.
 	out, e, err := sambaeval(t, "compare", at("full"), at("merged"))
-	if exitCode(t, err) != 0 || strings.Contains(out, "REGRESSION") || !strings.Contains(out, "no regression in 5 metrics") {
+	if exitCode(t, err) != 0 || strings.Contains(out, "REGRESSION") || !strings.Contains(out, "no regression in 7 metrics") {
 		t.Errorf("compare: %v\n%s%s", err, out, e)
 	}
 	out, e, err = sambaeval(t, "report", at("merged"))
 	md, _ := os.ReadFile(filepath.Join(at("merged"), "report.md"))
 	if err != nil || strings.TrimSpace(out) != filepath.Join(at("merged"), "report.md") ||
-		!strings.Contains(string(md), "## gsm8k\n") || !strings.Contains(string(md), "- samples: [samples_mmlu.jsonl](samples_mmlu.jsonl)") {
+		!strings.Contains(string(md), "## gsm8k\n") || !strings.Contains(string(md), "- samples: [samples_mmlu.jsonl](samples_mmlu.jsonl)") ||
+		!strings.Contains(string(md), "## passkey\n") || !strings.Contains(string(md), "![passkey_heatmap](passkey_heatmap.png)") {
 		t.Errorf("report: %v %s %s\n%s", err, out, e, md)
 	}
 
