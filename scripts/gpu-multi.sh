@@ -3,9 +3,10 @@
 # (`sambaeval run ... --gpus N`: one shard process per GPU, merged at the
 # end), and checks that both give the same results.
 #
-#   scripts/gpu-multi.sh build        build bin/sambaeval (CGO-free, -tags
-#                                     noembed: 19 MB, it reads samba-tiny from
-#                                     models/ of the checkout)
+#   scripts/gpu-multi.sh build        build bin/sambaeval.gz (CGO-free, -tags
+#                                     noembed: it reads samba-tiny from models/
+#                                     of the checkout; gzipped, so that it and
+#                                     the checkout travel within 64 MiB)
 #   scripts/gpu-multi.sh run          on the GPU machine, from the repository
 #                                     root: warm-up, 1 GPU, N GPUs, compare
 #
@@ -24,12 +25,13 @@
 set -u -o pipefail
 
 mode=${1:-}
-bin=bin/sambaeval
+packed=bin/sambaeval.gz
 case "$mode" in
 build)
 	mkdir -p bin
-	CGO_ENABLED=0 go build -tags noembed -ldflags='-s -w' -o "$bin" ./cmd/sambaeval || exit 1
-	echo "built $bin ($(du -h "$bin" | cut -f1)); on a machine with 2 GPUs, from the repository root:"
+	CGO_ENABLED=0 go build -tags noembed -ldflags='-s -w' -o bin/sambaeval ./cmd/sambaeval || exit 1
+	gzip -9 -c bin/sambaeval >"$packed" && rm bin/sambaeval
+	echo "built $packed ($(du -h "$packed" | cut -f1)); on a machine with 2 GPUs, from the repository root:"
 	echo "  bash scripts/gpu-multi.sh run"
 	exit 0
 	;;
@@ -52,11 +54,13 @@ summary=$out/gpu-multi.txt
 : >"$summary"
 say() { echo "$*" | tee -a "$summary"; }
 
-[[ -x $bin ]] || { echo "no $bin: run '$0 build' first" >&2; exit 1; }
+[[ -f $packed ]] || { echo "no $packed: run '$0 build' first" >&2; exit 1; }
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader | tee -a "$summary"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+bin=$work/sambaeval
+gzip -d -c "$packed" >"$bin" && chmod +x "$bin" || exit 1
 
 # timed NAME ARGS...: runs sambaeval, logs to $out/NAME.log, prints seconds.
 timed() {
