@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -108,26 +109,18 @@ func mmapFile(path string) ([]byte, error) {
 // OpenSafetensors memory-maps the safetensors files and returns their tensors
 // as one Source. A tensor name that appears in two files is an error.
 func OpenSafetensors(paths ...string) (Source, error) {
-	m := &mapped{Map: Map{}}
-	for _, p := range paths {
+	m := &mapped{}
+	var err error
+	m.Map, err = readShards(paths, nil, func(p string) (string, []byte, error) {
 		b, err := mmapFile(p)
-		if err != nil {
-			m.Close()
-			return nil, err
+		if err == nil {
+			m.maps = append(m.maps, b)
 		}
-		m.maps = append(m.maps, b)
-		ts, err := ParseSafetensors(p, b)
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		for k, t := range ts {
-			if _, dup := m.Map[k]; dup {
-				m.Close()
-				return nil, fmt.Errorf("%s: tensor %s appears in two files", p, k)
-			}
-			m.Map[k] = t
-		}
+		return p, b, err
+	})
+	if err != nil {
+		m.Close()
+		return nil, err
 	}
 	return m, nil
 }
@@ -188,66 +181,23 @@ func checkIndex(src Map, where map[string]string, shardOf map[string]string) err
 	return nil
 }
 
-// OpenDir opens the safetensors weights of a model directory, memory-mapped.
-func OpenDir(dir string) (Source, error) {
-	files, where, err := ShardFiles(os.DirFS(dir))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	m := &mapped{Map: Map{}}
-	shardOf := map[string]string{}
-	for _, f := range files {
-		p := filepath.Join(dir, f)
-		b, err := mmapFile(p)
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.maps = append(m.maps, b)
-		ts, err := ParseSafetensors(p, b)
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		for k, t := range ts {
-			if _, dup := m.Map[k]; dup {
-				m.Close()
-				return nil, fmt.Errorf("%s: tensor %s appears in two shards", p, k)
-			}
-			m.Map[k] = t
-			shardOf[k] = f
-		}
-	}
-	if where != nil {
-		if err := checkIndex(m.Map, where, shardOf); err != nil {
-			m.Close()
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-	}
-	return m, nil
-}
-
-// ReadFS reads the safetensors weights of a model directory held in an
-// fs.FS (such as the embedded default model) into memory.
-func ReadFS(fsys fs.FS) (Source, error) {
-	files, where, err := ShardFiles(fsys)
-	if err != nil {
-		return nil, err
-	}
+// readShards parses the shard files into one Map, using read to get each
+// file's bytes (name is how errors call it), and checks the index.
+func readShards(files []string, where map[string]string, read func(f string) (name string, data []byte, err error)) (Map, error) {
 	out := Map{}
 	shardOf := map[string]string{}
 	for _, f := range files {
-		b, err := fs.ReadFile(fsys, f)
+		name, b, err := read(f)
 		if err != nil {
 			return nil, err
 		}
-		ts, err := ParseSafetensors(f, b)
+		ts, err := ParseSafetensors(name, b)
 		if err != nil {
 			return nil, err
 		}
 		for k, t := range ts {
 			if _, dup := out[k]; dup {
-				return nil, fmt.Errorf("%s: tensor %s appears in two shards", f, k)
+				return nil, fmt.Errorf("%s: tensor %s appears in two shards", name, k)
 			}
 			out[k] = t
 			shardOf[k] = f
@@ -259,4 +209,42 @@ func ReadFS(fsys fs.FS) (Source, error) {
 		}
 	}
 	return out, nil
+}
+
+// OpenDir opens the safetensors weights of a model directory, memory-mapped.
+func OpenDir(dir string) (Source, error) {
+	files, where, err := ShardFiles(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	m := &mapped{}
+	m.Map, err = readShards(files, where, func(f string) (string, []byte, error) {
+		p := filepath.Join(dir, f)
+		b, err := mmapFile(p)
+		if err == nil {
+			m.maps = append(m.maps, b)
+		}
+		return p, b, err
+	})
+	if err != nil {
+		m.Close()
+		if strings.HasPrefix(err.Error(), IndexFile) {
+			err = fmt.Errorf("%s: %w", dir, err)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// ReadFS reads the safetensors weights of a model directory held in an
+// fs.FS (such as the embedded default model) into memory.
+func ReadFS(fsys fs.FS) (Source, error) {
+	files, where, err := ShardFiles(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return readShards(files, where, func(f string) (string, []byte, error) {
+		b, err := fs.ReadFile(fsys, f)
+		return f, b, err
+	})
 }

@@ -200,12 +200,51 @@ func (p *prefixer) at(toks, next []int32) (*model.Snapshot, error) {
 	return p.work.Snapshot(), nil
 }
 
-// forEachGroup walks the groups, handing each one's starting snapshot to f,
-// which must not keep it after returning unless it says so by returning
-// keep = true (then it must Free it itself).
-func (lm *LM) forEachGroup(gs [][]job, f func(g []job, sn *model.Snapshot) (keep bool, err error)) error {
+// item is a job with the snapshot of the state after its prefix.
+type item struct {
+	j  job
+	sn *model.Snapshot
+}
+
+// inBatches walks the jobs grouped by prefix, in prefix order, and hands
+// them to run lm.batch() at a time, each with a session restored to the
+// state after its prefix. A long prefix shared by neighbouring groups (a
+// few-shot block) is computed once; a group's snapshot is freed once every
+// job that starts from it has run.
+func (lm *LM) inBatches(jobs []job, run func(items []item, ss []*model.Session) error) error {
+	pl := &pool{lm: lm}
+	defer pl.close()
 	p := &prefixer{lm: lm}
 	defer p.close()
+	var pending []item
+	refs := map[*model.Snapshot]int{}
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		ss := make([]*model.Session, len(pending))
+		for k, it := range pending {
+			s, err := pl.get(it.sn)
+			if err != nil {
+				return err
+			}
+			ss[k] = s
+		}
+		err := run(pending, ss)
+		pl.put(ss...)
+		if err != nil {
+			return err
+		}
+		for _, it := range pending {
+			if refs[it.sn]--; refs[it.sn] == 0 {
+				delete(refs, it.sn)
+				it.sn.Free()
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	gs := groups(jobs)
 	for gi, g := range gs {
 		var next []int32
 		if gi+1 < len(gs) {
@@ -215,15 +254,17 @@ func (lm *LM) forEachGroup(gs [][]job, f func(g []job, sn *model.Snapshot) (keep
 		if err != nil {
 			return err
 		}
-		keep, err := f(g, sn)
-		if !keep {
-			sn.Free()
-		}
-		if err != nil {
-			return err
+		refs[sn] = len(g)
+		for _, j := range g {
+			pending = append(pending, item{j, sn})
+			if len(pending) == lm.batch() {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return nil
+	return flush()
 }
 
 // pool holds reusable sessions.
@@ -264,33 +305,16 @@ func (lm *LM) loglikelihood(reqs []Request, idx []int, done Done) error {
 		feed := append([]int32{ctx[len(ctx)-1]}, cont[:len(cont)-1]...)
 		jobs = append(jobs, job{idx: i, prefix: ctx[:len(ctx)-1], feed: feed, cont: cont})
 	}
-	type item struct {
-		j  job
-		sn *model.Snapshot
-	}
-	pl := &pool{lm: lm}
-	defer pl.close()
-	var pending []item
-	snapRefs := map[*model.Snapshot]int{}
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		ss := make([]*model.Session, len(pending))
-		feeds, targets := make([][]int32, len(pending)), make([][]int32, len(pending))
-		for k, it := range pending {
-			s, err := pl.get(it.sn)
-			if err != nil {
-				return err
-			}
-			ss[k], feeds[k], targets[k] = s, it.j.feed, it.j.cont
+	return lm.inBatches(jobs, func(items []item, ss []*model.Session) error {
+		feeds, targets := make([][]int32, len(items)), make([][]int32, len(items))
+		for k, it := range items {
+			feeds[k], targets[k] = it.j.feed, it.j.cont
 		}
 		out, err := lm.M.ScoreBatch(ss, feeds, targets, lm.ChunkSize)
-		pl.put(ss...)
 		if err != nil {
 			return err
 		}
-		for k, it := range pending {
+		for k, it := range items {
 			r := Response{Greedy: true, Tokens: len(it.j.cont)}
 			for _, sc := range out[k] {
 				r.LogProb += float64(sc.LogProb)
@@ -299,30 +323,9 @@ func (lm *LM) loglikelihood(reqs []Request, idx []int, done Done) error {
 			if err := done(it.j.idx, r); err != nil {
 				return err
 			}
-			if snapRefs[it.sn]--; snapRefs[it.sn] == 0 {
-				delete(snapRefs, it.sn)
-				it.sn.Free()
-			}
 		}
-		pending = pending[:0]
 		return nil
-	}
-	err := lm.forEachGroup(groups(jobs), func(g []job, sn *model.Snapshot) (bool, error) {
-		snapRefs[sn] = len(g)
-		for _, j := range g {
-			pending = append(pending, item{j, sn})
-			if len(pending) == lm.batch() {
-				if err := flush(); err != nil {
-					return true, err
-				}
-			}
-		}
-		return true, nil
 	})
-	if err != nil {
-		return err
-	}
-	return flush()
 }
 
 // stopper ends a generation at the first stop sequence in its decoded text.
@@ -372,72 +375,32 @@ func (lm *LM) generate(reqs []Request, idx []int, done Done) error {
 		}
 		jobs = append(jobs, job{idx: i, prefix: ctx[:len(ctx)-1], feed: ctx[len(ctx)-1:]})
 	}
-	pl := &pool{lm: lm}
-	defer pl.close()
-	type item struct {
-		j  job
-		sn *model.Snapshot
-	}
-	var pending []item
-	snapRefs := map[*model.Snapshot]int{}
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		rq := make([]*model.Request, len(pending))
-		stops := make([]*stopper, len(pending))
-		for k, it := range pending {
+	return lm.inBatches(jobs, func(items []item, ss []*model.Session) error {
+		rq := make([]*model.Request, len(items))
+		stops := make([]*stopper, len(items))
+		for k, it := range items {
 			r := reqs[it.j.idx]
-			s, err := pl.get(it.sn)
-			if err != nil {
-				return err
-			}
-			st := &stopper{until: r.Until, dec: lm.M.Tokenizer.NewDecoder()}
 			max := r.MaxTokens
 			if max <= 0 {
 				max = 256
 			}
-			stops[k] = st
-			rq[k] = &model.Request{Session: s, Prompt: it.j.feed, MaxTokens: max, EOS: lm.eos(), Sample: r.Sample, Stop: st.stop}
+			stops[k] = &stopper{until: r.Until, dec: lm.M.Tokenizer.NewDecoder()}
+			rq[k] = &model.Request{Session: ss[k], Prompt: it.j.feed, MaxTokens: max, EOS: lm.eos(), Sample: r.Sample, Stop: stops[k].stop}
 		}
 		res, err := lm.M.Generate(rq, lm.ChunkSize)
-		for _, r := range rq {
-			pl.put(r.Session)
-		}
 		if err != nil {
 			return err
 		}
-		for k, it := range pending {
+		for k, it := range items {
 			st := stops[k]
 			st.text.WriteString(st.dec.Flush())
 			text := cut(st.text.String(), reqs[it.j.idx].Until)
 			if err := done(it.j.idx, Response{Text: text, Tokens: len(res[k].Tokens), Reason: res[k].Reason}); err != nil {
 				return err
 			}
-			if snapRefs[it.sn]--; snapRefs[it.sn] == 0 {
-				delete(snapRefs, it.sn)
-				it.sn.Free()
-			}
 		}
-		pending = pending[:0]
 		return nil
-	}
-	err := lm.forEachGroup(groups(jobs), func(g []job, sn *model.Snapshot) (bool, error) {
-		snapRefs[sn] = len(g)
-		for _, j := range g {
-			pending = append(pending, item{j, sn})
-			if len(pending) == lm.batch() {
-				if err := flush(); err != nil {
-					return true, err
-				}
-			}
-		}
-		return true, nil
 	})
-	if err != nil {
-		return err
-	}
-	return flush()
 }
 
 func (lm *LM) rolling(reqs []Request, idx []int, done Done) error {
