@@ -196,3 +196,29 @@ func appendBytes(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+func TestBOSForModelsThatUseIt(t *testing.T) {
+	m := tiny(t)
+	lm := &LM{M: m}
+	ctx, cont := lm.EncodePair("Answer:", " A")
+	m.Config.AddBOS = true
+	defer func() { m.Config.AddBOS = false }()
+	ctxB, contB := lm.EncodePair("Answer:", " A")
+	if len(ctxB) != len(ctx)+1 || ctxB[0] != int32(m.Tokenizer.BOS()) || !reflect.DeepEqual(ctxB[1:], ctx) || !reflect.DeepEqual(contB, cont) {
+		t.Fatalf("with BOS: %v %v, without: %v %v", ctxB, contB, ctx, cont)
+	}
+	if e, _ := lm.EncodePair("", "x"); len(e) != 1 || e[0] != int32(m.Tokenizer.BOS()) {
+		t.Fatalf("empty context with BOS: %v", e)
+	}
+	// A rolling text is predicted from BOS, so its first token is scored from BOS.
+	r := run(t, lm, []Request{{Kind: LoglikelihoodRolling, Text: "Hello there", PrefixEOS: true, KeepLogProbs: true}})
+	s := m.NewSession()
+	toks := lm.encode("Hello there")
+	sc, err := s.Score([]int32{int32(m.Tokenizer.BOS())}, []int32{toks[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r[0].LogProbs[0] != sc[0].LogProb {
+		t.Fatalf("first token scored from %v, not from BOS (%v)", r[0].LogProbs[0], sc[0].LogProb)
+	}
+}

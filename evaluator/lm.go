@@ -44,21 +44,42 @@ func (lm *LM) encode(s string) []int32 {
 
 func (lm *LM) eos() int32 { return int32(lm.M.Tokenizer.EOS()) }
 
+// start is what every context begins with: BOS for models whose tokenizer
+// adds one (Config.AddBOS: Llama, Mistral), nothing for Samba, which was
+// trained without BOS.
+func (lm *LM) start() []int32 {
+	if lm.M.Config.AddBOS {
+		return []int32{int32(lm.M.Tokenizer.BOS())}
+	}
+	return nil
+}
+
+// prefixToken stands in for an empty context (lm-eval's prefix_token_id):
+// BOS where the model uses one, else EOS, the document separator.
+func (lm *LM) prefixToken() int32 {
+	if lm.M.Config.AddBOS {
+		return int32(lm.M.Tokenizer.BOS())
+	}
+	return lm.eos()
+}
+
 // EncodePair tokenizes a (context, continuation) pair as lm-eval does:
 // trailing spaces of the context move to the continuation, the pair is
 // encoded whole, and the continuation's tokens are those after the
-// context's own encoding. An empty context becomes the EOS token, the
-// document separator Samba was trained with (it uses no BOS).
+// context's own encoding. Contexts start with BOS where the model's
+// tokenizer adds one (Config.AddBOS); an empty context becomes the prefix
+// token, that BOS or else EOS, the document separator Samba was trained
+// with (it uses no BOS).
 func (lm *LM) EncodePair(ctx, cont string) (ctxToks, contToks []int32) {
 	if n := len(ctx) - len(strings.TrimRight(ctx, " ")); n > 0 {
 		cont = ctx[len(ctx)-n:] + cont
 		ctx = ctx[:len(ctx)-n]
 	}
 	if ctx == "" {
-		return []int32{lm.eos()}, lm.encode(cont)
+		return []int32{lm.prefixToken()}, lm.encode(cont)
 	}
-	whole := lm.encode(ctx + cont)
-	ctxToks = lm.encode(ctx)
+	whole := append(lm.start(), lm.encode(ctx+cont)...)
+	ctxToks = append(lm.start(), lm.encode(ctx)...)
 	if len(ctxToks) > len(whole) {
 		return ctxToks, nil
 	}
@@ -369,9 +390,9 @@ func (lm *LM) generate(reqs []Request, idx []int, done Done) error {
 	}
 	jobs := make([]job, 0, len(idx))
 	for _, i := range idx {
-		ctx := lm.encode(reqs[i].Context)
+		ctx := append(lm.start(), lm.encode(reqs[i].Context)...)
 		if len(ctx) == 0 {
-			ctx = []int32{lm.eos()}
+			ctx = []int32{lm.prefixToken()}
 		}
 		jobs = append(jobs, job{idx: i, prefix: ctx[:len(ctx)-1], feed: ctx[len(ctx)-1:]})
 	}
@@ -503,7 +524,7 @@ func (lm *LM) rollingOne(r *Request) (Response, error) {
 		if start == 0 {
 			target = toks[0]
 		}
-		err := s.ScoreFunc([]int32{lm.eos()}, []int32{target}, func(_ int, sc kernels.TokenScore) {
+		err := s.ScoreFunc([]int32{lm.prefixToken()}, []int32{target}, func(_ int, sc kernels.TokenScore) {
 			if target >= 0 {
 				add(0, sc.LogProb)
 			}

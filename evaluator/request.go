@@ -49,8 +49,10 @@ type Request struct {
 	// ScoreFrom skips the first ScoreFrom predictions (rolling; for
 	// sliding-window perplexity, where the start of a window is context only).
 	ScoreFrom int `json:"score_from,omitempty"`
-	// PrefixEOS prepends the EOS token so the first token is predicted too
-	// (rolling, as lm-eval's loglikelihood_rolling does with its prefix token).
+	// PrefixEOS prepends the prefix token so the first token is predicted
+	// too (rolling, as lm-eval's loglikelihood_rolling does with its prefix
+	// token): EOS, the document separator, for Samba; BOS for models whose
+	// tokenizer adds one (Config.AddBOS).
 	PrefixEOS bool `json:"prefix_eos,omitempty"`
 	// KeepLogProbs returns every predicted token's log-probability (rolling).
 	KeepLogProbs bool `json:"keep_logprobs,omitempty"`

@@ -92,7 +92,11 @@ type Config struct {
 	MLPClass      string `json:"_mlp_class,omitempty"`
 	BOSTokenID    int    `json:"bos_token_id"`
 	EOSTokenID    int    `json:"eos_token_id"`
-	TorchDType    string `json:"torch_dtype,omitempty"`
+	// AddBOS prepends the BOS token to every context, as the Hugging Face
+	// tokenizers of Llama and Mistral do (add_bos_token). Samba, trained
+	// without BOS, leaves it false.
+	AddBOS     bool   `json:"add_bos,omitempty"`
+	TorchDType string `json:"torch_dtype,omitempty"`
 	// AddedTokens names special tokens beyond the SentencePiece vocabulary,
 	// e.g. "phi3" for Phi-3's ids 32000–32010.
 	AddedTokens string `json:"added_tokens,omitempty"`

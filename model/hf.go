@@ -16,15 +16,16 @@ type hfFamily struct {
 	vocab   int
 	bos     int
 	eos     int
+	addBOS  bool // the tokenizer's add_bos_token default
 }
 
 // hfFamilies are the supported Hugging Face classes, keyed by the
 // architectures entry and by model_type, with the defaults of their
 // transformers configuration classes for fields a config.json may omit.
 var hfFamilies = map[string]hfFamily{
-	"LlamaForCausalLM":   {"llama", FormatHFLlama, 1e-6, 32000, 1, 2},
-	"MistralForCausalLM": {"mistral", FormatHFLlama, 1e-6, 32000, 1, 2},
-	"Phi3ForCausalLM":    {"phi3", FormatHFPhi3, 1e-5, 32064, 1, 32000},
+	"LlamaForCausalLM":   {"llama", FormatHFLlama, 1e-6, 32000, 1, 2, true},
+	"MistralForCausalLM": {"mistral", FormatHFLlama, 1e-6, 32000, 1, 2, true},
+	"Phi3ForCausalLM":    {"phi3", FormatHFPhi3, 1e-5, 32064, 1, 32000, false},
 }
 
 var hfModelTypes = map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "phi3": "Phi3ForCausalLM",
@@ -172,6 +173,7 @@ func ParseHFConfig(b []byte) (*Config, error) {
 		c.LocalWindow = *h.SlidingWindow + 1
 	}
 	var err error
+	c.AddBOS = fam.addBOS
 	if c.BOSTokenID, err = firstID(h.BOSTokenID, fam.bos); err != nil {
 		return nil, fmt.Errorf("%s: bos_token_id: %w", class, err)
 	}

@@ -186,3 +186,23 @@ func TestOpenHFDirectory(t *testing.T) {
 		}
 	}
 }
+
+func TestHFAddBOS(t *testing.T) {
+	tok, err := tokenizer.Load("../models/samba-tiny/tokenizer.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if !hfAddBOS(dir, tok, true) || hfAddBOS(dir, tok, false) {
+		t.Fatal("without tokenizer_config.json the family default must stand")
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"add_bos_token": false, "add_eos_token": false}`), 0o644)
+	if hfAddBOS(dir, tok, true) {
+		t.Fatal("add_bos_token false (Phi-3) ignored")
+	}
+	c, err := ParseHFConfig([]byte(`{"architectures": ["MistralForCausalLM"], "hidden_size": 32, "intermediate_size": 48,
+		"num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 32000}`))
+	if err != nil || !c.AddBOS {
+		t.Fatalf("Mistral should add BOS by default: %v %v", c, err)
+	}
+}

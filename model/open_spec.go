@@ -3,6 +3,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +156,13 @@ func open(spec Spec, be kernels.Backend) (*Model, error) {
 				return nil, err
 			}
 		}
-		return m, m.attachTokenizer(tok, nil, "")
+		if err := m.attachTokenizer(tok, nil, ""); err != nil {
+			return m, err
+		}
+		if strings.HasPrefix(m.Config.Format, "hf") {
+			m.Config.AddBOS = hfAddBOS(name, m.Tokenizer, m.Config.AddBOS)
+		}
+		return m, nil
 	case err == nil:
 		if spec.Config == "" {
 			return nil, fmt.Errorf("--model %s is a checkpoint file: add --config NAME (or a config.json) to say its architecture", name)
@@ -238,4 +245,24 @@ func dirTokenizer(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s has no tokenizer.model or tokenizer.json; give one with --tokenizer", dir)
+}
+
+// hfAddBOS says whether a Hugging Face model's tokenizer prepends BOS:
+// tokenizer_config.json's add_bos_token when it says, else whether a
+// byte-level tokenizer.json's post-processor puts BOS first (Llama-3), else
+// the model family's default.
+func hfAddBOS(dir string, tok tokenizer.Interface, def bool) bool {
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		var tc struct {
+			AddBOS *bool `json:"add_bos_token"`
+		}
+		if json.Unmarshal(b, &tc) == nil && tc.AddBOS != nil {
+			return *tc.AddBOS
+		}
+	}
+	if bb, ok := tok.(*tokenizer.ByteBPE); ok {
+		prefix, _ := bb.PostProcessor()
+		return len(prefix) > 0 && prefix[0] == tok.BOS()
+	}
+	return def
 }
