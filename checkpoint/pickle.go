@@ -407,52 +407,20 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.setItemsOnTop(items)
 
-	case 'p':
-		line, err := u.readLine()
+	case 'p', 'q', 'r': // PUT, BINPUT, LONG_BINPUT
+		i, err := u.memoIndex(op)
 		if err != nil {
 			return err
 		}
-		i, err := strconv.ParseUint(line, 10, 32)
-		if err != nil {
-			return fmt.Errorf("bad memo index %q", line)
-		}
-		return u.put(uint32(i))
-	case 'q':
-		b, err := u.read(1)
-		if err != nil {
-			return err
-		}
-		return u.put(uint32(b[0]))
-	case 'r':
-		b, err := u.read(4)
-		if err != nil {
-			return err
-		}
-		return u.put(binary.LittleEndian.Uint32(b))
+		return u.put(i)
 	case 0x94:
 		return u.put(uint32(len(u.memo)))
-	case 'g':
-		line, err := u.readLine()
+	case 'g', 'h', 'j': // GET, BINGET, LONG_BINGET
+		i, err := u.memoIndex(op)
 		if err != nil {
 			return err
 		}
-		i, err := strconv.ParseUint(line, 10, 32)
-		if err != nil {
-			return fmt.Errorf("bad memo index %q", line)
-		}
-		return u.get(uint32(i))
-	case 'h':
-		b, err := u.read(1)
-		if err != nil {
-			return err
-		}
-		return u.get(uint32(b[0]))
-	case 'j':
-		b, err := u.read(4)
-		if err != nil {
-			return err
-		}
-		return u.get(binary.LittleEndian.Uint32(b))
+		return u.get(i)
 
 	case 'c':
 		module, err := u.readLine()
@@ -602,6 +570,35 @@ func (u *unpickler) persistent(pid any) error {
 	}
 	u.push(v)
 	return nil
+}
+
+// memoIndex reads the memo index that follows a PUT or GET opcode: a
+// decimal line (PUT, GET), one byte (BINPUT, BINGET) or four little-endian
+// bytes (LONG_BINPUT, LONG_BINGET).
+func (u *unpickler) memoIndex(op byte) (uint32, error) {
+	switch op {
+	case 'p', 'g':
+		line, err := u.readLine()
+		if err != nil {
+			return 0, err
+		}
+		i, err := strconv.ParseUint(line, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("bad memo index %q", line)
+		}
+		return uint32(i), nil
+	case 'q', 'h':
+		b, err := u.read(1)
+		if err != nil {
+			return 0, err
+		}
+		return uint32(b[0]), nil
+	}
+	b, err := u.read(4)
+	if err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b), nil
 }
 
 func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
