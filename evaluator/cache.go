@@ -1,7 +1,6 @@
 package evaluator
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -102,19 +101,3 @@ func (c *Cache) Len() int {
 
 // Close closes the cache file.
 func (c *Cache) Close() error { return c.f.Close() }
-
-// readLines is used by tests.
-func readLines(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<30)
-	for sc.Scan() {
-		n++
-	}
-	return n, sc.Err()
-}

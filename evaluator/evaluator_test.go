@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -221,4 +222,20 @@ func TestBOSForModelsThatUseIt(t *testing.T) {
 	if r[0].LogProbs[0] != sc[0].LogProb {
 		t.Fatalf("first token scored from %v, not from BOS (%v)", r[0].LogProbs[0], sc[0].LogProb)
 	}
+}
+
+// readLines counts the lines of a file.
+func readLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<30)
+	for sc.Scan() {
+		n++
+	}
+	return n, sc.Err()
 }

@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/sambaeval/sambaeval/checkpoint"
@@ -61,10 +60,4 @@ func (m *Model) Close() error {
 		return m.src.Close()
 	}
 	return nil
-}
-
-// IsModelDir reports whether dir looks like a model directory.
-func IsModelDir(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "config.json"))
-	return err == nil
 }
