@@ -107,7 +107,11 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
     const int N = LANES * NPT, CH = 128 / LANES;
     __shared__ float s_dt[SCAN_L][CH], s_du[SCAN_L][CH], s_Du[SCAN_L][CH], s_gz[SCAN_L][CH], s_y[SCAN_L][CH];
     __shared__ float s_B[SCAN_L][N], s_C[SCAN_L][N];
-    __shared__ float s_yp[PARTIAL ? SCAN_L : 1][128]; // per-lane partial y
+    // Per-lane partial y, channel cc's lanes at cc*(LANES+1): the padding
+    // puts the LANES partials of the 128/LANES channels that one warp sums
+    // in the reduction below in distinct banks (unpadded, all channels'
+    // lane l fell in one or two banks: a 16-way conflict for 16 lanes).
+    __shared__ float s_yp[PARTIAL ? SCAN_L : 1][PARTIAL ? CH * (LANES + 1) : 1];
     int tid = threadIdx.x;
     int c = tid / LANES, lane = tid % LANES;
     int e0 = blockIdx.x * CH;
@@ -154,7 +158,7 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
                 y += h[i] * s_C[tt][lane * NPT + i];
             }
             if (PARTIAL) {
-                s_yp[PARTIAL ? tt : 0][tid] = y;
+                s_yp[PARTIAL ? tt : 0][PARTIAL ? c * (LANES + 1) + lane : 0] = y;
                 continue;
             }
 #pragma unroll
@@ -168,7 +172,7 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
                 if (tt < L) {
                     float y = 0.0f;
 #pragma unroll
-                    for (int l = 0; l < LANES; l++) y += s_yp[PARTIAL ? tt : 0][cc * LANES + l];
+                    for (int l = 0; l < LANES; l++) y += s_yp[PARTIAL ? tt : 0][PARTIAL ? cc * (LANES + 1) + l : 0];
                     s_y[tt][cc] = (y + s_Du[tt][cc]) * s_gz[tt][cc];
                 }
             }
