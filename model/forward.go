@@ -84,9 +84,8 @@ type mambaWeights struct {
 
 // attnWeights holds a causal self-attention mixer's weights.
 type attnWeights struct {
-	q    kernels.Weight // [H·hd, D]
-	k, v kernels.Weight // [G·hd, D]
-	o    kernels.Weight // [D, H·hd]
+	qkv kernels.Weight // [(H+2G)·hd, D]: the H query heads, then G key heads, then G value heads
+	o   kernels.Weight // [D, H·hd]
 }
 
 // swiglu holds a SwiGLU MLP's weights: down(SiLU(gate·x) ⊙ up·x).
@@ -127,7 +126,7 @@ type workspace struct {
 	x, h            kernels.Mat // [M, D] residual stream, normed input
 	xz, u, delta, y kernels.Mat // Mamba: [M, 2E], [M, E] ×3
 	dbc             kernels.Mat // [M, R+2N]
-	q, k, v, att    kernels.Mat // attention: [M, H·hd], [M, G·hd] ×2, [M, H·hd]
+	qkv, att        kernels.Mat // attention: [M, (H+2G)·hd] (q | k | v), [M, H·hd]
 	gate, up        kernels.Mat // MLP: [M, F] ×2 (F the widest MLP)
 	sambay          sambayWorkspace
 	logits          kernels.Mat // [headRows, V]
@@ -166,9 +165,9 @@ func (m *Model) workspace(rows int) *workspace {
 			case mx.Kind == Mamba && ws.xz.Buf == nil:
 				ws.xz, ws.u, ws.delta, ws.y = mat(n, 2*E), mat(n, E), mat(n, E), mat(n, E)
 				ws.dbc = mat(n, c.MambaDtRank+2*c.MambaDState)
-			case mx.Kind == Attention && !mx.Differential && ws.q.Buf == nil:
+			case mx.Kind == Attention && !mx.Differential && ws.qkv.Buf == nil:
 				H, G, hd := c.NHead, c.NQueryGroups, c.HeadSize
-				ws.q, ws.k, ws.v, ws.att = mat(n, H*hd), mat(n, G*hd), mat(n, G*hd), mat(n, H*hd)
+				ws.qkv, ws.att = mat(n, (H+2*G)*hd), mat(n, H*hd)
 			case mx.Kind == MLP:
 				F = max(F, mx.Hidden)
 			}
@@ -283,13 +282,13 @@ func (m *Model) attention(mx *mixer, st *pass, x, h kernels.Mat) {
 	for j, s := range st.states {
 		caches[j] = s.kv[mx.slot]
 	}
-	q, k, v := rows(st.ws.q, M), rows(st.ws.k, M), rows(st.ws.v, M)
-	be.MatMul(q, h, w.q, false) // q = W_q h  [M, H·hd]
-	be.MatMul(k, h, w.k, false) // k = W_k h  [M, G·hd]
-	be.MatMul(v, h, w.v, false) // v = W_v h  [M, G·hd]
+	// One product for the three projections: [q | k | v] = W_qkv h.
+	qkv := rows(st.ws.qkv, M)
+	be.MatMul(qkv, h, w.qkv, false)
+	q, k, v := qkv.ColSlice(0, H*hd), qkv.ColSlice(H*hd, (H+G)*hd), qkv.ColSlice((H+G)*hd, (H+2*G)*hd)
 	if !c.NoPE {
-		be.RoPE(q, H, hd, c.RopeBase, st.seqs)
-		be.RoPE(k, G, hd, c.RopeBase, st.seqs)
+		// The key heads follow the query heads: one rotation covers both.
+		be.RoPE(qkv.ColSlice(0, (H+G)*hd), H+G, hd, c.RopeBase, st.seqs)
 	}
 	att := rows(st.ws.att, M)
 	shape := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: mx.Window, Scale: float32(1 / math.Sqrt(float64(hd)))}

@@ -378,16 +378,32 @@ func (b *binder) attention(p string, c *Config) (*attnWeights, error) {
 	)
 	switch c.Format {
 	case FormatHFLlama:
-		if a.q, err = b.weight(p+"q_proj.weight", initNormal, H*hd, D); err != nil {
-			return nil, err
+		// Separate projections, concatenated into one weight.
+		out = "o_proj.weight"
+		var parts [3]*checkpoint.Tensor
+		for i, n := range []string{"q_proj.weight", "k_proj.weight", "v_proj.weight"} {
+			rows := G * hd
+			if i == 0 {
+				rows = H * hd
+			}
+			if parts[i], err = b.tensor(p+n, initNormal, rows, D); err != nil {
+				return nil, err
+			}
 		}
-		if a.k, err = b.weight(p+"k_proj.weight", initNormal, G*hd, D); err != nil {
-			return nil, err
+		if b.loading() {
+			if parts[0].DType != parts[1].DType || parts[0].DType != parts[2].DType {
+				return nil, fmt.Errorf("%sq_proj, k_proj and v_proj: mixed dtypes %s, %s, %s", p, parts[0].DType, parts[1].DType, parts[2].DType)
+			}
+			data := make([]byte, 0, len(parts[0].Data)+len(parts[1].Data)+len(parts[2].Data))
+			for _, t := range parts {
+				data = append(data, t.Data...)
+			}
+			t := &checkpoint.Tensor{Name: p + "{q,k,v}_proj.weight", DType: parts[0].DType, Shape: []int{(H + 2*G) * hd, D}, Data: data}
+			if a.qkv, err = b.rowRange(t, 0, (H+2*G)*hd); err != nil {
+				return nil, err
+			}
 		}
-		if a.v, err = b.weight(p+"v_proj.weight", initNormal, G*hd, D); err != nil {
-			return nil, err
-		}
-		a.o, err = b.weight(p+"o_proj.weight", initOut, D, H*hd)
+		a.o, err = b.weight(p+out, initOut, D, H*hd)
 		return a, err
 	case FormatHFPhi3:
 		fused, out = "qkv_proj.weight", "o_proj.weight"
@@ -399,16 +415,10 @@ func (b *binder) attention(p string, c *Config) (*attnWeights, error) {
 		return nil, err
 	}
 	if b.loading() {
-		if c.Format != FormatHFPhi3 {
-			t = permuteQKV(t, H, G, hd)
+		if c.Format != FormatHFPhi3 && G > 1 {
+			t = permuteQKV(t, H, G, hd) // with one group the layout is already q | k | v
 		}
-		if a.q, err = b.rowRange(t, 0, H*hd); err != nil {
-			return nil, err
-		}
-		if a.k, err = b.rowRange(t, H*hd, (H+G)*hd); err != nil {
-			return nil, err
-		}
-		if a.v, err = b.rowRange(t, (H+G)*hd, (H+2*G)*hd); err != nil {
+		if a.qkv, err = b.rowRange(t, 0, (H+2*G)*hd); err != nil {
 			return nil, err
 		}
 	}
