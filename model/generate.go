@@ -154,14 +154,34 @@ func (m *Model) Generate(reqs []*Request, chunk int) ([]Result, error) {
 		for k, i := range active {
 			ss[k], ff[k] = sessions[i], feed[i]
 		}
-		logits, err := m.LogitsBatch(ss, ff, chunk)
+		// Greedy requests need only the argmax, found on the backend;
+		// sampled ones need the logits on the host.
+		greedy := true
+		for _, i := range active {
+			greedy = greedy && reqs[i].Sample.Temperature == 0
+		}
+		var (
+			logits [][]float32
+			best   []int32
+			err    error
+		)
+		if greedy {
+			best, err = m.ArgmaxBatch(ss, ff, chunk)
+		} else {
+			logits, err = m.LogitsBatch(ss, ff, chunk)
+		}
 		if err != nil {
 			return nil, err
 		}
 		next := active[:0]
 		for k, i := range active {
 			r := reqs[i]
-			tok := samplers[i].Sample(logits[k])
+			var tok int32
+			if greedy {
+				tok = best[k]
+			} else {
+				tok = samplers[i].Sample(logits[k])
+			}
 			switch {
 			case r.EOS >= 0 && tok == r.EOS:
 				res[i].Reason = "eos"

@@ -1,8 +1,12 @@
 package model
 
 import (
+	"encoding/binary"
 	"math"
 	"testing"
+
+	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels/cpu"
 )
 
 func TestSamplerGreedyAndDistribution(t *testing.T) {
@@ -89,5 +93,66 @@ func TestGenerateGreedyMatchesScoring(t *testing.T) {
 		Stop: func(g []int32) bool { return len(g) == 3 }}}, 64)
 	if res3[0].Reason != "stop" || len(res3[0].Tokens) != 3 {
 		t.Fatalf("stop callback not honoured: %+v", res3[0])
+	}
+}
+
+// TestArgmaxBatchMatchesLogits checks the backend-side argmax against the
+// host's argmax of the logits, for sequences of different lengths (the head
+// gathers their last rows) and for a decoding step (one row each, read in
+// place), and that it never picks a padded vocabulary row.
+func TestArgmaxBatchMatchesLogits(t *testing.T) {
+	c := smallConfig("argmax", 4, 2) // vocabulary 300 padded to 320
+	src, err := RandomCheckpoint(c, 9, dtype.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Padded rows 300+2i and 301+2i of the (tied) head are ±1000 times row
+	// i: one of each pair has a logit 1000 times row i's in magnitude, so a
+	// padded row would win every argmax if it were looked at.
+	wte, ok := src.Tensor("transformer.wte.weight")
+	if !ok {
+		t.Fatal("no transformer.wte.weight")
+	}
+	D := c.NEmbd
+	v := make([]float32, len(wte.Data)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(wte.Data[4*i:]))
+	}
+	for p := c.VocabSize; p < c.PaddedVocabSize; p++ {
+		i, sign := (p-c.VocabSize)/2, float32(1-2*((p-c.VocabSize)%2))
+		for d := range D {
+			v[p*D+d] = 1000 * sign * v[i*D+d]
+		}
+	}
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(wte.Data[4*i:], math.Float32bits(x))
+	}
+	m, err := New(c, src, cpu.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds := [][][]int32{
+		{randomIDs(7, c.VocabSize, 1), randomIDs(1, c.VocabSize, 2), randomIDs(30, c.VocabSize, 3)},
+		{randomIDs(1, c.VocabSize, 4), randomIDs(1, c.VocabSize, 5), randomIDs(1, c.VocabSize, 6)},
+	}
+	a := []*Session{m.NewSession(), m.NewSession(), m.NewSession()}
+	b := []*Session{m.NewSession(), m.NewSession(), m.NewSession()}
+	for step, ids := range feeds {
+		lg, err := m.LogitsBatch(a, ids, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		best, err := m.ArgmaxBatch(b, ids, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range ids {
+			if len(lg[j]) != c.VocabSize {
+				t.Fatalf("step %d seq %d: %d logits, want %d", step, j, len(lg[j]), c.VocabSize)
+			}
+			if want := argmax(lg[j]); best[j] != want {
+				t.Errorf("step %d seq %d: ArgmaxBatch %d, argmax of the logits %d", step, j, best[j], want)
+			}
+		}
 	}
 }

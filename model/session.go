@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sambaeval/sambaeval/kernels"
 )
@@ -432,15 +433,50 @@ func (s *Session) Logits(ids []int32) ([]float32, error) {
 func (m *Model) LogitsBatch(sessions []*Session, ids [][]int32, chunk int) ([][]float32, error) {
 	V := m.Config.VocabSize
 	out := make([][]float32, len(ids))
+	err := m.headBatch(sessions, ids, chunk, func(lg kernels.Mat, js []int) {
+		buf := make([]float32, lg.Rows*lg.Stride)
+		m.be.Read(buf, lg.Buf, lg.Off)
+		for r, j := range js {
+			out[j] = buf[r*lg.Stride : r*lg.Stride+V : r*lg.Stride+V]
+		}
+	})
+	return out, err
+}
+
+// ArgmaxBatch feeds ids[j] to sessions[j] like LogitsBatch and returns the
+// most likely next token of each (the lowest id on ties, as greedy
+// sampling picks it), found on the backend over the real vocabulary: only
+// the token ids come back to the host, not the logits.
+func (m *Model) ArgmaxBatch(sessions []*Session, ids [][]int32, chunk int) ([]int32, error) {
+	out := make([]int32, len(ids))
+	var scores []kernels.TokenScore
+	var none []int32
+	err := m.headBatch(sessions, ids, chunk, func(lg kernels.Mat, js []int) {
+		scores = slices.Grow(scores[:0], lg.Rows)[:lg.Rows]
+		for len(none) < lg.Rows {
+			none = append(none, -1)
+		}
+		m.be.LogProbs(scores, lg.ColSlice(0, m.Config.VocabSize), none[:lg.Rows])
+		for r, j := range js {
+			out[j] = scores[r].Argmax
+		}
+	})
+	return out, err
+}
+
+// headBatch runs the sessions' forward passes and the head over the last
+// row of every sequence, calling use with each block of at most headRows
+// rows of logits (only the real vocabulary's columns are meaningful) and
+// the session index of each row.
+func (m *Model) headBatch(sessions []*Session, ids [][]int32, chunk int, use func(lg kernels.Mat, js []int)) error {
 	for j := range ids {
 		if len(ids[j]) == 0 {
-			return nil, fmt.Errorf("sequence %d: no tokens to predict from", j)
+			return fmt.Errorf("sequence %d: no tokens to predict from", j)
 		}
 	}
-	err := m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
-		// Gather the last row of every sequence that ends in this step into
-		// one matrix, then run the head once over all of them.
-		var last []int // seq index k of each gathered row
+	return m.step(sessions, ids, chunk, func(h kernels.Mat, seqs []kernels.Seq, owners []int) {
+		// The last row of every sequence that ends in this step, in order.
+		var last []int // seq index k of each such row
 		for k, sq := range seqs {
 			j, off := owners[2*k], owners[2*k+1]
 			if off+sq.Len == len(ids[j]) {
@@ -449,20 +485,36 @@ func (m *Model) LogitsBatch(sessions []*Session, ids [][]int32, chunk int) ([][]
 		}
 		for r0 := 0; r0 < len(last); r0 += headRows {
 			r1 := min(r0+headRows, len(last))
-			rows := m.ws.headIn.RowSlice(0, r1-r0)
+			js := make([]int, r1-r0)
 			for r := r0; r < r1; r++ {
-				sq := seqs[last[r]]
-				m.be.Copy(rows.Buf, rows.Off+(r-r0)*rows.Stride, h.Buf, h.Off+(sq.Row+sq.Len-1)*h.Stride, h.Cols)
+				js[r-r0] = owners[2*last[r]]
 			}
 			lg := m.ws.logits.RowSlice(0, r1-r0)
-			m.be.MatMul(lg, rows, m.head, false)
-			buf := make([]float32, (r1-r0)*lg.Stride)
-			m.be.Read(buf, lg.Buf, lg.Off)
-			for r := r0; r < r1; r++ {
-				j := owners[2*last[r]]
-				out[j] = buf[(r-r0)*lg.Stride : (r-r0)*lg.Stride+V : (r-r0)*lg.Stride+V]
-			}
+			m.be.MatMul(lg, m.lastRows(h, seqs, last[r0:r1]), m.head, false)
+			use(lg, js)
 		}
 	})
-	return out, err
+}
+
+// lastRows returns the final rows of seqs[ks...] as one matrix: h itself
+// when they are consecutive rows of it (every sequence of a decoding step
+// has one row), else a copy gathered into the head's input workspace.
+func (m *Model) lastRows(h kernels.Mat, seqs []kernels.Seq, ks []int) kernels.Mat {
+	first := seqs[ks[0]].Row + seqs[ks[0]].Len - 1
+	consecutive := true
+	for i, k := range ks {
+		if seqs[k].Row+seqs[k].Len-1 != first+i {
+			consecutive = false
+			break
+		}
+	}
+	if consecutive {
+		return h.RowSlice(first, first+len(ks))
+	}
+	rows := m.ws.headIn.RowSlice(0, len(ks))
+	for i, k := range ks {
+		sq := seqs[k]
+		m.be.Copy(rows.Buf, rows.Off+i*rows.Stride, h.Buf, h.Off+(sq.Row+sq.Len-1)*h.Stride, h.Cols)
+	}
+	return rows
 }
