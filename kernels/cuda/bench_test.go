@@ -248,14 +248,17 @@ func TestBenchH200(t *testing.T) {
 		how     string
 		noGraph bool // steps launched op by op
 		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
+		greedy  bool // ArgmaxBatch (greedy decoding: token ids to the host) instead of LogitsBatch
 	}
 	for _, dr := range []decodeRun{
-		{1, "default: recorded steps", false, false},
-		{16, "default: recorded steps", false, false},
-		{1, "op by op", true, false},
-		{16, "op by op", true, false},
-		{1, "recorded, k_gemv_mma + k_attn_grp", false, true},
-		{16, "recorded, k_gemv_mma + k_attn_grp", false, true},
+		{1, "default: recorded steps, logits to the host", false, false, false},
+		{16, "default: recorded steps, logits to the host", false, false, false},
+		{1, "recorded steps, greedy: argmax on the GPU", false, false, true},
+		{16, "recorded steps, greedy: argmax on the GPU", false, false, true},
+		{1, "op by op", true, false, false},
+		{16, "op by op", true, false, false},
+		{1, "recorded, k_gemv_mma + k_attn_grp", false, true, false},
+		{16, "recorded, k_gemv_mma + k_attn_grp", false, true, false},
 	} {
 		batch := dr.batch
 		g.noGraph, g.mmaGemv, g.attnGrp = dr.noGraph, dr.mma, dr.mma
@@ -271,7 +274,13 @@ func TestBenchH200(t *testing.T) {
 			for i := range next {
 				next[i] = randomIDs(1)
 			}
-			if _, err := m.LogitsBatch(sessions, next, 1); err != nil {
+			var err error
+			if dr.greedy {
+				_, err = m.ArgmaxBatch(sessions, next, 1)
+			} else {
+				_, err = m.LogitsBatch(sessions, next, 1)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 		}
