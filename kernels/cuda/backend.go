@@ -165,11 +165,16 @@ type Backend struct {
 	noFlash     bool
 	flashBN64   bool
 	noGraph     bool
+	// pdl launches kernels with programmatic dependent launch (sm_90 and a
+	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
+	pdl bool
 	// onLaunch, when set, is called after each kernel or cuBLAS call is
 	// queued (benchmark tracing).
 	onLaunch func(name string)
 
-	p params // kernel argument block
+	p          params // kernel argument block
+	launchCfg  launchConfig
+	launchAttr launchAttr
 
 	// scratch buffers, grown on demand
 	conv16 scratch // activations converted for a GEMM
@@ -293,6 +298,7 @@ func (b *Backend) init(cb *cublas) error {
 		}
 		b.fn[n] = f
 	}
+	b.pdl = b.cc >= 90 && d.cuLaunchKernelEx != 0 && os.Getenv("SAMBAEVAL_CUDA_PDL") != "0"
 	h, err := cb.newHandle(b.stream, b.fp32)
 	if err != nil {
 		return err
@@ -587,19 +593,55 @@ func grid2(rows, cols, bs int) dim3 {
 	return dim3{max(1, min((cols+bs-1)/bs, 65535)), max(1, min(rows, 65535)), 1}
 }
 
-// launch runs kernel name with the arguments in b.p.
+// launch runs kernel name with the arguments in b.p. With programmatic
+// dependent launch (b.pdl) the kernel may be scheduled while the previous
+// kernel of the stream finishes; every kernel of cu/ starts with
+// pdl_wait(), which holds it until that kernel's results are visible, so
+// only the launch latency overlaps.
 func (b *Backend) launch(name string, grid, block dim3, shmem int) {
 	f := b.fn[name]
 	if f == 0 {
 		panic("cuda: unknown kernel " + name)
 	}
-	r := call(b.d.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
-		uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), uintptr(shmem), b.stream, b.p.argv(), 0)
+	var r uintptr
+	if b.pdl {
+		cfg := &b.launchCfg
+		cfg.grid = [3]uint32{uint32(grid[0]), uint32(grid[1]), uint32(grid[2])}
+		cfg.block = [3]uint32{uint32(block[0]), uint32(block[1]), uint32(block[2])}
+		cfg.shmem, cfg.stream = uint32(shmem), b.stream
+		cfg.attrs, cfg.nattrs = uintptr(unsafe.Pointer(&b.launchAttr)), 1
+		b.launchAttr = launchAttr{id: launchAttrProgrammaticStreamSerialization, value: [64]byte{1}}
+		r = call(b.d.cuLaunchKernelEx, uintptr(unsafe.Pointer(cfg)), f, b.p.argv(), 0)
+	} else {
+		r = call(b.d.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
+			uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), uintptr(shmem), b.stream, b.p.argv(), 0)
+	}
 	if r != 0 {
 		panic(fmt.Errorf("launching %s grid %v block %v: %w", name, grid, block, b.d.err("cuLaunchKernel", r)))
 	}
 	b.traced(name)
 }
+
+// launchConfig mirrors the driver's CUlaunchConfig and launchAttr its
+// CUlaunchAttribute (an id padded to 8 bytes, then a 64-byte union).
+type launchConfig struct {
+	grid, block [3]uint32
+	shmem       uint32
+	stream      uintptr
+	attrs       uintptr
+	nattrs      uint32
+}
+
+type launchAttr struct {
+	id    uint32
+	_     uint32
+	value [64]byte
+}
+
+// launchAttrProgrammaticStreamSerialization is
+// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION; value 1 allows the
+// launch to overlap the end of the previous kernel in the stream.
+const launchAttrProgrammaticStreamSerialization = 6
 
 // traced reports a queued call to the benchmark's tracer.
 func (b *Backend) traced(name string) {

@@ -61,6 +61,7 @@ type driver struct {
 	// Zero when the driver lacks them; the backend then does without.
 	cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch uintptr
 	cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute                      uintptr
+	cuLaunchKernelEx                                                            uintptr // CUDA 12: launch attributes (programmatic dependent launch)
 }
 
 var (
@@ -122,6 +123,7 @@ func openDriver() (*driver, error) {
 		{dst: &d.cuGraphExecDestroy, names: []string{"cuGraphExecDestroy"}, optional: true},
 		{dst: &d.cuGraphDestroy, names: []string{"cuGraphDestroy"}, optional: true},
 		{dst: &d.cuFuncSetAttribute, names: []string{"cuFuncSetAttribute"}, optional: true},
+		{dst: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CUDA driver: %w", err)

@@ -124,3 +124,18 @@ __device__ __forceinline__ float block_max(float v, float* red) {
     for (int i = 1; i < nw; i++) t = fmaxf(t, red[i]);
     return t;
 }
+
+// Programmatic dependent launch (sm_90): the backend may launch a kernel
+// while the previous kernel of the stream is still running. Every kernel
+// calls pdl_start() before touching memory: griddepcontrol.wait holds it
+// until the previous kernel has completed and its writes are visible, and
+// griddepcontrol.launch_dependents then lets the next kernel be scheduled
+// once every block of this one has started, so that its launch latency
+// overlaps this kernel's tail. Both are no-ops without the launch
+// attribute and compile to nothing before sm_90.
+__device__ __forceinline__ void pdl_start() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
