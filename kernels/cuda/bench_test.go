@@ -357,12 +357,20 @@ func TestBenchH200(t *testing.T) {
 		}
 	}
 	g.noFlash = false
-	tr := &tracer{b: g}
-	g.benchAttention(t, 0, 1, 16, tr)
-	say("trace of one attention call, T=1 × 16 sequences:")
-	for _, l := range tr.report() {
-		say("  %s", l)
+	// Decoding: how k_attn_dec's time splits between it, k_attn_combine
+	// (64 or 128 partials per head) and k_kv_store, against k_attn.
+	for _, nseq := range []int{1, 16} {
+		for _, noDec := range []bool{false, true} {
+			g.noAttnDec = noDec
+			tr := &tracer{b: g}
+			g.benchAttention(t, 0, 1, nseq, tr)
+			say("trace of one attention call, T=1 × %d sequences, k_attn_dec %v:", nseq, !noDec)
+			for _, l := range tr.report() {
+				say("  %s", l)
+			}
+		}
 	}
+	g.noAttnDec = false
 }
 
 // tracer records an event after every queued kernel or cuBLAS call, so
