@@ -56,10 +56,17 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 		longest := b.setSeqs(sub)
 		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
-		var nsplit int
-		if grouped {
+		var nsplit, ks, smem int
+		kernel := "k_attn"
+		switch {
+		case grouped:
+			kernel = "k_attn_grp" + strconv.Itoa(dpl)
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
-		} else {
+		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &smem):
+			kernel = "k_attn_dec"
+			nsplit = (keys + ks - 1) / ks
+			b.setDynamicShared(kernel, smem)
+		default:
 			nsplit = b.keySplits(H, longest, hi-lo, keys)
 		}
 		var part uintptr
@@ -91,10 +98,14 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.p.i32(kind)
 		b.p.i32(nsplit)
 		b.p.ptr(part)
-		if grouped {
-			b.launch("k_attn_grp"+strconv.Itoa(dpl), dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
-		} else {
-			b.launch("k_attn", dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		switch kernel {
+		case "k_attn":
+			b.launch(kernel, dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
+		case "k_attn_dec":
+			b.p.i32(ks)
+			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{adThreads, 1, 1}, smem)
+		default:
+			b.launch(kernel, dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
 		}
 		if nsplit > 1 {
 			b.p.reset()
@@ -163,6 +174,73 @@ func (b *Backend) attnKeys(window int, seqs []kernels.Seq, caches []*kernels.KVC
 func (b *Backend) keySplits(H, longest, nseq, keys int) int {
 	n := min((keys+127)/128, 16, max(1, 4*b.sms/(H*longest*nseq)))
 	return max(n, 1)
+}
+
+// Decoding attention per key/value group (k_attn_dec): threads per block,
+// most query heads per key/value head, largest head size, and most key
+// splits (8192 keys at 32 per block; longer contexts, which only unlimited
+// windows have, stay on k_attn, whose combine step reads at most 16
+// partials per head).
+const (
+	adThreads   = 256
+	adMaxG      = 16
+	adMaxHead   = 256
+	adMaxSplits = 256
+)
+
+// adSmem is k_attn_dec's dynamic shared memory in bytes for Hg query heads
+// per key/value head, head size hd and ks keys per block: the query rows
+// and the key tile (later the partial scores of the AD_THREADS/ks
+// dimension slices), the value tile, the probabilities (see attention.cu).
+func adSmem(Hg, hd, ks int) int {
+	ld := hd + 4
+	return 4 * (max((Hg+ks)*ld, adThreads*Hg) + ks*ld + Hg*(ks+1))
+}
+
+// attnDec reports whether the short chunks can run k_attn_dec, and with how
+// many keys per block (*ks) and bytes of dynamic shared memory (*smem):
+// every chunk of length 1 (longest == 1: chunks are never empty here),
+// head size a multiple of 4 up to adMaxHead, at most adMaxG query heads per
+// key/value head, 16-byte aligned rows for the float4 copies (the caches
+// are allocations, rows of G·hd floats). Blocks take 32 keys unless that
+// leaves multiprocessors idle or needs more shared memory than a block may
+// have; attnDecKeys overrides. For Samba_3.8B (11 heads of 256 per KV
+// head, window 2048) on an H200 (132 multiprocessors): batch 1 takes 16
+// keys, 128 blocks of 45,468 bytes (32 keys would give 64 blocks); batch
+// 16 takes 32 keys, 1024 blocks of 79,452 bytes (two per multiprocessor),
+// half the partials of 16 keys (2048 blocks, four per multiprocessor) for
+// k_attn_combine to read. keys is the most keys a query sees (attnKeys),
+// so the grid never depends on the positions.
+func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, smem *int) bool {
+	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
+	if b.noAttnDec || longest != 1 || hd%4 != 0 || hd > adMaxHead || H/G > adMaxG || !aligned4(q) || !aligned4(k) || !aligned4(v) {
+		return false
+	}
+	for j := range nseq {
+		if (b.ptrA[j]|b.ptrB[j])%16 != 0 {
+			return false
+		}
+	}
+	limit := 48 << 10
+	if b.d.cuFuncSetAttribute != 0 && b.smemMax > limit {
+		limit = b.smemMax - 256 // the kernel's static shared memory
+	}
+	n := b.attnDecKeys
+	if n != 0 && n != 16 && n != 32 {
+		panic(fmt.Sprintf("cuda: k_attn_dec takes 16 or 32 keys per block, not %d", n))
+	}
+	if n == 0 {
+		n = 32
+		idle := G*nseq*((keys+31)/32) < b.sms && (keys+15)/16 <= adMaxSplits
+		if idle || adSmem(H/G, hd, 32) > limit {
+			n = 16
+		}
+	}
+	if adSmem(H/G, hd, n) > limit || (keys+n-1)/n > adMaxSplits {
+		return false
+	}
+	*ks, *smem = n, adSmem(H/G, hd, n)
+	return true
 }
 
 // Grouped decoding attention (k_attn_grp): warps per block, keys per warp

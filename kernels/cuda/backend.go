@@ -118,7 +118,7 @@ var kernelNames = []string{
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
-	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8",
+	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled",
 }
@@ -140,6 +140,7 @@ type Backend struct {
 	name    string
 	cc      int // compute capability, e.g. 90
 	sms     int
+	smemMax int // shared memory one block may opt in to (bytes)
 	fp32    bool
 	actKind int // 16-bit kind activations are shadowed in (kindBF16 or kindF16)
 
@@ -152,16 +153,21 @@ type Backend struct {
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
 	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
 	// its fused gate/up) instead of k_gemv (≤ 4 rows); attnGrp takes
-	// k_attn_grp instead of k_attn for short chunks; noFlash sends long
-	// chunks' attention to cuBLAS; flashBN64 takes 64-key tiles for head
-	// size 256; noGraph runs decoding steps without recording. The
-	// defaults are the faster on an H200 (docs/performance-gpu.md).
+	// k_attn_grp instead of k_attn or k_attn_dec for short chunks;
+	// noAttnDec keeps decoding steps (chunks of length 1) on k_attn
+	// instead of k_attn_dec; attnDecKeys forces k_attn_dec's keys per
+	// block (16 or 32; 0: chosen by attnDec); noFlash sends long chunks'
+	// attention to cuBLAS; flashBN64 takes 64-key tiles for head size 256;
+	// noGraph runs decoding steps without recording. The defaults are the
+	// faster on an H200 (docs/performance-gpu.md).
 	attnBlock   int
 	scan16      string
 	softmaxWarp bool
 	noGemv      bool
 	mmaGemv     bool
 	attnGrp     bool
+	noAttnDec   bool
+	attnDecKeys int
 	noFlash     bool
 	flashBN64   bool
 	noGraph     bool
@@ -262,6 +268,7 @@ func (b *Backend) init(cb *cublas) error {
 	}
 	b.cc = attr(attrComputeMajor)*10 + attr(attrComputeMinor)
 	b.sms = attr(attrMultiprocessorCount)
+	b.smemMax = attr(attrMaxSharedOptin)
 	nameBuf := make([]byte, 256)
 	call(d.cuDeviceGetName, uintptr(unsafe.Pointer(&nameBuf[0])), uintptr(len(nameBuf)), uintptr(b.dev))
 	devName := gostring(uintptr(unsafe.Pointer(&nameBuf[0])))

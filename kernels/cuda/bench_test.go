@@ -94,19 +94,34 @@ func TestBenchH200(t *testing.T) {
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, %-30s %.2f ms (%.0f TFLOP/s useful; %s)", ar.name+":", ms, flops/(ms/1e3)/1e12, agree)
 	}
 	g.noFlash, g.flashBN64 = false, false
-	// Decoding attention: one query per sequence after 2047 cached keys.
-	for _, nseq := range []int{1, 16} {
-		var ms [2]float64
-		var outs [2][]float32
-		for i, grp := range []bool{true, false} {
-			g.attnGrp = grp
-			ms[i], outs[i] = g.benchAttention(t, 0, 1, nseq, nil)
-		}
-		g.attnGrp = false
-		say("attention T=1 × %2d sequences, window 2048, 11 heads of 256: k_attn_grp %.3f ms, k_attn %.3f ms (outputs agree within 1e-5: %v)",
-			nseq, ms[0], ms[1], closeEnough(outs[0], outs[1], 1e-5) == nil)
+	// Decoding attention: one query per sequence after 2047 cached keys;
+	// each variant checked against k_attn.
+	type decAttn struct {
+		name       string
+		grp, noDec bool
+		keys       int // k_attn_dec's keys per block (0: its choice)
 	}
-	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv up to %d rows and %d MB (else cuBLAS), fused gate/up up to %d rows, k_attn",
+	for _, nseq := range []int{1, 16} {
+		var ref []float32
+		line := fmt.Sprintf("attention T=1 × %2d sequences, window 2048, 11 heads of 256:", nseq)
+		for _, da := range []decAttn{{"k_attn", false, true, 0}, {"k_attn_grp", true, true, 0},
+			{"k_attn_dec (default)", false, false, 0}, {"k_attn_dec 16 keys", false, false, 16}, {"k_attn_dec 32 keys", false, false, 32}} {
+			g.attnGrp, g.noAttnDec, g.attnDecKeys = da.grp, da.noDec, da.keys
+			ms, out := g.benchAttention(t, 0, 1, nseq, nil)
+			agree := ""
+			if ref == nil {
+				ref = out
+			} else if err := closeEnough(out, ref, 1e-5); err != nil {
+				agree = " (DIFFERS from k_attn: " + err.Error() + ")"
+			} else {
+				agree = " (agrees within 1e-5)"
+			}
+			line += fmt.Sprintf(" %s %.3f ms%s;", da.name, ms, agree)
+		}
+		g.attnGrp, g.noAttnDec, g.attnDecKeys = false, false, 0
+		say("%s", strings.TrimSuffix(line, ";"))
+	}
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv up to %d rows and %d MB (else cuBLAS), fused gate/up up to %d rows, k_attn_dec",
 		defaultScan16, gemvRows, 2*gemvElems>>20, gemvRows)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
@@ -249,19 +264,22 @@ func TestBenchH200(t *testing.T) {
 		noGraph bool // steps launched op by op
 		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
 		greedy  bool // ArgmaxBatch (greedy decoding: token ids to the host) instead of LogitsBatch
+		noDec   bool // k_attn instead of k_attn_dec
 	}
 	for _, dr := range []decodeRun{
-		{1, "default: recorded steps, logits to the host", false, false, false},
-		{16, "default: recorded steps, logits to the host", false, false, false},
-		{1, "recorded steps, greedy: argmax on the GPU", false, false, true},
-		{16, "recorded steps, greedy: argmax on the GPU", false, false, true},
-		{1, "op by op", true, false, false},
-		{16, "op by op", true, false, false},
-		{1, "recorded, k_gemv_mma + k_attn_grp", false, true, false},
-		{16, "recorded, k_gemv_mma + k_attn_grp", false, true, false},
+		{1, "default: recorded steps, logits to the host", false, false, false, false},
+		{16, "default: recorded steps, logits to the host", false, false, false, false},
+		{1, "recorded steps, greedy: argmax on the GPU", false, false, true, false},
+		{16, "recorded steps, greedy: argmax on the GPU", false, false, true, false},
+		{1, "op by op", true, false, false, false},
+		{16, "op by op", true, false, false, false},
+		{1, "recorded, k_gemv_mma + k_attn_grp", false, true, false, false},
+		{16, "recorded, k_gemv_mma + k_attn_grp", false, true, false, false},
+		{1, "recorded, k_attn", false, false, false, true},
+		{16, "recorded, k_attn", false, false, false, true},
 	} {
 		batch := dr.batch
-		g.noGraph, g.mmaGemv, g.attnGrp = dr.noGraph, dr.mma, dr.mma
+		g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec = dr.noGraph, dr.mma, dr.mma, dr.noDec
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -328,7 +346,7 @@ func TestBenchH200(t *testing.T) {
 			x.Free()
 		}
 	}
-	g.noGraph, g.mmaGemv, g.attnGrp = false, false, false
+	g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec = false, false, false, false
 
 	// The cuBLAS attention path at the 3.8B shape, per query block size,
 	// then the flash and decoding paths; each followed by a trace of one call.
@@ -348,12 +366,20 @@ func TestBenchH200(t *testing.T) {
 		}
 	}
 	g.noFlash = false
-	tr := &tracer{b: g}
-	g.benchAttention(t, 0, 1, 16, tr)
-	say("trace of one attention call, T=1 × 16 sequences:")
-	for _, l := range tr.report() {
-		say("  %s", l)
+	// Decoding: how k_attn_dec's time splits between it, k_attn_combine
+	// (64 or 128 partials per head) and k_kv_store, against k_attn.
+	for _, nseq := range []int{1, 16} {
+		for _, noDec := range []bool{false, true} {
+			g.noAttnDec = noDec
+			tr := &tracer{b: g}
+			g.benchAttention(t, 0, 1, nseq, tr)
+			say("trace of one attention call, T=1 × %d sequences, k_attn_dec %v:", nseq, !noDec)
+			for _, l := range tr.report() {
+				say("  %s", l)
+			}
+		}
 	}
+	g.noAttnDec = false
 }
 
 // tracer records an event after every queued kernel or cuBLAS call, so

@@ -28,6 +28,7 @@ const (
 	attrMultiprocessorCount = 16
 	attrComputeMajor        = 75
 	attrComputeMinor        = 76
+	attrMaxSharedOptin      = 97 // CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
 	streamNonBlocking       = 1
 	eventDefault            = 0
 

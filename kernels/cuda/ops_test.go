@@ -430,18 +430,48 @@ var attnCases = []attnCase{
 	{"flash gqa 128", 6, 2, 128, 300, []int{200}, []int{1000}, 0, false},
 	{"flash mqa 256 11 heads", 11, 1, 256, 128, []int{150, 1}, []int{300, 40}, 0, false},
 	{"long head 32", 2, 1, 32, 64, []int{100}, []int{10}, 0, false},
+	// decoding steps (every chunk of length 1, k_attn_dec unless a variant
+	// says otherwise): positions below and above the window (the ring
+	// wraps), 1 to 16 query heads per key/value head, many sequences
+	{"decode 17 sequences mqa 11 heads of 256", 11, 1, 256, 100, ones(17), decodePos, 0, false},
+	{"decode 17 sequences gqa 64", 8, 2, 64, 70, ones(17), decodePos, 0, false},
+	{"decode 3 sequences 1 head per group 256", 2, 2, 256, 40, ones(3), []int{3, 39, 500}, 0, false},
+	{"decode 11 heads of 64", 11, 1, 64, 50, ones(3), []int{0, 49, 777}, 0, false},
+	{"decode window 2048 11 heads of 256", 11, 1, 256, 2048, ones(1), []int{3000}, 0, false},
+	{"decode 16 heads per group 256", 16, 1, 256, 64, ones(2), []int{10, 200}, 0, false},
+	{"decode head 36", 6, 2, 36, 30, ones(3), []int{2, 29, 77}, 0, false},
+	{"decode full attention small cache", 4, 1, 64, 0, ones(3), []int{0, 37, 300}, 0, false},
+	{"decode full attention 11 heads of 256", 11, 1, 256, 0, ones(2), []int{5, 1100}, 0, false},
+}
+
+// decodePos are positions of 17 decoding sequences, below, at and above
+// the windows of the decoding cases.
+var decodePos = []int{0, 1, 5, 39, 50, 68, 69, 70, 99, 100, 101, 150, 333, 1000, 4096, 12345, 99999}
+
+// ones is n chunk lengths of 1.
+func ones(n int) []int {
+	l := make([]int, n)
+	for i := range l {
+		l[i] = 1
+	}
+	return l
 }
 
 // attnVariant selects the attention kernels of one run of the cases.
 type attnVariant struct {
 	name                    string
 	grp, noFlash, flashBN64 bool
+	noDec                   bool // k_attn for decoding steps
+	decKeys                 int  // k_attn_dec's keys per block (0: its choice)
 }
 
 var attnVariants = []attnVariant{
 	{name: "default"},
 	{name: "k_attn_grp, cuBLAS", grp: true, noFlash: true},
 	{name: "flash 64-key tiles", flashBN64: true},
+	{name: "k_attn for decoding", noDec: true},
+	{name: "k_attn_dec 16 keys", decKeys: 16},
+	{name: "k_attn_dec 32 keys", decKeys: 32},
 }
 
 func TestAttention(t *testing.T) {
@@ -456,9 +486,11 @@ func TestAttention(t *testing.T) {
 					t.Run(ac.name, func(t *testing.T) {
 						g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
 						g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
+						g.noAttnDec, g.attnDecKeys = av.noDec, av.decKeys
 						defer func() {
 							g.attnBlock, g.softmaxWarp = 0, false
 							g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
+							g.noAttnDec, g.attnDecKeys = false, 0
 						}()
 						testAttention(t, cb, g, ac)
 					})
