@@ -185,6 +185,226 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
+// Decoding attention per key/value group (k_attn_dec). AD_THREADS threads
+// per block; at most AD_MAXG query heads per key/value head; AD_HPT heads
+// per thread in the P·V step (enough for head sizes up to 256: at least
+// AD_THREADS/64 = 4 head groups).
+#define AD_THREADS 256
+#define AD_MAXG 16
+#define AD_HPT 4
+
+// ad_copy16 copies 16 bytes from global to shared memory: with cp.async
+// on sm_80 and later (no registers, every copy of the block in flight at
+// once), through a register before. ad_copy_wait waits for this thread's
+// copies; a __syncthreads must follow before others read them.
+__device__ __forceinline__ void ad_copy16(float* dst, const float* __restrict__ src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(src));
+#else
+    *(float4*)dst = __ldg((const float4*)src);
+#endif
+}
+
+__device__ __forceinline__ void ad_copy_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
+// k_attn_dec attends one new token per sequence (every chunk has length
+// 1) reading each key and value once for all Hg = H/G ≤ AD_MAXG query heads
+// of a group, in float32 with expf (k_attn's numerics). Grid (nsplit, G,
+// nseq), AD_THREADS threads: block (sp, g, s) takes keys kbeg … kbeg+nk-1
+// with kbeg = first + sp·ks, nk ≤ ks (ks = 16 or 32) of sequence s's
+// window [first, p]; splits past p are empty. The host fixes nsplit from
+// the window or the caches' capacity, never from the positions, which may
+// come from dpos during a recorded step.
+//
+// Dynamic shared memory (floats; rows padded to ld = hd+4, which keeps the
+// float4 copies 16-byte aligned and puts the rows of 8 consecutive keys in
+// different banks when hd is a multiple of 32):
+//   s_q  [Hg][ld]  the group's query rows        } later s_red
+//   s_k  [ks][ld]  the split's keys              } [AD_THREADS/ks][Hg][ks]
+//   s_v  [ks][ld]  the split's values
+//   s_p  [Hg][ks+1] probabilities (padded: two heads read in one warp
+//                   fall in different banks)
+// 4·(max((Hg+ks)·ld, AD_THREADS·Hg) + ks·ld + Hg·(ks+1)) bytes (adSmem in
+// attention.go). Steps:
+//  1. copy Q, K and V into shared memory, all copies issued before one
+//     wait (AD_THREADS/(hd/4) rows at a time, one float4 column per thread);
+//  2. partial scores: thread (key j = tid % ks, slice sl = tid / ks) sums
+//     q_h·k_j over the float4 columns sl, sl + AD_THREADS/ks, … for every
+//     head h; a warp's lanes are consecutive keys of one or two slices, so
+//     the query loads are broadcasts and the key rows conflict-free. The
+//     slices' sums go to s_red (over s_q and s_k, which are done with);
+//  3. per head one warp (lane = key) adds the slices in order, scales,
+//     takes max, exp and sum with shuffles and writes the probabilities;
+//  4. O[h][c…c+3] = Σ_j P[h][j]·V[j][c…c+3]: thread (column c = tid %
+//     (hd/4), head group tid / (hd/4)) keeps AD_HPT float4 accumulators,
+//     one per head of its group (heads hg, hg + groups, …); each value
+//     float4 is read once for all of them.
+// With nsplit == 1 the block writes dst (and the 16-bit shadow); else its
+// partial (max, sum, unnormalised O) in k_attn's layout, slot ((batch
+// row)*H + h)*nsplit + sp with h = g·Hg + hh, and k_attn_combine finishes.
+// An empty split writes only max = -inf, which k_attn_combine skips.
+extern "C" __global__ void __launch_bounds__(AD_THREADS)
+    k_attn_dec(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
+               const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc,
+               Ptrs vc, Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
+               float* __restrict__ part, int ks) {
+    extern __shared__ __align__(16) float ad_smem[];
+    __shared__ float s_m[AD_MAXG], s_l[AD_MAXG];
+    int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || seqs.len[s] < 1) return;
+    int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    int Hg = H / G;
+    int P = seq_pos(seqs, dpos, s), row = seqs.row[s];
+    long long orow = row; // the query's batch row (its chunk has length 1)
+    int first = window > 0 ? max(0, P - window + 1) : 0;
+    int kbeg = first + sp * ks, nk = min(P - kbeg + 1, ks);
+    if (nk <= 0) { // only when nsplit > 1: split sp = 0 always has key first
+        for (int hh = tid; hh < Hg; hh += blockDim.x) {
+            float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (hd + 2);
+            pp[0] = -INF_F;
+            pp[1] = 0.0f;
+        }
+        return;
+    }
+    int ld = hd + 4;
+    float* s_q = ad_smem;
+    float* s_k = s_q + Hg * ld;
+    float* s_red = ad_smem;
+    float* s_v = ad_smem + max((Hg + ks) * ld, AD_THREADS * Hg);
+    float* s_p = s_v + ks * ld;
+
+    // 1. Copies. Thread (row r0, column c4) of the rows-per-pass layout.
+    int ncol = hd >> 2, rstep = AD_THREADS / ncol;
+    int c4 = (tid % ncol) * 4, r0 = tid / ncol;
+    if (r0 < rstep) {
+        const float* qg = q + orow * ldq + (long long)g * Hg * hd;
+        for (int r = r0; r < Hg; r += rstep) ad_copy16(s_q + r * ld + c4, qg + r * hd + c4);
+        const float* kcache = (const float*)kc.p[s];
+        const float* vcache = (const float*)vc.p[s];
+        int cp = cap.v[s];
+        long long kvDim = (long long)G * hd;
+        for (int r = r0; r < nk; r += rstep) {
+            int j = kbeg + r;
+            const float *kr, *vr;
+            if (j >= P) { // the chunk's own key (j == P)
+                long long rr = row + (j - P);
+                kr = k + rr * ldk + g * hd;
+                vr = v + rr * ldv + g * hd;
+            } else {
+                long long o = (long long)(j % cp) * kvDim + g * hd;
+                kr = kcache + o;
+                vr = vcache + o;
+            }
+            ad_copy16(s_k + r * ld + c4, kr + c4);
+            ad_copy16(s_v + r * ld + c4, vr + c4);
+        }
+    }
+    ad_copy_wait();
+    __syncthreads();
+
+    // 2. Partial scores over this thread's slice of the dimensions.
+    int nsl = AD_THREADS / ks;
+    int j = tid % ks, sl = tid / ks;
+    float acc[AD_MAXG];
+#pragma unroll
+    for (int h = 0; h < AD_MAXG; h++) acc[h] = 0.0f;
+    const float* kj = s_k + j * ld;
+    for (int c = sl * 4; c < hd; c += nsl * 4) {
+        float4 kk = *(const float4*)(kj + c);
+#pragma unroll
+        for (int h = 0; h < AD_MAXG; h++) {
+            if (h < Hg) {
+                float4 qq = *(const float4*)(s_q + h * ld + c);
+                float a = acc[h];
+                a = fmaf(qq.x, kk.x, a);
+                a = fmaf(qq.y, kk.y, a);
+                a = fmaf(qq.z, kk.z, a);
+                a = fmaf(qq.w, kk.w, a);
+                acc[h] = a;
+            }
+        }
+    }
+    __syncthreads(); // s_red overwrites s_q and s_k
+#pragma unroll
+    for (int h = 0; h < AD_MAXG; h++)
+        if (h < Hg) s_red[(sl * Hg + h) * ks + j] = acc[h];
+    __syncthreads();
+
+    // 3. Softmax over the split's keys, one warp per head.
+    for (int h = w; h < Hg; h += AD_THREADS / 32) {
+        float x = -INF_F;
+        if (lane < nk) {
+            float d = 0.0f;
+            for (int i = 0; i < nsl; i++) d += s_red[(i * Hg + h) * ks + lane];
+            x = d * scale;
+        }
+        float mx = x;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o));
+        float e = lane < nk ? expf(x - mx) : 0.0f;
+        float sum = e;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
+        if (lane < ks) s_p[h * (ks + 1) + lane] = e;
+        if (lane == 0) {
+            s_m[h] = mx;
+            s_l[h] = sum;
+        }
+    }
+    __syncthreads();
+
+    // 4. O = P·V for this thread's float4 column and heads.
+    if (r0 >= rstep) return; // no further __syncthreads
+    int groups = rstep;
+    float4 o[AD_HPT];
+#pragma unroll
+    for (int u = 0; u < AD_HPT; u++) o[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int jj = 0; jj < nk; jj++) {
+        float4 vv = *(const float4*)(s_v + jj * ld + c4);
+#pragma unroll
+        for (int u = 0; u < AD_HPT; u++) {
+            int h = r0 + u * groups;
+            if (h < Hg) {
+                float pj = s_p[h * (ks + 1) + jj];
+                o[u].x = fmaf(pj, vv.x, o[u].x);
+                o[u].y = fmaf(pj, vv.y, o[u].y);
+                o[u].z = fmaf(pj, vv.z, o[u].z);
+                o[u].w = fmaf(pj, vv.w, o[u].w);
+            }
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < AD_HPT; u++) {
+        int h = r0 + u * groups;
+        if (h >= Hg) continue;
+        int head = g * Hg + h;
+        float ov[4] = {o[u].x, o[u].y, o[u].z, o[u].w};
+        if (nsplit > 1) {
+            float* pp = part + ((orow * H + head) * nsplit + sp) * (hd + 2);
+            if (c4 == 0) {
+                pp[0] = s_m[h];
+                pp[1] = s_l[h];
+            }
+#pragma unroll
+            for (int i = 0; i < 4; i++) pp[2 + c4 + i] = ov[i];
+        } else {
+            float L = s_l[h];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float val = ov[i] / L;
+                dst[orow * ldd + head * hd + c4 + i] = val;
+                shadow(sh, ldsh, shkind, orow, head * hd + c4 + i, val);
+            }
+        }
+    }
+}
+
 // k_kv_store writes each sequence's last min(len, cap) keys and values into
 // ring slot (pos % cap) of its caches.
 extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int kvDim,
