@@ -10,7 +10,7 @@
 // ",fp32" selects the exact float32 mode. In the default (bf16) mode matrix
 // products take bf16 (or f16) weights as stored and round the activations
 // to the same type, accumulating in float32 (cublasGemmEx with
-// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv and the fused
+// CUBLAS_COMPUTE_32F), except small decoding products (k_gemv2 and the fused
 // gate/up of kernels.GatedMatMul), which take the float32 activations as
 // they are; attention of long chunks is flash attention on the tensor
 // cores (bf16 queries, keys, values and probabilities, float32
@@ -94,13 +94,13 @@ func ParseDevice(s string) (Options, error) {
 	return o, nil
 }
 
-//go:embed cu/common.cuh cu/basic.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu cu/sambay.cu
+//go:embed cu/common.cuh cu/basic.cu cu/gemv.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu cu/sambay.cu
 var sources embed.FS
 
 // source returns the kernels' CUDA C source, the files in a fixed order.
 func source() string {
 	var b strings.Builder
-	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu", "cu/sambay.cu"} {
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/gemv.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu", "cu/sambay.cu"} {
 		s, err := sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded at build time
@@ -118,6 +118,8 @@ var kernelNames = []string{
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
+	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
+	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled",
@@ -152,7 +154,10 @@ type Backend struct {
 	// variant for 16 states (see scanVariants; "": defaultScan16);
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
 	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
-	// its fused gate/up) instead of k_gemv (≤ 4 rows); attnGrp takes
+	// its fused gate/up) instead of k_gemv2 (≤ 4 rows); gemvRB forces
+	// k_gemv2's rows per block (1, 2, 4 or 8; 0: gemv2RB's choice);
+	// oldGemv takes the previous decoding path instead of k_gemv2 (k_gemv
+	// up to 32 MB of weights, else cuBLAS; k_gemv_swiglu4); attnGrp takes
 	// k_attn_grp instead of k_attn or k_attn_dec for short chunks;
 	// noAttnDec keeps decoding steps (chunks of length 1) on k_attn
 	// instead of k_attn_dec; attnDecKeys forces k_attn_dec's keys per
@@ -165,6 +170,8 @@ type Backend struct {
 	softmaxWarp bool
 	noGemv      bool
 	mmaGemv     bool
+	gemvRB      int
+	oldGemv     bool
 	attnGrp     bool
 	noAttnDec   bool
 	attnDecKeys int

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -121,8 +122,8 @@ func TestBenchH200(t *testing.T) {
 		g.attnGrp, g.noAttnDec, g.attnDecKeys = false, false, 0
 		say("%s", strings.TrimSuffix(line, ";"))
 	}
-	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv up to %d rows and %d MB (else cuBLAS), fused gate/up up to %d rows, k_attn_dec",
-		defaultScan16, gemvRows, 2*gemvElems>>20, gemvRows)
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 up to %d rows (any size; rows per block from gemv2RB), fused gate/up (k_gemv2_swiglu) up to %d rows, k_attn_dec",
+		defaultScan16, gemvRows, gemvRows)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
 	}
@@ -265,21 +266,23 @@ func TestBenchH200(t *testing.T) {
 		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
 		greedy  bool // ArgmaxBatch (greedy decoding: token ids to the host) instead of LogitsBatch
 		noDec   bool // k_attn instead of k_attn_dec
+		old     bool // the previous k_gemv (≤ 32 MB, else cuBLAS) and k_gemv_swiglu4 instead of k_gemv2
 	}
 	for _, dr := range []decodeRun{
-		{1, "default: recorded steps, logits to the host", false, false, false, false},
-		{16, "default: recorded steps, logits to the host", false, false, false, false},
-		{1, "recorded steps, greedy: argmax on the GPU", false, false, true, false},
-		{16, "recorded steps, greedy: argmax on the GPU", false, false, true, false},
-		{1, "op by op", true, false, false, false},
-		{16, "op by op", true, false, false, false},
-		{1, "recorded, k_gemv_mma + k_attn_grp", false, true, false, false},
-		{16, "recorded, k_gemv_mma + k_attn_grp", false, true, false, false},
-		{1, "recorded, k_attn", false, false, false, true},
-		{16, "recorded, k_attn", false, false, false, true},
+		{batch: 1, how: "default: recorded steps, logits to the host"},
+		{batch: 16, how: "default: recorded steps, logits to the host"},
+		{batch: 1, how: "recorded steps, greedy: argmax on the GPU", greedy: true},
+		{batch: 16, how: "recorded steps, greedy: argmax on the GPU", greedy: true},
+		{batch: 1, how: "op by op", noGraph: true},
+		{batch: 16, how: "op by op", noGraph: true},
+		{batch: 1, how: "recorded, old k_gemv (≤ 32 MB, else cuBLAS) + k_gemv_swiglu4", old: true},
+		{batch: 1, how: "recorded, k_attn", noDec: true},
+		{batch: 16, how: "recorded, k_attn", noDec: true},
+		{batch: 1, how: "recorded, k_gemv_mma + k_attn_grp", mma: true},
+		{batch: 16, how: "recorded, k_gemv_mma + k_attn_grp", mma: true},
 	} {
 		batch := dr.batch
-		g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec = dr.noGraph, dr.mma, dr.mma, dr.noDec
+		g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec, g.oldGemv = dr.noGraph, dr.mma, dr.mma, dr.noDec, dr.old
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -346,7 +349,7 @@ func TestBenchH200(t *testing.T) {
 			x.Free()
 		}
 	}
-	g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec = false, false, false, false
+	g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec, g.oldGemv = false, false, false, false, false
 
 	// The cuBLAS attention path at the 3.8B shape, per query block size,
 	// then the flash and decoding paths; each followed by a trace of one call.
@@ -468,7 +471,7 @@ func (b *Backend) benchOverhead(t *testing.T) []string {
 	b.noGemv = true
 	blas := timeIt(1000, func() { b.MatMul(ym, xm, w, false) })
 	b.noGemv = false
-	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv_mma %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
+	return []string{fmt.Sprintf("wall time per call, back to back: Add of 64 elements %.1f µs; MatMul 1×2816·2816² with k_gemv2 %.1f µs, with cuBLAS %.1f µs (16 MB of weights: %.1f µs at 4.3 TB/s)",
 		add, gemv, blas, 2816*2816*2/4.3e12*1e6)}
 }
 
@@ -535,50 +538,140 @@ func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[strin
 	return times, errs
 }
 
-// benchGemvShapes times back-to-back products of the 3.8B decoding shapes:
-// one row with k_gemv_mma, k_gemv and cuBLAS, 16 rows with k_gemv_mma and
-// cuBLAS (µs per call and weight bytes per second).
+// benchGemvShapes times back-to-back products of the 3.8B decoding shapes
+// (µs per call and weight bytes per second): for 1 and 4 rows k_gemv2 with
+// gemv2RB's choice (the default, and the reference the others are checked
+// against) and with every forced RB, the old default (k_gemv up to 32 MB,
+// else cuBLAS) and cuBLAS; for 16 rows k_gemv_mma and cuBLAS; then the
+// fused gate/up (2×9984×2816) with k_gemv2_swiglu (every RB) and the old
+// k_gemv_swiglu4 for 1 and 4 rows. The activations are bf16 values, so
+// that cuBLAS's and k_gemv_mma's rounding of them changes nothing and
+// every variant must agree with the default within 1e-5 normwise
+// (MISMATCH otherwise); the k_gemv2 variants must agree bitwise ("≠bits"
+// otherwise).
 func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	r := rand.New(rand.NewPCG(12, 12))
 	var lines []string
-	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {32064, 2816}} {
+	type variant struct {
+		name           string
+		mma, blas, old bool
+		rb             int
+	}
+	gemv2Variants := func(auto int) []variant {
+		vs := []variant{{name: fmt.Sprintf("k_gemv2 (RB %d)", auto)}}
+		for _, rb := range []int{1, 2, 4, 8} {
+			vs = append(vs, variant{name: fmt.Sprintf("RB=%d", rb), rb: rb})
+		}
+		return vs
+	}
+	// measure runs f 5 times, then 100 times between events, and returns
+	// µs per call.
+	measure := func(f func()) float64 {
+		for range 5 {
+			f()
+		}
+		s, e := b.events2()
+		for range 100 {
+			f()
+		}
+		return b.stop(s, e) * 10 // ms per 100 calls → µs per call
+	}
+	set := func(v variant) {
+		b.mmaGemv, b.noGemv, b.oldGemv, b.gemvRB = v.mma, v.blas, v.old, v.rb
+	}
+	// check compares got with the reference (the first variant's output).
+	check := func(v variant, got, ref []float32) string {
+		if err := closeEnough(got, ref, 1e-5); err != nil {
+			return fmt.Sprintf(" MISMATCH (%v)", err)
+		}
+		if v.rb != 0 && !slices.Equal(got, ref) {
+			return " ≠bits"
+		}
+		return ""
+	}
+	defer set(variant{})
+	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {2816, 2816}, {32064, 2816}} {
 		N, K := sh[0], sh[1]
 		w, err := b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		x, y := b.Alloc(16*K), b.Alloc(16*N)
-		b.Write(x, 0, randn(r, 16*K, 1))
+		b.Write(x, 0, roundTo(dtype.BF16, randn(r, 16*K, 1)))
 		bytes := float64(2 * N * K)
-		line := fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB):", N, K, bytes/1e6)
-		for _, rows := range []int{1, 16} {
+		for _, rows := range []int{1, 4, 16} {
 			xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
-			type variant struct {
-				name      string
-				mma, blas bool
+			var vs []variant
+			if rows <= gemvRows {
+				vs = append(gemv2Variants(b.gemv2RB(K, 1)), variant{name: "old (k_gemv ≤ 32 MB, else cuBLAS)", old: true},
+					variant{name: "cuBLAS", blas: true})
+			} else {
+				vs = []variant{{name: "cuBLAS", blas: true}, {name: "k_gemv_mma", mma: true}}
 			}
-			vs := []variant{{"k_gemv_mma", true, false}, {"k_gemv (cuBLAS above 32 MB)", false, false}, {"cuBLAS", false, true}}
-			if rows > gemvRows {
-				vs = []variant{vs[0], vs[2]}
-			}
-			line += fmt.Sprintf(" %2d row(s):", rows)
+			line := fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB), %2d row(s):", N, K, bytes/1e6, rows)
+			var ref []float32
 			for _, v := range vs {
-				b.mmaGemv, b.noGemv = v.mma, v.blas
-				for range 5 {
-					b.MatMul(ym, xm, w, false)
+				set(v)
+				b.MatMul(ym, xm, w, false)
+				got := readMat(b, ym)
+				mark := ""
+				if ref == nil {
+					ref = got
+				} else {
+					mark = check(v, got, ref)
 				}
-				s, e := b.events2()
-				for range 100 {
-					b.MatMul(ym, xm, w, false)
-				}
-				us := b.stop(s, e) * 10 // ms per 100 calls → µs per call
-				line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)", v.name, us, bytes/us/1e3)
+				us := measure(func() { b.MatMul(ym, xm, w, false) })
+				line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)%s;", v.name, us, bytes/us/1e3, mark)
 			}
+			set(variant{})
+			lines = append(lines, line)
 		}
-		b.mmaGemv, b.noGemv = false, false
-		lines = append(lines, line)
 		b.Free(x)
 		b.Free(y)
+		func() {
+			defer b.enter()()
+			b.free(w.(*Weight).ptr)
+		}()
+	}
+	// The fused gate/up of the MLP.
+	const N, K = 9984, 2816
+	var ws [2]kernels.Weight
+	for i := range ws {
+		var err error
+		if ws[i], err = b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, y := b.Alloc(4*K), b.Alloc(4*N)
+	b.Write(x, 0, roundTo(dtype.BF16, randn(r, 4*K, 1)))
+	bytes := float64(4 * N * K)
+	for _, rows := range []int{1, 4} {
+		xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
+		vs := append(gemv2Variants(b.gemv2RB(K, 2)), variant{name: "old k_gemv_swiglu4", old: true})
+		vs[0].name = strings.Replace(vs[0].name, "k_gemv2", "k_gemv2_swiglu", 1)
+		line := fmt.Sprintf("fused gate/up 2x%dx%d (%5.1f MB), %d row(s):", N, K, bytes/1e6, rows)
+		var ref []float32
+		for _, v := range vs {
+			set(v)
+			if !b.MatMulSwiGLU(ym, xm, ws[0], ws[1]) {
+				t.Fatalf("MatMulSwiGLU refused %d rows with %s", rows, v.name)
+			}
+			got := readMat(b, ym)
+			mark := ""
+			if ref == nil {
+				ref = got
+			} else {
+				mark = check(v, got, ref)
+			}
+			us := measure(func() { b.MatMulSwiGLU(ym, xm, ws[0], ws[1]) })
+			line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)%s;", v.name, us, bytes/us/1e3, mark)
+		}
+		set(variant{})
+		lines = append(lines, line)
+	}
+	b.Free(x)
+	b.Free(y)
+	for _, w := range ws {
 		func() {
 			defer b.enter()()
 			b.free(w.(*Weight).ptr)

@@ -206,27 +206,83 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 // aligned4 reports whether every row of m starts 16-byte aligned.
 func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 
-// k_gemv takes products of at most gemvRows rows with weights of at most
-// gemvElems elements: measured on an H200 at the Samba_3.8B decoding
-// shapes, it beat cuBLAS up to 32 MB of weights (mostly by its lower host
-// cost) and tied with it above (docs/performance-gpu.md). With mmaGemv,
-// products of at most mmaRows rows run k_gemv_mma instead (measured
-// slower: it stays for comparison).
+// Products of at most gemvRows rows (decoding) run k_gemv2 whatever the
+// size of the weights: it is designed to stream them near the copy rate
+// (benchGemvShapes compares it with cuBLAS and with the previous k_gemv,
+// one warp per weight row, measured faster than cuBLAS only up to 32 MB:
+// docs/performance-gpu.md). With oldGemv
+// they run that previous path (k_gemv up to oldGemvElems weight elements,
+// cuBLAS above; k_gemv_swiglu4 for the fused gate/up), for comparison.
+// With mmaGemv, products of at most mmaRows rows run k_gemv_mma instead
+// (measured slower: it stays for comparison).
 const (
-	gemvRows  = 4
-	gemvElems = 16 << 20
-	mmaRows   = 16
+	gemvRows     = 4
+	oldGemvElems = 16 << 20
+	mmaRows      = 16
 )
 
-// usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv.
+// usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv2 (or, with
+// oldGemv, k_gemv): a product that takes x unrounded.
 func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
-	return !b.mmaGemv && b.gemvFits(x, w) && w.rows*w.cols <= gemvElems
+	if b.mmaGemv || !b.gemvFits(x, w) {
+		return false
+	}
+	return !b.oldGemv || w.rows*w.cols <= oldGemvElems && oldGemvRows(w)
 }
 
-// gemvFits reports whether k_gemv (or k_gemv_swiglu4) can take x·wᵀ.
+// gemvFits reports whether k_gemv2 (or k_gemv2_swiglu) can take x·wᵀ.
 func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
-	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x) &&
-		w.rows <= 65535*8 // one warp per weight row, at most 65535 blocks of 8
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x)
+}
+
+// oldGemvRows reports whether k_gemv and k_gemv_swiglu4 (one warp per
+// weight row, at most 65535 blocks of 8 warps) can take w's rows.
+func oldGemvRows(w *Weight) bool { return w.rows <= 65535*8 }
+
+// gemv2Kernels names k_gemv2 and k_gemv2_swiglu for each rows-per-block.
+var gemv2Kernels = map[int][2]string{
+	1: {"k_gemv2_1", "k_gemv2_swiglu_1"},
+	2: {"k_gemv2_2", "k_gemv2_swiglu_2"},
+	4: {"k_gemv2_4", "k_gemv2_swiglu_4"},
+	8: {"k_gemv2_8", "k_gemv2_swiglu_8"},
+}
+
+// gemvWarpBytes is the least weight bytes gemv2RB wants per warp.
+const gemvWarpBytes = 1024
+
+// gemv2RB picks k_gemv2's rows per block (RB) for nw weights (1, or 2 for
+// the fused gate/up) of k columns: the smallest RB in {1, 2, 4, 8} that
+// gives each warp at least gemvWarpBytes of weights (8 at most), unless
+// gemvRB forces one.
+//
+// A block's 8 warps split the K range of its RB rows, so each warp streams
+// nw·RB·2k/8 bytes. Smaller blocks balance better: blocks are handed to
+// the multiprocessors as slots free up, so the last wave leaves at most one
+// block's time of partial occupancy, and smaller blocks make that shorter
+// (k_gemv's ~1.2 waves of whole-row warps left most of the GPU idle for its
+// last fifth). But each block pays a fixed cost (its start, a memory
+// latency before the first bytes arrive, the reduction and the barrier):
+// below about 1 KB per warp (2 loads of 16 bytes per lane) that cost is no
+// longer small against the block's streaming time. (Larger blocks also
+// share each activation load among more rows, which may matter at 4 rows;
+// the benchmark times every RB.) At the Samba_3.8B
+// shapes: K = 2816 takes RB 2 (1408 bytes per warp; the fused gate/up RB
+// 1), K = 5632 and 9984 RB 1.
+//
+// RB changes only the speed: every output is summed in the same order
+// whatever RB (cu/gemv.cu), so the results are bitwise the same.
+func (b *Backend) gemv2RB(k, nw int) int {
+	if b.gemvRB != 0 {
+		if _, ok := gemv2Kernels[b.gemvRB]; !ok {
+			panic(fmt.Sprintf("cuda: gemvRB %d is not 1, 2, 4 or 8", b.gemvRB))
+		}
+		return b.gemvRB
+	}
+	rb := 1
+	for rb < 8 && nw*rb*2*k/8 < gemvWarpBytes {
+		rb *= 2
+	}
+	return rb
 }
 
 // mayUseMMA reports whether a product of x by w (or by two such weights)
@@ -260,8 +316,9 @@ func (b *Backend) gemvBlocks(N int) (tpb, blocks int) {
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
 // activations rounded to their type (fp32 accumulation); float32 weights,
 // and every product in fp32 mode, use pedantic float32. In bf16 mode a
-// product of at most mmaRows rows (decoding) runs k_gemv_mma instead, with
-// the same rounding.
+// product of at most gemvRows rows (decoding) runs k_gemv2 instead, which
+// takes the activations unrounded (see usesGemv); with mmaGemv, products
+// of at most mmaRows rows run k_gemv_mma, with cuBLAS's rounding.
 func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
 	wt := w.(*Weight)
 	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
@@ -311,7 +368,12 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		b.p.i32(x.Rows)
 		b.p.i32(wt.kind())
 		b.p.i32(acc)
-		b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
+		if b.oldGemv {
+			b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
+		} else {
+			rb := b.gemv2RB(wt.cols, 1)
+			b.launch(gemv2Kernels[rb][0], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
+		}
 		b.produced(dst, false)
 		return
 	}
@@ -341,8 +403,8 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 }
 
 // MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, for at most
-// gemvRows rows (k_gemv_swiglu4, activations unrounded as k_gemv takes
-// them) or with mmaGemv at most mmaRows (k_gemv_swiglu, rounded as MatMul
+// gemvRows rows (k_gemv2_swiglu, or k_gemv_swiglu4 with oldGemv;
+// activations unrounded as k_gemv2 takes them) or with mmaGemv at most mmaRows (k_gemv_swiglu, rounded as MatMul
 // rounds them), it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over
 // both weights. Elsewhere it does nothing and returns false.
 func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
@@ -382,7 +444,7 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		b.launch(name, dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
 		b.produced(dst, sh != 0)
 		return true
-	case !b.mmaGemv && b.gemvFits(x, a):
+	case !b.mmaGemv && b.gemvFits(x, a) && (!b.oldGemv || oldGemvRows(a)):
 		defer b.enter()()
 		sh, ldsh, kind := b.shadowOut(dst)
 		b.p.reset()
@@ -397,7 +459,12 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		b.p.ptr(sh)
 		b.p.i32(ldsh)
 		b.p.i32(kind)
-		b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
+		if b.oldGemv {
+			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
+		} else if a.rows > 0 {
+			rb := b.gemv2RB(a.cols, 2)
+			b.launch(gemv2Kernels[rb][1], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
+		}
 		b.produced(dst, sh != 0)
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/sambaeval/sambaeval/dtype"
@@ -58,11 +59,18 @@ func TestMatMul(t *testing.T) {
 		{130, 40, 72, dtype.F16, true, 1},
 		{17, 50, 64, dtype.F32, false, 2},
 		{200, 300, 512, dtype.BF16, true, 0},
-		// decoding products (k_gemv, or k_gemv_mma with mmaGemv, in bf16
-		// mode): weight rows not a multiple of 8, K not a multiple of 32
+		// decoding products (k_gemv2 and the old k_gemv, or k_gemv_mma
+		// with mmaGemv, in bf16 mode): weight rows not a multiple of 8 nor
+		// of k_gemv2's rows per block, K/8 not a multiple of its 8 warps
+		// (K = 8: one chunk, seven idle warps)
 		{1, 96, 256, dtype.BF16, true, 0},
 		{4, 40, 64, dtype.F16, true, 4},
 		{2, 300, 520, dtype.BF16, false, 0},
+		{1, 7, 8, dtype.BF16, false, 0},
+		{3, 13, 72, dtype.F16, true, 4},
+		{4, 1001, 136, dtype.BF16, false, 0},
+		{1, 301, 2824, dtype.BF16, true, 0},
+		{4, 67, 5640, dtype.F16, false, 4},
 		{16, 208, 512, dtype.BF16, false, 0},
 		{9, 100, 176, dtype.BF16, true, 3},
 		{5, 64, 136, dtype.F16, false, 0},
@@ -71,17 +79,13 @@ func TestMatMul(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, c := range cases {
-			for _, mma := range []bool{false, true} {
-				if mma && (g.fp32 || c.M > mmaRows) {
-					continue
-				}
-				name := fmt.Sprintf("%dx%dx%d_%s_acc%v", c.M, c.N, c.K, c.dt, c.acc)
-				if mma {
-					name += "_k_gemv_mma"
-				}
-				t.Run(name, func(t *testing.T) {
-					g.mmaGemv = mma
-					defer func() { g.mmaGemv = false }()
+			var ref []float32 // k_gemv2's result with gemv2RB's choice
+			// k_gemv2 needs K a multiple of 8, 16-bit weights and x's
+			// rows 16-byte aligned (newTwin offsets them by pad floats).
+			fits := c.K%8 == 0 && c.dt != dtype.F32 && c.pad%4 == 0
+			for _, v := range gemvVariants(g, c.M, fits) {
+				t.Run(fmt.Sprintf("%dx%dx%d_%s_acc%v%s", c.M, c.N, c.K, c.dt, c.acc, v.name), func(t *testing.T) {
+					defer v.set(g)()
 					r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
 					xv := randn(r, c.M*c.K, 1)
 					wv := randn(r, c.N*c.K, 0.1)
@@ -95,19 +99,33 @@ func TestMatMul(t *testing.T) {
 						t.Fatal(err)
 					}
 					// In bf16 mode cuBLAS products take x rounded to the
-					// weights' type; k_gemv takes it as it is.
+					// weights' type; k_gemv2 and k_gemv take it as it is.
 					x := newTwin(cb, g, c.M, c.K, c.pad, xv)
 					xref := xv
-					if !g.fp32 && !g.usesGemv(x.g, wg.(*Weight)) {
+					gemv := g.usesGemv(x.g, wg.(*Weight))
+					if !g.fp32 && !gemv {
 						xref = roundTo(c.dt, xv)
+					}
+					if v.gemv2 != (gemv && !v.old) {
+						t.Fatalf("usesGemv = %v for %d rows of %d×%d (variant %q)", gemv, c.M, c.N, c.K, v.name)
 					}
 					xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
 					init := randn(r, c.M*c.N, 1)
 					d := newTwin(cb, g, c.M, c.N, c.pad, init)
 					cb.MatMul(d.c, xc, wc, c.acc)
 					g.MatMul(d.g, x.g, wg, c.acc)
-					if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 1e-5); err != nil {
+					got := readMat(g, d.g)
+					if err := closeEnough(got, readMat(cb, d.c), 1e-5); err != nil {
 						t.Fatal(err)
+					}
+					// Every output is summed in an order that does not
+					// depend on the rows per block.
+					if v.gemv2 {
+						if ref == nil {
+							ref = got
+						} else if !slices.Equal(got, ref) {
+							t.Errorf("k_gemv2 with RB %d differs from RB %d (not bitwise equal)", v.rb, g.gemv2RB(c.K, 1))
+						}
 					}
 				})
 			}
@@ -115,50 +133,96 @@ func TestMatMul(t *testing.T) {
 	})
 }
 
-// TestMatMulSwiGLU checks the fused gate/up product (k_gemv_swiglu4, and
-// k_gemv_swiglu with mmaGemv) against two products and SwiGLU on the CPU,
-// and that a shape it does not take is refused.
+// gemvVariant is one setting of the decoding-product knobs.
+type gemvVariant struct {
+	name     string
+	gemv2    bool // k_gemv2 runs (bf16 mode, at most gemvRows rows)
+	mma, old bool
+	rb       int
+}
+
+// set applies v to g and returns the function restoring the defaults.
+func (v gemvVariant) set(g *Backend) func() {
+	g.mmaGemv, g.oldGemv, g.gemvRB = v.mma, v.old, v.rb
+	return func() { g.mmaGemv, g.oldGemv, g.gemvRB = false, false, 0 }
+}
+
+// gemvVariants lists the decoding-product variants that apply to M rows of
+// a shape k_gemv2 takes when fits: the default (first), then in bf16 mode
+// k_gemv2 with each forced rows per block and the old k_gemv for at most
+// gemvRows rows, and k_gemv_mma for at most mmaRows.
+func gemvVariants(g *Backend, M int, fits bool) []gemvVariant {
+	small := !g.fp32 && M <= gemvRows && fits
+	vs := []gemvVariant{{gemv2: small}}
+	if small {
+		for _, rb := range []int{1, 2, 4, 8} {
+			vs = append(vs, gemvVariant{name: fmt.Sprintf("_rb%d", rb), gemv2: true, rb: rb})
+		}
+		vs = append(vs, gemvVariant{name: "_k_gemv", old: true})
+	}
+	if !g.fp32 && M <= mmaRows {
+		vs = append(vs, gemvVariant{name: "_k_gemv_mma", mma: true})
+	}
+	return vs
+}
+
+// TestMatMulSwiGLU checks the fused gate/up product (k_gemv2_swiglu with
+// each rows per block, the old k_gemv_swiglu4, and k_gemv_swiglu with
+// mmaGemv) against two products and SwiGLU on the CPU, and that a shape it
+// does not take is refused.
 func TestMatMulSwiGLU(t *testing.T) {
 	g := gpu(t, false)
 	cb := cpu.New()
 	for _, c := range []struct {
 		M, N, K int
 		dt      dtype.DType
-		mma     bool
-	}{{1, 96, 256, dtype.BF16, false}, {4, 100, 176, dtype.BF16, false}, {3, 40, 64, dtype.F16, false},
-		{1, 96, 256, dtype.BF16, true}, {16, 100, 176, dtype.BF16, true}, {7, 40, 64, dtype.F16, true}} {
-		t.Run(fmt.Sprintf("%dx%dx%d_%s_mma%v", c.M, c.N, c.K, c.dt, c.mma), func(t *testing.T) {
-			g.mmaGemv = c.mma
-			defer func() { g.mmaGemv = false }()
-			r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
-			xv := randn(r, c.M*c.K, 1)
-			var wc, wg [2]kernels.Weight
-			for i := range wc {
-				raw := weightBytes(c.dt, randn(r, c.N*c.K, 0.1))
-				wc[i], _ = cb.LoadWeight(c.dt, c.N, c.K, raw)
-				var err error
-				if wg[i], err = g.LoadWeight(c.dt, c.N, c.K, raw); err != nil {
+	}{{1, 96, 256, dtype.BF16}, {4, 100, 176, dtype.BF16}, {3, 40, 64, dtype.F16}, {1, 9, 8, dtype.BF16},
+		{4, 13, 72, dtype.F16}, {2, 301, 2824, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16}} {
+		var ref []float32 // k_gemv2_swiglu's result with gemv2RB's choice
+		for _, v := range gemvVariants(g, c.M, true) {
+			if c.M > gemvRows && !v.mma {
+				continue // refused: checked below
+			}
+			t.Run(fmt.Sprintf("%dx%dx%d_%s%s", c.M, c.N, c.K, c.dt, v.name), func(t *testing.T) {
+				defer v.set(g)()
+				r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
+				xv := randn(r, c.M*c.K, 1)
+				var wc, wg [2]kernels.Weight
+				for i := range wc {
+					raw := weightBytes(c.dt, randn(r, c.N*c.K, 0.1))
+					wc[i], _ = cb.LoadWeight(c.dt, c.N, c.K, raw)
+					var err error
+					if wg[i], err = g.LoadWeight(c.dt, c.N, c.K, raw); err != nil {
+						t.Fatal(err)
+					}
+				}
+				x := newTwin(cb, g, c.M, c.K, 4, xv)
+				xref := xv // k_gemv2_swiglu and k_gemv_swiglu4 take x unrounded
+				if v.mma {
+					xref = roundTo(c.dt, xv)
+				}
+				xc := newTwin(cb, g, c.M, c.K, 0, xref).c
+				gate := newTwin(cb, g, c.M, c.N, 1, make([]float32, c.M*c.N))
+				up := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+				cb.MatMul(gate.c, xc, wc[0], false)
+				cb.MatMul(up.c, xc, wc[1], false)
+				cb.SwiGLU(gate.c, gate.c, up.c)
+				if !g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1]) {
+					t.Fatal("MatMulSwiGLU refused a decoding shape")
+				}
+				got := readMat(g, gate.g)
+				if err := closeEnough(got, readMat(cb, gate.c), 1e-5); err != nil {
 					t.Fatal(err)
 				}
-			}
-			x := newTwin(cb, g, c.M, c.K, 4, xv)
-			xref := xv // k_gemv_swiglu4 takes x unrounded
-			if c.mma {
-				xref = roundTo(c.dt, xv)
-			}
-			xc := newTwin(cb, g, c.M, c.K, 0, xref).c
-			gate := newTwin(cb, g, c.M, c.N, 1, make([]float32, c.M*c.N))
-			up := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
-			cb.MatMul(gate.c, xc, wc[0], false)
-			cb.MatMul(up.c, xc, wc[1], false)
-			cb.SwiGLU(gate.c, gate.c, up.c)
-			if !g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1]) {
-				t.Fatal("MatMulSwiGLU refused a decoding shape")
-			}
-			if err := closeEnough(readMat(g, gate.g), readMat(cb, gate.c), 1e-5); err != nil {
-				t.Fatal(err)
-			}
-		})
+				if v.gemv2 {
+					if ref == nil {
+						ref = got
+					} else if !slices.Equal(got, ref) {
+						t.Errorf("k_gemv2_swiglu with RB %d differs from RB %d (not bitwise equal)", v.rb, g.gemv2RB(c.K, 2))
+					}
+				}
+			})
+		}
 	}
 	big := newTwin(cb, g, 5, 64, 0, make([]float32, 5*64))
 	w, _ := g.LoadWeight(dtype.BF16, 8, 64, make([]byte, 2*8*64))
@@ -575,6 +639,30 @@ func TestLogProbs(t *testing.T) {
 	for i := range want {
 		if got[i].Argmax != want[i].Argmax || got[i].Greedy != want[i].Greedy || math.Abs(float64(got[i].LogProb-want[i].LogProb)) > 1e-5 {
 			t.Errorf("row %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestGemv2RB checks gemv2RB's choice at the Samba_3.8B decoding shapes
+// (no GPU needed) and that every rows per block has its kernels loaded.
+func TestGemv2RB(t *testing.T) {
+	var b Backend
+	for _, c := range []struct{ k, nw, want int }{
+		{2816, 1, 2}, {5632, 1, 1}, {9984, 1, 1}, {2816, 2, 1}, {176, 1, 8}, {1024, 1, 4}, {8, 2, 8},
+	} {
+		if got := b.gemv2RB(c.k, c.nw); got != c.want {
+			t.Errorf("gemv2RB(%d, %d) = %d, want %d", c.k, c.nw, got, c.want)
+		}
+	}
+	for rb, names := range gemv2Kernels {
+		b.gemvRB = rb
+		if got := b.gemv2RB(2816, 1); got != rb {
+			t.Errorf("forced RB %d: got %d", rb, got)
+		}
+		for _, n := range names {
+			if !slices.Contains(kernelNames, n) {
+				t.Errorf("%s is not in kernelNames", n)
+			}
 		}
 	}
 }
