@@ -22,6 +22,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
            const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,
            Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
            float* __restrict__ part) {
+    pdl_start();
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][MAXD * 32];
     int h = blockIdx.x % H, sp = blockIdx.x / H, t = blockIdx.y, s = blockIdx.z;
@@ -149,6 +150,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 extern "C" __global__ void __launch_bounds__(256)
     k_attn_combine(float* __restrict__ dst, int ldd, const float* __restrict__ part, int H, int hd, int nsplit, Seqs seqs,
                    u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     __shared__ float s_w[COMBINE_MAX];
     __shared__ float red[32];
     int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
@@ -254,6 +256,7 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
                const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc,
                Ptrs vc, Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
                float* __restrict__ part, int ks) {
+    pdl_start();
     extern __shared__ __align__(16) float ad_smem[];
     __shared__ float s_m[AD_MAXG], s_l[AD_MAXG];
     int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
@@ -409,6 +412,7 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
 // ring slot (pos % cap) of its caches.
 extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int kvDim,
                                       Seqs seqs, Ptrs kc, Ptrs vc, Ints cap, const int* __restrict__ dpos) {
+    pdl_start();
     int s = blockIdx.z;
     if (s >= seqs.n) return;
     int cp = cap.v[s];
@@ -432,6 +436,7 @@ extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, cons
 extern "C" __global__ void k_kv_gather(void* __restrict__ Ko, void* __restrict__ Vo, int kind, const float* __restrict__ k,
                                        int ldk, const float* __restrict__ v, int ldv, const float* __restrict__ kcache,
                                        const float* __restrict__ vcache, int cap, int kvDim, int P, int ctx, int row, int n) {
+    pdl_start();
     for (int j = blockIdx.y; j < n; j += gridDim.y) {
         int p = P - ctx + j;
         const float *kr, *vr;
@@ -456,6 +461,7 @@ extern "C" __global__ void k_kv_gather(void* __restrict__ Ko, void* __restrict__
 // whose row (t, hh) is query t of head g*(H/G)+hh.
 extern "C" __global__ void k_q_pack(void* __restrict__ Qo, int kind, const float* __restrict__ q, int ldq, int row, int T,
                                     int H, int G, int hd) {
+    pdl_start();
     int Hg = H / G;
     for (int t = blockIdx.y; t < T; t += gridDim.y) {
         const float* qr = q + (long long)(row + t) * ldq;
@@ -479,6 +485,7 @@ extern "C" __global__ void k_q_pack(void* __restrict__ Qo, int kind, const float
 extern "C" __global__ void k_softmax(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg,
                                      int ldP, int kind, int rowsPerG, int G, int Hg, int span, int t0, int P, int window,
                                      int base, int fast) {
+    pdl_start();
     __shared__ float red[32];
     int nt = blockDim.x;
     for (int b = blockIdx.x; b < rowsPerG * G; b += gridDim.x) {
@@ -536,6 +543,7 @@ extern "C" __global__ void k_softmax(const float* __restrict__ S, long long sg, 
 extern "C" __global__ void __launch_bounds__(256)
     k_softmax_warp(const float* __restrict__ S, long long sg, int ldS, void* __restrict__ Pm, long long pg, int ldP, int kind,
                    int rowsPerG, int G, int Hg, int span, int t0, int P, int window, int base, int fast) {
+    pdl_start();
     int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
     for (int b = blockIdx.x * warps + (threadIdx.x >> 5); b < rowsPerG * G; b += gridDim.x * warps) {
         int g = b / rowsPerG, rho = b - g * rowsPerG;
@@ -575,6 +583,7 @@ extern "C" __global__ void __launch_bounds__(256)
 // back to the rows of dst.
 extern "C" __global__ void k_scatter_o(float* __restrict__ dst, int ldd, const float* __restrict__ O, int row, int T, int H,
                                        int G, int hd, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     int Hg = H / G;
     for (int t = blockIdx.y; t < T; t += gridDim.y) {
         long long r = row + t;

@@ -5,6 +5,7 @@
 // k_convert rounds a float32 matrix to a 16-bit kind for a matrix product.
 extern "C" __global__ void k_convert(const float* __restrict__ x, int ldx, u16* __restrict__ y, int ldy, int rows, int cols,
                                      int kind) {
+    pdl_start();
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
             y[(long long)r * ldy + c] = to16(x[(long long)r * ldx + c], kind);
@@ -12,6 +13,7 @@ extern "C" __global__ void k_convert(const float* __restrict__ x, int ldx, u16* 
 
 // k_widen widens n 16-bit values to float32.
 extern "C" __global__ void k_widen(const u16* __restrict__ src, float* __restrict__ dst, long long n, int kind) {
+    pdl_start();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         dst[i] = from16(src[i], kind);
 }
@@ -20,6 +22,7 @@ extern "C" __global__ void k_widen(const u16* __restrict__ src, float* __restric
 // Ids come from ids when it is not null, else from inl (n <= MAXSEQ).
 extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void* __restrict__ table, int kind, int cols,
                                    const int* __restrict__ ids, Ints inl, int n) {
+    pdl_start();
     for (int r = blockIdx.y; r < n; r += gridDim.y) {
         long long base = (long long)(ids ? ids[r] : inl.v[r]) * cols;
         float* d = dst + (long long)r * ldd;
@@ -38,6 +41,7 @@ extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void*
 // the reference does. dst may alias x.
 extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows,
                                      int cols, float eps, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     __shared__ double red[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
@@ -59,6 +63,7 @@ extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ld
 
 // k_add: dst += x.
 extern "C" __global__ void k_add(float* dst, int ldd, const float* x, int ldx, int rows, int cols) {
+    pdl_start();
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
             dst[(long long)r * ldd + c] += x[(long long)r * ldx + c];
@@ -67,6 +72,7 @@ extern "C" __global__ void k_add(float* dst, int ldd, const float* x, int ldx, i
 // k_swiglu: dst = SiLU(g) * u; dst may alias g or u.
 extern "C" __global__ void k_swiglu(float* dst, int ldd, const float* g, int ldg, const float* u, int ldu, int rows, int cols,
                                     u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x) {
             float v = silu(g[(long long)r * ldg + c]) * u[(long long)r * ldu + c];
@@ -79,6 +85,7 @@ extern "C" __global__ void k_swiglu(float* dst, int ldd, const float* g, int ldg
 // whose width is a multiple of 4.
 extern "C" __global__ void k_swiglu4(float* dst, int ldd, const float* g, int ldg, const float* u, int ldu, int rows, int cols,
                                      u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     int c4 = cols / 4;
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < c4; c += gridDim.x * blockDim.x) {
@@ -104,6 +111,7 @@ extern "C" __global__ void k_swiglu4(float* dst, int ldd, const float* g, int ld
 extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, const float* __restrict__ x, int ldx,
                                                          const u16* __restrict__ W, int N, int K, int M, int kind,
                                                          int accumulate) {
+    pdl_start();
     int n = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (n >= N) return;
@@ -150,6 +158,7 @@ extern "C" __global__ void __launch_bounds__(256) k_gemv(float* dst, int ldd, co
 extern "C" __global__ void __launch_bounds__(256)
     k_gemv_swiglu4(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1,
                    const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     int n = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (n >= N) return;
@@ -204,6 +213,7 @@ extern "C" __global__ void __launch_bounds__(256)
 // double, as the reference does, and rotates pair (j, j+half) of every head.
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
                                   int rows, const int* __restrict__ dpos) {
+    pdl_start();
     int half = headDim / 2;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         int s = -1;
@@ -234,6 +244,7 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
 // ints per row: the log-probability's float bits, the argmax, and whether
 // the target is the argmax.
 extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V, int rows, Ints tg, int* __restrict__ out) {
+    pdl_start();
     __shared__ float rmax[32];
     __shared__ int ridx[32];
     __shared__ double rsum[32];

@@ -136,12 +136,14 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
 extern "C" __global__ void __launch_bounds__(256)
     k_gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K,
                int M, int tpb, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     gemv_mma<false>(dst, ldd, X, ldx, W, N, K, M, tpb, accumulate, sh, ldsh, shkind);
 }
 
 extern "C" __global__ void __launch_bounds__(256)
     k_gemv_mma_f16(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N,
                    int K, int M, int tpb, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     gemv_mma<true>(dst, ldd, X, ldx, W, N, K, M, tpb, accumulate, sh, ldsh, shkind);
 }
 
@@ -176,12 +178,14 @@ __device__ __forceinline__ void gemv_swiglu(float* __restrict__ dst, int ldd, co
 extern "C" __global__ void __launch_bounds__(256)
     k_gemv_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
                   const u16* __restrict__ W2, int N, int K, int M, int tpb, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     gemv_swiglu<false>(dst, ldd, X, ldx, W1, W2, N, K, M, tpb, sh, ldsh, shkind);
 }
 
 extern "C" __global__ void __launch_bounds__(256)
     k_gemv_swiglu_f16(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
                       const u16* __restrict__ W2, int N, int K, int M, int tpb, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
     gemv_swiglu<true>(dst, ldd, X, ldx, W1, W2, N, K, M, tpb, sh, ldsh, shkind);
 }
 
@@ -401,7 +405,7 @@ __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const
         name(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,   \
              const float* __restrict__ v, int ldv, int H, int G, float scale, int window, Seqs seqs, Ptrs kc, Ptrs vc,       \
              Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                 \
-             float* __restrict__ part) {                                                                                     \
+             float* __restrict__ part) { pdl_start();                                                                                     \
         attn_grp<dpl>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, scale, window, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,      \
                       nsplit, part);                                                                                         \
     }

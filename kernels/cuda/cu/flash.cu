@@ -243,7 +243,7 @@ __device__ __forceinline__ void flash(float* __restrict__ dst, int ldd, const fl
     extern "C" __global__ void __launch_bounds__(FA_WARPS * 32, minBlocks)                                                   \
         name(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const u16* __restrict__ K,              \
              const u16* __restrict__ V, int ldkv, int n, int T, int Hg, int row, int P, int ctx, int window, float scale2,   \
-             u16* __restrict__ sh, int ldsh, int shkind) {                                                                   \
+             u16* __restrict__ sh, int ldsh, int shkind) { pdl_start();                                                                   \
         flash<hd, bn>(dst, ldd, q, ldq, K, V, ldkv, n, T, Hg, row, P, ctx, window, scale2, sh, ldsh, shkind);               \
     }
 

@@ -258,13 +258,13 @@ __device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, c
 #define GEMV2_KERNELS(rb)                                                                                                       \
     extern "C" __global__ void __launch_bounds__(256, GV2_MINB(rb))                                                             \
         k_gemv2_##rb(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W, int N, int K, int M, \
-                     int kind, int accumulate) {                                                                                \
+                     int kind, int accumulate) { pdl_start();                                                                                \
         gemv2<rb>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate);                                                              \
     }                                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256, GV2_SWIGLU_MINB(rb))                                                      \
         k_gemv2_swiglu_##rb(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1, \
                             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh,          \
-                            int shkind) {                                                                                       \
+                            int shkind) { pdl_start();                                                                                       \
         gemv2_swiglu<rb>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind);                                            \
     }
 

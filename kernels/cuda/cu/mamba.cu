@@ -22,6 +22,7 @@ extern "C" __global__ void __launch_bounds__(128)
     k_mamba_conv(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const float* __restrict__ w, int ldw,
                  const float* __restrict__ bias, int E, int K, int tile, int fused, Seqs seqs, Ptrs conv, u16* __restrict__ sh,
                  int ldsh, int shkind) {
+    pdl_start();
     int e = blockIdx.x * blockDim.x + threadIdx.x;
     int s = blockIdx.z;
     if (e >= E || s >= seqs.n) return;
@@ -67,6 +68,7 @@ extern "C" __global__ void __launch_bounds__(128)
 // k_conv_state stores each sequence's last K-1 inputs (which may reach back
 // into the old window) as its new carried window.
 extern "C" __global__ void k_conv_state(const float* __restrict__ x, int ldx, int E, int K, Seqs seqs, Ptrs conv) {
+    pdl_start();
     int e = blockIdx.x * blockDim.x + threadIdx.x;
     int s = blockIdx.z;
     if (e >= E || s >= seqs.n) return;
@@ -205,7 +207,7 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
     dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
         (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
 #define SCAN_KERNEL(name, npt, lanes, fast, partial)                                                                  \
-    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) {                                                 \
+    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) { pdl_start();                                                 \
         scan_chunked<npt, lanes, fast, partial>(SCAN_ARGS);                                                              \
     }
 
@@ -234,6 +236,7 @@ SCAN_KERNEL(k_scan16p16f, 1, 16, true, true)
 // k_scan_any is the scan for any state size: one thread per channel, the
 // state kept in device memory. Slow, but only odd configurations use it.
 extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
+    pdl_start();
     int e = blockIdx.x * blockDim.x + threadIdx.x;
     int s = blockIdx.y;
     if (e >= E) return;

@@ -6,6 +6,7 @@
 extern "C" __global__ void k_layernorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w,
                                        const float* __restrict__ b, int rows, int cols, float eps, u16* __restrict__ sh,
                                        int ldsh, int shkind) {
+    pdl_start();
     __shared__ double red[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
@@ -29,6 +30,7 @@ extern "C" __global__ void k_layernorm(float* dst, int ldd, const float* x, int 
 
 // k_add_bias: dst[r] += bias for every row r.
 extern "C" __global__ void k_add_bias(float* dst, int ldd, const float* __restrict__ bias, int rows, int cols) {
+    pdl_start();
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
             dst[(long long)r * ldd + c] += bias[c];
@@ -36,6 +38,7 @@ extern "C" __global__ void k_add_bias(float* dst, int ldd, const float* __restri
 
 // k_add_scaled: dst += alpha * x.
 extern "C" __global__ void k_add_scaled(float* dst, int ldd, const float* x, int ldx, int rows, int cols, float alpha) {
+    pdl_start();
     for (int r = blockIdx.y; r < rows; r += gridDim.y)
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
             dst[(long long)r * ldd + c] += alpha * x[(long long)r * ldx + c];
