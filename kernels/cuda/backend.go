@@ -295,7 +295,13 @@ func (b *Backend) init(cb *cublas) error {
 	if err := d.check("cuStreamCreate", call(d.cuStreamCreate, uintptr(unsafe.Pointer(&b.stream)), streamNonBlocking)); err != nil {
 		return err
 	}
-	cubin, cached, err := cachedCompile(b.nv, d.version, source(), b.cc, nil)
+	// SAMBAEVAL_CUDA_PDL=wait keeps programmatic launches but compiles the
+	// kernels without the early trigger (a diagnostic setting).
+	var opts []string
+	if os.Getenv("SAMBAEVAL_CUDA_PDL") == "wait" {
+		opts = []string{"-DSAMBAEVAL_PDL_NO_TRIGGER"}
+	}
+	cubin, cached, err := cachedCompile(b.nv, d.version, source(), b.cc, opts)
 	if err != nil {
 		return fmt.Errorf("compiling the CUDA kernels for sm_%d with NVRTC %d.%d (%s): %w", b.cc, b.nv.major, b.nv.minor, b.nv.lib.name, err)
 	}

@@ -230,9 +230,16 @@ func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
 	return !b.oldGemv || w.rows*w.cols <= oldGemvElems && oldGemvRows(w)
 }
 
-// gemvFits reports whether k_gemv2 (or k_gemv2_swiglu) can take x·wᵀ.
+// gemvFits reports whether k_gemv2 (or k_gemv2_swiglu) can take x·wᵀ:
+// one row of x by default (at 4 rows cuBLAS streamed the Samba_3.8B
+// weights faster, run 8: docs/performance-gpu.md), up to gemvRows rows
+// with a forced rows per block (tests and benchmark) or on the old path.
 func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
-	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= gemvRows && w.cols%8 == 0 && aligned4(x)
+	most := 1
+	if b.gemvRB != 0 || b.oldGemv {
+		most = gemvRows
+	}
+	return !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= most && w.cols%8 == 0 && aligned4(x)
 }
 
 // oldGemvRows reports whether k_gemv and k_gemv_swiglu4 (one warp per
@@ -248,26 +255,21 @@ var gemv2Kernels = map[int][2]string{
 }
 
 // gemvWarpBytes is the least weight bytes gemv2RB wants per warp.
-const gemvWarpBytes = 1024
+const gemvWarpBytes = 2560
 
 // gemv2RB picks k_gemv2's rows per block (RB) for nw weights (1, or 2 for
 // the fused gate/up) of k columns: the smallest RB in {1, 2, 4, 8} that
 // gives each warp at least gemvWarpBytes of weights (8 at most), unless
-// gemvRB forces one.
+// gemvRB forces one. A block's 8 warps split the K range of its RB rows,
+// so each warp streams nw·RB·2k/8 bytes.
 //
-// A block's 8 warps split the K range of its RB rows, so each warp streams
-// nw·RB·2k/8 bytes. Smaller blocks balance better: blocks are handed to
-// the multiprocessors as slots free up, so the last wave leaves at most one
-// block's time of partial occupancy, and smaller blocks make that shorter
-// (k_gemv's ~1.2 waves of whole-row warps left most of the GPU idle for its
-// last fifth). But each block pays a fixed cost (its start, a memory
-// latency before the first bytes arrive, the reduction and the barrier):
-// below about 1 KB per warp (2 loads of 16 bytes per lane) that cost is no
-// longer small against the block's streaming time. (Larger blocks also
-// share each activation load among more rows, which may matter at 4 rows;
-// the benchmark times every RB.) At the Samba_3.8B
-// shapes: K = 2816 takes RB 2 (1408 bytes per warp; the fused gate/up RB
-// 1), K = 5632 and 9984 RB 1.
+// Measured on an H200 (run 8, one row): blocks with less than ~2.5 KB per
+// warp pay their fixed cost (start, one memory latency before the first
+// bytes, the reduction and barrier) too often, and much larger ones
+// balance worse at the end of the grid. 9984×2816: RB 1/2/4/8 30.6, 19.1,
+// 16.4, 18.8 µs; 2816×9984: 17.9, 16.8, 15.9, 16.6; 2816×5632: 11.0, 7.7,
+// 8.2, 7.6; gate/up 2×9984×2816: 37.3, 28.8, 36.0, 40.3. The rule gives
+// RB 4 for K = 2816, 2 for 5632 and 9984, 2 for the fused gate/up.
 //
 // RB changes only the speed: every output is summed in the same order
 // whatever RB (cu/gemv.cu), so the results are bitwise the same.

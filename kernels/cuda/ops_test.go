@@ -136,7 +136,7 @@ func TestMatMul(t *testing.T) {
 // gemvVariant is one setting of the decoding-product knobs.
 type gemvVariant struct {
 	name     string
-	gemv2    bool // k_gemv2 runs (bf16 mode, at most gemvRows rows)
+	gemv2    bool // k_gemv2 runs (bf16 mode, one row; at most gemvRows with a forced RB)
 	mma, old bool
 	rb       int
 }
@@ -153,7 +153,7 @@ func (v gemvVariant) set(g *Backend) func() {
 // gemvRows rows, and k_gemv_mma for at most mmaRows.
 func gemvVariants(g *Backend, M int, fits bool) []gemvVariant {
 	small := !g.fp32 && M <= gemvRows && fits
-	vs := []gemvVariant{{gemv2: small}}
+	vs := []gemvVariant{{gemv2: small && M == 1}}
 	if small {
 		for _, rb := range []int{1, 2, 4, 8} {
 			vs = append(vs, gemvVariant{name: fmt.Sprintf("_rb%d", rb), gemv2: true, rb: rb})
@@ -207,8 +207,12 @@ func TestMatMulSwiGLU(t *testing.T) {
 				cb.MatMul(gate.c, xc, wc[0], false)
 				cb.MatMul(up.c, xc, wc[1], false)
 				cb.SwiGLU(gate.c, gate.c, up.c)
-				if !g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1]) {
-					t.Fatal("MatMulSwiGLU refused a decoding shape")
+				took := g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1])
+				if want := v.gemv2 || v.old || v.mma; took != want {
+					t.Fatalf("MatMulSwiGLU took the product: %v, want %v", took, want)
+				}
+				if !took {
+					return // cuBLAS products follow in the model
 				}
 				got := readMat(g, gate.g)
 				if err := closeEnough(got, readMat(cb, gate.c), 1e-5); err != nil {
@@ -648,7 +652,7 @@ func TestLogProbs(t *testing.T) {
 func TestGemv2RB(t *testing.T) {
 	var b Backend
 	for _, c := range []struct{ k, nw, want int }{
-		{2816, 1, 2}, {5632, 1, 1}, {9984, 1, 1}, {2816, 2, 1}, {176, 1, 8}, {1024, 1, 4}, {8, 2, 8},
+		{2816, 1, 4}, {5632, 1, 2}, {9984, 1, 2}, {2816, 2, 2}, {176, 1, 8}, {1024, 1, 8}, {8, 2, 8}, {20480, 1, 1},
 	} {
 		if got := b.gemv2RB(c.k, c.nw); got != c.want {
 			t.Errorf("gemv2RB(%d, %d) = %d, want %d", c.k, c.nw, got, c.want)

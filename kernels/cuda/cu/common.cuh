@@ -136,6 +136,8 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 __device__ __forceinline__ void pdl_start() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
+#ifndef SAMBAEVAL_PDL_NO_TRIGGER
     asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
 #endif
 }
