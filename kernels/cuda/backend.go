@@ -181,6 +181,9 @@ type Backend struct {
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
+	// poison fills every allocation with NaN (SAMBAEVAL_CUDA_POISON=1):
+	// a kernel that reads memory nothing wrote then spoils the results.
+	poison bool
 	// onLaunch, when set, is called after each kernel or cuBLAS call is
 	// queued (benchmark tracing).
 	onLaunch func(name string)
@@ -318,6 +321,7 @@ func (b *Backend) init(cb *cublas) error {
 		}
 		b.fn[n] = f
 	}
+	b.poison = os.Getenv("SAMBAEVAL_CUDA_POISON") == "1"
 	b.pdl = b.cc >= 90 && d.cuLaunchKernelEx != 0 && os.Getenv("SAMBAEVAL_CUDA_PDL") != "0"
 	h, err := cb.newHandle(b.stream, b.fp32)
 	if err != nil {
@@ -441,6 +445,11 @@ func (b *Backend) malloc(bytes int) uintptr {
 		var free, total uint64
 		call(b.d.cuMemGetInfo, uintptr(unsafe.Pointer(&free)), uintptr(unsafe.Pointer(&total)))
 		panic(fmt.Errorf("allocating %d MiB on %s (%d MiB free): %w", bytes>>20, b.name, free>>20, b.d.err("cuMemAlloc", r)))
+	}
+	if b.poison {
+		// Fill new memory with NaN so that a read of memory nothing wrote
+		// shows in the results (SAMBAEVAL_CUDA_POISON=1, for tests).
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, p, 0x7fffffff, uintptr(bytes/4), b.stream))
 	}
 	return p
 }
