@@ -154,6 +154,11 @@ func (a *attnRun) kv(j, col int) (kp, vp unsafe.Pointer, stride uintptr, run int
 		}
 		return kp, vp, uintptr(4 * a.k.Stride), s.Pos + s.Len - j
 	}
+	if a.cap == 0 {
+		// Only a window of 1 runs without a cache: positions before the
+		// chunk are then alignment lanes that no query sees (zeros).
+		return unsafe.Pointer(&zeroRow[0]), unsafe.Pointer(&zeroRow[0]), 0, s.Pos - j
+	}
 	slot := j % a.cap
 	o := slot*a.kvDim + col
 	return unsafe.Pointer(&a.ck[o]), unsafe.Pointer(&a.cv[o]), uintptr(4 * a.kvDim), min(a.cap-slot, s.Pos-j)

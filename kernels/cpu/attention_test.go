@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -116,6 +117,46 @@ func TestAttentionChunkInvariant(t *testing.T) {
 			for r := 0; r < T; r++ {
 				if !sameBits(row(dst, 5+r), row(whole, r)) {
 					t.Fatalf("%s %+v: query %d differs inside a batch", fast.impl, sh, r)
+				}
+			}
+		}
+	}
+}
+
+// TestAttentionWindowOneNoCache: a window of 1 needs no cache even for
+// sequences that continue from earlier positions; each query then sees
+// only its own key, so its output is its own value row.
+func TestAttentionWindowOneNoCache(t *testing.T) {
+	b := New()
+	H, G, hd := 4, 2, 32
+	seqs := []kernels.Seq{{Row: 0, Len: 70, Pos: 3}, {Row: 70, Len: 1, Pos: 9}}
+	M := 71
+	r := rand.New(rand.NewPCG(1, 1))
+	fill := func(n int) kernels.Buffer {
+		buf := b.Alloc(n)
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		b.Write(buf, 0, v)
+		return buf
+	}
+	q := kernels.NewMat(fill(M*H*hd), M, H*hd)
+	k := kernels.NewMat(fill(M*G*hd), M, G*hd)
+	v := kernels.NewMat(fill(M*G*hd), M, G*hd)
+	d := kernels.NewMat(b.Alloc(M*H*hd), M, H*hd)
+	caches := []*kernels.KVCache{{}, {}}
+	sh := kernels.AttnShape{NHead: H, NKV: G, HeadDim: hd, Window: 1, Scale: 0.2}
+	b.Attention(d, q, k, v, sh, caches, seqs)
+	out, vals := make([]float32, M*H*hd), make([]float32, M*G*hd)
+	b.Read(out, d.Buf, 0)
+	b.Read(vals, v.Buf, 0)
+	for row := range M {
+		for h := range H {
+			g := h / (H / G)
+			for i := range hd {
+				if got, want := out[row*H*hd+h*hd+i], vals[row*G*hd+g*hd+i]; math.Abs(float64(got-want)) > 1e-6 {
+					t.Fatalf("row %d head %d dim %d: %v, want its own value %v", row, h, i, got, want)
 				}
 			}
 		}
