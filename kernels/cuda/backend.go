@@ -116,6 +116,7 @@ var kernelNames = []string{
 	"k_mamba_conv", "k_conv_state", "k_scan_any",
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
+	"k_scan16q8", "k_scan16q16", "k_scan16q8f", "k_scan16q16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
@@ -588,7 +589,13 @@ func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, data []byte) (kerne
 		b.actKind = kindF16 // activations are shadowed in the weights' type
 	}
 	raw := b.malloc(len(data))
-	if err := b.d.check("cuMemcpyHtoD", call(b.d.cuMemcpyHtoD, raw, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)))); err != nil {
+	// On the backend's stream (ordered after anything queued on the new
+	// memory), then wait: data may be freed once LoadWeight returns.
+	err := b.d.check("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, raw, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), b.stream))
+	if err == nil {
+		err = b.d.check("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	}
+	if err != nil {
 		b.free(raw)
 		return nil, fmt.Errorf("uploading weight [%d, %d]: %w", rows, cols, err)
 	}

@@ -51,7 +51,7 @@ func TestBenchH200(t *testing.T) {
 	// Kernel variants (the model runs below use the defaults).
 	best16, bestMS := defaultScan16, math.Inf(1)
 	scanMS, scanErr := g.benchScanVariants(t)
-	for _, v := range []string{"s4", "s8", "p4", "p8", "p16"} {
+	for _, v := range []string{"s4", "s8", "p4", "p8", "p16", "q8", "q16"} {
 		status := "matches " + defaultScan16
 		if scanErr[v] != nil {
 			status = "MISMATCH: " + scanErr[v].Error()
@@ -501,7 +501,7 @@ func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[strin
 	times, errs := map[string]float64{}, map[string]error{}
 	var refY, refS []float32
 	order := []string{defaultScan16} // the reference first
-	for _, v := range []string{"s4", "s8", "p4", "p8", "p16"} {
+	for _, v := range []string{"s4", "s8", "p4", "p8", "p16", "q8", "q16"} {
 		if v != defaultScan16 {
 			order = append(order, v)
 		}

@@ -572,6 +572,7 @@ var scanVariants = map[string]struct {
 }{
 	"s4": {"k_scan16", 4}, "s8": {"k_scan16x8", 8},
 	"p4": {"k_scan16p4", 4}, "p8": {"k_scan16p8", 8}, "p16": {"k_scan16p16", 16},
+	"q8": {"k_scan16q8", 8}, "q16": {"k_scan16q16", 16},
 }
 
 // defaultScan16 is the scan variant used for 16 states.
@@ -644,7 +645,8 @@ func (b *Backend) invFreqTable(base float64, headDim int) uintptr {
 		f[j] = math.Pow(base, -float64(2*j)/float64(headDim))
 	}
 	p := b.malloc(8 * half)
-	b.must("cuMemcpyHtoD", call(b.d.cuMemcpyHtoD, p, uintptr(unsafe.Pointer(&f[0])), uintptr(8*half)))
+	b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, p, uintptr(unsafe.Pointer(&f[0])), uintptr(8*half), b.stream))
+	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
 	b.invFreq[key] = p
 	return p
 }

@@ -99,7 +99,36 @@ extern "C" __global__ void k_conv_state(const float* __restrict__ x, int ldx, in
 // chunk's outputs. FAST uses exp2 with A premultiplied by log2(e) for
 // exp(Δ·A) (bf16 mode); otherwise expf as the reference. Threads past E
 // compute on a clamped channel and write nothing.
-template <int NPT, int LANES, bool FAST, bool PARTIAL>
+// scan_prefetch loads the raw inputs of the chunk starting at time t0 into
+// registers: IT items (i = tid + 128k: step i / CH, channel i % CH) of u, δ
+// and z, ITB items (step i / N, state i % N) of B and C.
+template <int IT, int ITB, int CH, int N>
+__device__ __forceinline__ void scan_prefetch(float* pu, float* pd, float* pz, float* pB, float* pC, const float* __restrict__ u,
+                                              int ldu, const float* __restrict__ delta, int lddt, const float* __restrict__ z,
+                                              int ldz, const float* __restrict__ B, int ldb, const float* __restrict__ C, int ldc,
+                                              int tid, int e0, int E, int row, int t0, int len) {
+#pragma unroll
+    for (int k = 0; k < IT; k++) {
+        int i = tid + 128 * k, tt = i / CH, e = e0 + i % CH;
+        if (i < SCAN_L * CH && t0 + tt < len && e < E) {
+            long long r = row + t0 + tt;
+            pu[k] = u[r * ldu + e];
+            pd[k] = delta[r * lddt + e];
+            pz[k] = z ? z[r * ldz + e] : 0.0f;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < ITB; k++) {
+        int i = tid + 128 * k, tt = i / N, n = i % N;
+        if (i < SCAN_L * N && t0 + tt < len) {
+            long long r = row + t0 + tt;
+            pB[k] = B[r * ldb + n];
+            pC[k] = C[r * ldc + n];
+        }
+    }
+}
+
+template <int NPT, int LANES, bool FAST, bool PARTIAL, bool PREFETCH>
 __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
                                              const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
                                              const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
@@ -126,29 +155,61 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
         a[i] = A[(long long)ec * lda + lane * NPT + i];
         if (FAST) a[i] *= 1.4426950408889634f;
     }
+    // With PREFETCH the raw inputs of the next chunk are loaded into
+    // registers (IT items of u, δ, z and ITB of B, C per thread) before the
+    // current chunk's recurrence runs, so that their memory latency
+    // overlaps it; the staging below then reads the registers.
+    const int IT = PREFETCH ? (SCAN_L * CH + 127) / 128 : 1, ITB = PREFETCH ? (SCAN_L * N + 127) / 128 : 1;
+    float pu[IT], pd[IT], pz[IT], pB[ITB], pC[ITB];
+#define SCAN_PREFETCH(T0) scan_prefetch<IT, ITB, CH, N>(pu, pd, pz, pB, pC, u, ldu, delta, lddt, z, ldz, B, ldb, C, ldc, tid, e0, E, row, T0, len)
+    if (PREFETCH) SCAN_PREFETCH(0);
     for (int t0 = 0; t0 < len; t0 += SCAN_L) {
         int L = min(SCAN_L, len - t0);
-        for (int i = tid; i < SCAN_L * CH; i += 128) {
-            int tt = i / CH, cc = i % CH, e = e0 + cc;
-            if (tt < L && e < E) {
-                long long r = row + t0 + tt;
-                float ut = u[r * ldu + e];
-                float dt = softplus(delta[r * lddt + e] + dbias[e]);
-                s_dt[tt][cc] = dt;
-                s_du[tt][cc] = dt * ut;
-                s_Du[tt][cc] = Dv[e] * ut;
-                s_gz[tt][cc] = z ? silu(z[r * ldz + e]) : 1.0f; // no z: no gate
+        if (PREFETCH) {
+#pragma unroll
+            for (int k = 0; k < IT; k++) {
+                int i = tid + 128 * k, tt = i / CH, cc = i % CH, e = e0 + cc;
+                if (i < SCAN_L * CH && tt < L && e < E) {
+                    float dt = softplus(pd[k] + dbias[e]);
+                    s_dt[tt][cc] = dt;
+                    s_du[tt][cc] = dt * pu[k];
+                    s_Du[tt][cc] = Dv[e] * pu[k];
+                    s_gz[tt][cc] = z ? silu(pz[k]) : 1.0f;
+                }
             }
-        }
-        for (int i = tid; i < SCAN_L * N; i += 128) {
-            int tt = i / N, n = i % N;
-            if (tt < L) {
-                long long r = row + t0 + tt;
-                s_B[tt][n] = B[r * ldb + n];
-                s_C[tt][n] = C[r * ldc + n];
+#pragma unroll
+            for (int k = 0; k < ITB; k++) {
+                int i = tid + 128 * k, tt = i / N, n = i % N;
+                if (i < SCAN_L * N && tt < L) {
+                    s_B[tt][n] = pB[k];
+                    s_C[tt][n] = pC[k];
+                }
             }
+            __syncthreads();
+            if (t0 + SCAN_L < len) SCAN_PREFETCH(t0 + SCAN_L);
+        } else {
+            for (int i = tid; i < SCAN_L * CH; i += 128) {
+                int tt = i / CH, cc = i % CH, e = e0 + cc;
+                if (tt < L && e < E) {
+                    long long r = row + t0 + tt;
+                    float ut = u[r * ldu + e];
+                    float dt = softplus(delta[r * lddt + e] + dbias[e]);
+                    s_dt[tt][cc] = dt;
+                    s_du[tt][cc] = dt * ut;
+                    s_Du[tt][cc] = Dv[e] * ut;
+                    s_gz[tt][cc] = z ? silu(z[r * ldz + e]) : 1.0f; // no z: no gate
+                }
+            }
+            for (int i = tid; i < SCAN_L * N; i += 128) {
+                int tt = i / N, n = i % N;
+                if (tt < L) {
+                    long long r = row + t0 + tt;
+                    s_B[tt][n] = B[r * ldb + n];
+                    s_C[tt][n] = C[r * ldc + n];
+                }
+            }
+            __syncthreads();
         }
-        __syncthreads();
 #pragma unroll 4
         for (int tt = 0; tt < L; tt++) {
             float dt = s_dt[tt][c], du = s_du[tt][c];
@@ -208,7 +269,11 @@ __device__ __forceinline__ void scan_chunked(float* __restrict__ dst, int ldd, c
         (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
 #define SCAN_KERNEL(name, npt, lanes, fast, partial)                                                                  \
     extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) { pdl_start();                                                 \
-        scan_chunked<npt, lanes, fast, partial>(SCAN_ARGS);                                                              \
+        scan_chunked<npt, lanes, fast, partial, false>(SCAN_ARGS);                                                       \
+    }
+#define SCAN_KERNEL_PF(name, npt, lanes, fast)                                                                        \
+    extern "C" __global__ void __launch_bounds__(128) name(SCAN_PARAMS) { pdl_start();                                  \
+        scan_chunked<npt, lanes, fast, true, true>(SCAN_ARGS);                                                           \
     }
 
 // k_scan<N>[f]: state size N, 4 lanes per channel; k_scan16x8: 8 lanes;
@@ -232,6 +297,11 @@ SCAN_KERNEL(k_scan16x8f, 2, 8, true, false)
 SCAN_KERNEL(k_scan16p4f, 4, 4, true, true)
 SCAN_KERNEL(k_scan16p8f, 2, 8, true, true)
 SCAN_KERNEL(k_scan16p16f, 1, 16, true, true)
+// k_scan16q<L>[f]: k_scan16p<L> with the next chunk's inputs prefetched.
+SCAN_KERNEL_PF(k_scan16q8, 2, 8, false)
+SCAN_KERNEL_PF(k_scan16q16, 1, 16, false)
+SCAN_KERNEL_PF(k_scan16q8f, 2, 8, true)
+SCAN_KERNEL_PF(k_scan16q16f, 1, 16, true)
 
 // k_scan_any is the scan for any state size: one thread per channel, the
 // state kept in device memory. Slow, but only odd configurations use it.
