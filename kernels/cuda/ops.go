@@ -565,7 +565,9 @@ func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.
 
 // scanVariants are the scan kernels for 16 states: "s4" and "s8" use 4 or
 // 8 threads per channel reducing y with shuffles; "p4", "p8" and "p16" use
-// 4, 8 or 16 and reduce through shared memory after each chunk.
+// 4, 8 or 16 and reduce through shared memory after each chunk; "q8" and
+// "q16" are p8 and p16 loading the next chunk's inputs while the current
+// one runs.
 var scanVariants = map[string]struct {
 	kernel string
 	lanes  int
@@ -575,10 +577,11 @@ var scanVariants = map[string]struct {
 	"q8": {"k_scan16q8", 8}, "q16": {"k_scan16q16", 16},
 }
 
-// defaultScan16 is the scan variant used for 16 states.
-// (p16 was the fastest on an H200 at the Samba_3.8B shape:
+// defaultScan16 is the scan variant used for 16 states: q8 was the
+// fastest on an H200 at the Samba_3.8B shape (T=16384, 5632 channels, run
+// 8: s4 5.35 ms, s8 4.10, p4 5.14, p8 3.47, p16 3.19, q8 2.50, q16 2.89;
 // docs/performance-gpu.md).
-const defaultScan16 = "p16"
+const defaultScan16 = "q8"
 
 // SelectiveScan implements kernels.Backend; without z the kernels get a
 // null pointer and apply no gate.
