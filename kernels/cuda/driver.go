@@ -43,7 +43,12 @@ func (d *driver) hasGraphs() bool {
 		d.cuGraphLaunch != 0 && d.cuGraphExecDestroy != 0 && d.cuGraphDestroy != 0
 }
 
-// driver holds the entry points of libcuda.
+// driver holds the entry points of libcuda. Every copy and memset goes
+// through the backend's stream: a synchronous cuMemcpyHtoD from pageable
+// memory runs on the legacy stream, which a non-blocking stream does not
+// wait for, and may return before its DMA has finished (so kernels on the
+// backend's stream could read half-uploaded data: the cause of the
+// intermittent wrong results, docs/performance-gpu.md).
 type driver struct {
 	lib     *library
 	version int // cuDriverGetVersion, e.g. 13000
@@ -53,7 +58,7 @@ type driver struct {
 	cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease         uintptr
 	cuCtxSetCurrent, cuCtxSynchronize                                             uintptr
 	cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemsetD32Async                         uintptr
-	cuMemcpyHtoD, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync         uintptr
+	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync                       uintptr
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                          uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel         uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventTime uintptr
@@ -101,7 +106,6 @@ func openDriver() (*driver, error) {
 		sym(&d.cuMemFree, "cuMemFree_v2"),
 		sym(&d.cuMemGetInfo, "cuMemGetInfo_v2"),
 		sym(&d.cuMemsetD32Async, "cuMemsetD32Async"),
-		sym(&d.cuMemcpyHtoD, "cuMemcpyHtoD_v2"),
 		sym(&d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
 		sym(&d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
 		sym(&d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"),
