@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // TestKernelsCompile compiles the embedded kernels with NVRTC for the
@@ -60,4 +61,32 @@ func spillReport(log string) string {
 		out += l + "\n"
 	}
 	return out
+}
+
+// TestLaunchConfigLayout checks that launchConfig and launchAttr have the
+// driver's CUlaunchConfig and CUlaunchAttribute layouts (64-bit): the
+// driver reads them through a pointer, so a field out of place would pass
+// garbage launch dimensions or attributes.
+func TestLaunchConfigLayout(t *testing.T) {
+	var c launchConfig
+	var a launchAttr
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"CUlaunchConfig size", unsafe.Sizeof(c), 56},
+		{"gridDimX", unsafe.Offsetof(c.grid), 0},
+		{"blockDimX", unsafe.Offsetof(c.block), 12},
+		{"sharedMemBytes", unsafe.Offsetof(c.shmem), 24},
+		{"hStream", unsafe.Offsetof(c.stream), 32},
+		{"attrs", unsafe.Offsetof(c.attrs), 40},
+		{"numAttrs", unsafe.Offsetof(c.nattrs), 48},
+		{"CUlaunchAttribute size", unsafe.Sizeof(a), 72},
+		{"id", unsafe.Offsetof(a.id), 0},
+		{"value", unsafe.Offsetof(a.value), 8},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s at %d, want %d", f.name, f.got, f.want)
+		}
+	}
 }
