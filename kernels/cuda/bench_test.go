@@ -595,6 +595,28 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		return ""
 	}
 	defer set(variant{})
+	// timeVariants runs f under each variant, checks its output (read from
+	// out) against the first variant's, and returns each one's time and
+	// weight bytes per second.
+	timeVariants := func(vs []variant, out kernels.Mat, f func(), bytes float64) string {
+		var line string
+		var ref []float32
+		for _, v := range vs {
+			set(v)
+			f()
+			got := readMat(b, out)
+			mark := ""
+			if ref == nil {
+				ref = got
+			} else {
+				mark = check(v, got, ref)
+			}
+			us := measure(f)
+			line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)%s;", v.name, us, bytes/us/1e3, mark)
+		}
+		set(variant{})
+		return line
+	}
 	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {2816, 2816}, {32064, 2816}} {
 		N, K := sh[0], sh[1]
 		w, err := b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02)))
@@ -614,21 +636,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 				vs = []variant{{name: "cuBLAS", blas: true}, {name: "k_gemv_mma", mma: true}}
 			}
 			line := fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB), %2d row(s):", N, K, bytes/1e6, rows)
-			var ref []float32
-			for _, v := range vs {
-				set(v)
-				b.MatMul(ym, xm, w, false)
-				got := readMat(b, ym)
-				mark := ""
-				if ref == nil {
-					ref = got
-				} else {
-					mark = check(v, got, ref)
-				}
-				us := measure(func() { b.MatMul(ym, xm, w, false) })
-				line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)%s;", v.name, us, bytes/us/1e3, mark)
-			}
-			set(variant{})
+			line += timeVariants(vs, ym, func() { b.MatMul(ym, xm, w, false) }, bytes)
 			lines = append(lines, line)
 		}
 		b.Free(x)
@@ -655,7 +663,6 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		vs := append(gemv2Variants(b.gemv2RB(K, 2), rows), variant{name: "old k_gemv_swiglu4", old: true})
 		vs[0].name = strings.Replace(vs[0].name, "k_gemv2", "k_gemv2_swiglu", 1)
 		line := fmt.Sprintf("fused gate/up 2x%dx%d (%5.1f MB), %d row(s):", N, K, bytes/1e6, rows)
-		var ref []float32
 		up := b.Alloc(4 * N)
 		um := kernels.NewMat(up, rows, N)
 		// gated is what the model runs: the fused product, or when the
@@ -668,20 +675,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 				b.SwiGLU(ym, ym, um)
 			}
 		}
-		for _, v := range vs {
-			set(v)
-			gated()
-			got := readMat(b, ym)
-			mark := ""
-			if ref == nil {
-				ref = got
-			} else {
-				mark = check(v, got, ref)
-			}
-			us := measure(gated)
-			line += fmt.Sprintf(" %s %.1f µs (%.0f GB/s)%s;", v.name, us, bytes/us/1e3, mark)
-		}
-		set(variant{})
+		line += timeVariants(vs, ym, gated, bytes)
 		b.Free(up)
 		lines = append(lines, line)
 	}
