@@ -11,7 +11,13 @@
 #                                     take the others down)
 #   DIR/gpu-test.sh bench             on the GPU machine: the Samba_3.8B
 #                                     benchmark of docs/performance-gpu.md
-#   DIR/gpu-test.sh all               test, then bench if every test passed
+#   DIR/gpu-test.sh poison            on the GPU machine: the model and
+#                                     attention tests again with every
+#                                     allocation filled with NaN
+#                                     (SAMBAEVAL_CUDA_POISON=1): a kernel that
+#                                     reads memory nothing wrote fails them
+#   DIR/gpu-test.sh all               test and poison, then bench if every
+#                                     test passed
 #
 # SANITIZE=1 runs a failing test again under compute-sanitizer (memcheck);
 # that can take minutes per test.
@@ -30,9 +36,9 @@ build)
 	echo "  bash $dir/gpu-test.sh all"
 	exit 0
 	;;
-test | bench | all) ;;
+test | poison | bench | all) ;;
 *)
-	echo "usage: $0 build [DIR] | test | bench | all" >&2
+	echo "usage: $0 build [DIR] | test | poison | bench | all" >&2
 	exit 2
 	;;
 esac
@@ -71,15 +77,39 @@ run_tests() {
 	return $fail
 }
 
+# poison_tests reruns the tests that run whole models (and attention, whose
+# paths use the most scratch memory) with NaN-filled allocations.
+poison_tests() {
+	local fail=0 t
+	for t in TestTinyParity TestTinyStreaming TestRandom421M TestDecodeGraph TestAttention TestMamba TestSambaYParity; do
+		local start=$SECONDS
+		echo "=== $t (poisoned allocations)" >>"$out/tests.log"
+		if SAMBAEVAL_CUDA_POISON=1 timeout 300 "$bin" -test.run "^$t\$" -test.v -test.timeout 290s >"$out/one.log" 2>&1; then
+			echo "ok   $t, poisoned ($((SECONDS - start)) s)"
+		else
+			fail=1
+			echo "FAIL $t, poisoned ($((SECONDS - start)) s)"
+			grep -vE '^(=== RUN|=== PAUSE|=== CONT)' "$out/one.log" | tail -20 | sed 's/^/     /'
+		fi
+		cat "$out/one.log" >>"$out/tests.log"
+	done
+	rm -f "$out/one.log"
+	return $fail
+}
+
 run_bench() {
 	SAMBAEVAL_CUDA_BENCH=1 SAMBAEVAL_BENCH_OUT=$out/bench.txt SAMBAEVAL_BENCH_PPROF=$out/decode.pprof timeout 580 "$bin" -test.run '^TestBenchH200$' -test.v -test.timeout 570s 2>&1 | tee "$out/bench.log" | grep -vE '^(=== RUN)'
 }
 
 case "$mode" in
 test) run_tests ;;
+poison) poison_tests ;;
 bench) run_bench ;;
 all)
-	if run_tests; then
+	run_tests
+	ok=$?
+	poison_tests || ok=1
+	if [[ $ok == 0 ]]; then
 		echo "all tests passed; benchmark:"
 		run_bench
 	else
