@@ -178,9 +178,9 @@ func (b *Backend) keySplits(H, longest, nseq, keys int) int {
 
 // Decoding attention per key/value group (k_attn_dec): threads per block,
 // most query heads per key/value head, largest head size, and most key
-// splits (8192 keys at 32 per block; longer contexts, which only unlimited
-// windows have, stay on k_attn, whose combine step reads at most 16
-// partials per head).
+// splits (8192 keys at 32 per block, COMBINE_MAX of k_attn_combine; longer
+// contexts, which only unlimited windows have, stay on k_attn, which splits
+// a query's keys at most 16 ways).
 const (
 	adThreads   = 256
 	adMaxG      = 16
