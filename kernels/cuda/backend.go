@@ -324,6 +324,11 @@ func (b *Backend) init(cb *cublas) error {
 	}
 	b.poison = os.Getenv("SAMBAEVAL_CUDA_POISON") == "1"
 	b.pdl = b.cc >= 90 && d.cuLaunchKernelEx != 0 && os.Getenv("SAMBAEVAL_CUDA_PDL") != "0"
+	if b.pdl {
+		// The parts of every launch's configuration that never change.
+		b.launchAttr = launchAttr{id: launchAttrProgrammaticStreamSerialization, value: [64]byte{1}}
+		b.launchCfg = launchConfig{stream: b.stream, attrs: uintptr(unsafe.Pointer(&b.launchAttr)), nattrs: 1}
+	}
 	h, err := cb.newHandle(b.stream, b.fp32)
 	if err != nil {
 		return err
@@ -641,12 +646,10 @@ func (b *Backend) launch(name string, grid, block dim3, shmem int) {
 	}
 	var r uintptr
 	if b.pdl {
-		cfg := &b.launchCfg
+		cfg := &b.launchCfg // stream and attribute set by init
 		cfg.grid = [3]uint32{uint32(grid[0]), uint32(grid[1]), uint32(grid[2])}
 		cfg.block = [3]uint32{uint32(block[0]), uint32(block[1]), uint32(block[2])}
-		cfg.shmem, cfg.stream = uint32(shmem), b.stream
-		cfg.attrs, cfg.nattrs = uintptr(unsafe.Pointer(&b.launchAttr)), 1
-		b.launchAttr = launchAttr{id: launchAttrProgrammaticStreamSerialization, value: [64]byte{1}}
+		cfg.shmem = uint32(shmem)
 		r = call(b.d.cuLaunchKernelEx, uintptr(unsafe.Pointer(cfg)), f, b.p.argv(), 0)
 	} else {
 		r = call(b.d.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),

@@ -206,15 +206,16 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 // aligned4 reports whether every row of m starts 16-byte aligned.
 func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 
-// Products of at most gemvRows rows (decoding) run k_gemv2 whatever the
-// size of the weights: it is designed to stream them near the copy rate
-// (benchGemvShapes compares it with cuBLAS and with the previous k_gemv,
-// one warp per weight row, measured faster than cuBLAS only up to 32 MB:
-// docs/performance-gpu.md). With oldGemv
-// they run that previous path (k_gemv up to oldGemvElems weight elements,
-// cuBLAS above; k_gemv_swiglu4 for the fused gate/up), for comparison.
-// With mmaGemv, products of at most mmaRows rows run k_gemv_mma instead
-// (measured slower: it stays for comparison).
+// One-row products (decoding at batch 1) run k_gemv2 whatever the size of
+// the weights: it streams them near the copy rate, where cuBLAS and the
+// previous k_gemv (one warp per weight row) did not (run 8:
+// docs/performance-gpu.md); at 4 rows cuBLAS was faster. A forced rows per
+// block (gemvRB) lets k_gemv2 take up to gemvRows rows, for tests and the
+// benchmark. With oldGemv products of up to gemvRows rows run that
+// previous path (k_gemv up to oldGemvElems weight elements, cuBLAS above;
+// k_gemv_swiglu4 for the fused gate/up), for comparison. With mmaGemv,
+// products of at most mmaRows rows run k_gemv_mma instead (measured
+// slower: it stays for comparison).
 const (
 	gemvRows     = 4
 	oldGemvElems = 16 << 20
@@ -404,11 +405,12 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 	b.produced(dst, false)
 }
 
-// MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, for at most
-// gemvRows rows (k_gemv2_swiglu, or k_gemv_swiglu4 with oldGemv;
-// activations unrounded as k_gemv2 takes them) or with mmaGemv at most mmaRows (k_gemv_swiglu, rounded as MatMul
-// rounds them), it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over
-// both weights. Elsewhere it does nothing and returns false.
+// MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, where MatMul
+// would run k_gemv2 (one row by default; k_gemv2_swiglu, or
+// k_gemv_swiglu4 with oldGemv; activations unrounded as k_gemv2 takes
+// them) or with mmaGemv for at most mmaRows rows (k_gemv_swiglu, rounded
+// as MatMul rounds them), it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one
+// pass over both weights. Elsewhere it does nothing and returns false.
 func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 	a, c := w1.(*Weight), w2.(*Weight)
 	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
