@@ -6,9 +6,10 @@
 #   scripts/gpu-test.sh build [DIR]   build DIR/cuda.test (default .gpu) and
 #                                     copy this script beside it; prints the
 #                                     command to run on the GPU machine
-#   DIR/gpu-test.sh test              on the GPU machine: every test, each in
-#                                     its own process (a device fault cannot
-#                                     take the others down)
+#   DIR/gpu-test.sh test [RE]         on the GPU machine: every test (or those
+#                                     matching RE), each in its own process
+#                                     (a device fault cannot take the
+#                                     others down)
 #   DIR/gpu-test.sh bench             on the GPU machine: the Samba_3.8B
 #                                     benchmark of docs/performance-gpu.md
 #   DIR/gpu-test.sh poison            on the GPU machine: the model and
@@ -16,6 +17,17 @@
 #                                     allocation filled with NaN
 #                                     (SAMBAEVAL_CUDA_POISON=1): a kernel that
 #                                     reads memory nothing wrote fails them
+#   DIR/gpu-test.sh decode            on the GPU machine: greedy decoding
+#                                     alone at batch 1 and 16 (~30 s)
+#   DIR/gpu-test.sh profile           on the GPU machine: ncu's duration of
+#                                     every kernel of one recorded decoding
+#                                     step at batch 1 and at batch 16
+#                                     (profile-b1.txt, profile-b16.txt)
+#   DIR/gpu-test.sh kernel RE [B]     on the GPU machine: ncu's detailed
+#                                     sections (speed of light, memory,
+#                                     occupancy, warp stalls) for the first
+#                                     kernel matching RE in one recorded
+#                                     decoding step at batch B (default 1)
 #   DIR/gpu-test.sh all               test and poison, then bench if every
 #                                     test passed
 #
@@ -36,9 +48,9 @@ build)
 	echo "  bash $dir/gpu-test.sh all"
 	exit 0
 	;;
-test | poison | bench | all) ;;
+test | poison | bench | decode | profile | kernel | all) ;;
 *)
-	echo "usage: $0 build [DIR] | test | poison | bench | all" >&2
+	echo "usage: $0 build [DIR] | test [RE] | poison | bench | decode | profile | kernel RE [B] | all" >&2
 	exit 2
 	;;
 esac
@@ -55,7 +67,7 @@ run_tests() {
 	command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader | tee -a "$log"
 	# TestKernelsCompile is for machines without a GPU: here opening the
 	# backend compiles the same source.
-	for t in $("$bin" -test.list '^Test' | grep -vE '^(TestBench|TestKernelsCompile)'); do
+	for t in $("$bin" -test.list '^Test' | grep -vE '^(TestBench|TestKernelsCompile|TestDecodeBench)' | grep -E "${1:-.}"); do
 		local start=$SECONDS
 		echo "=== $t" >>"$log"
 		if timeout 300 "$bin" -test.run "^$t\$" -test.v -test.timeout 290s >"$out/one.log" 2>&1; then
@@ -101,8 +113,51 @@ run_bench() {
 	SAMBAEVAL_CUDA_BENCH=1 SAMBAEVAL_BENCH_OUT=$out/bench.txt SAMBAEVAL_BENCH_PPROF=$out/decode.pprof timeout 580 "$bin" -test.run '^TestBenchH200$' -test.v -test.timeout 570s 2>&1 | tee "$out/bench.log" | grep -vE '^(=== RUN)'
 }
 
+run_decode() {
+	SAMBAEVAL_CUDA_DECODE=1 SAMBAEVAL_BENCH_OUT=$out/decode.txt timeout 300 "$bin" -test.run '^TestDecodeBench$' -test.v -test.timeout 290s 2>&1 | grep -vE '^(=== RUN)'
+}
+
+# run_profile times every kernel of one recorded decoding step with Nsight
+# Compute (kernels serialised, caches and clocks left alone) and sums the
+# durations per kernel.
+run_profile() {
+	local b
+	for b in 1 16; do
+		SAMBAEVAL_CUDA_DECODE=1 SAMBAEVAL_CUDA_PROFILE_RANGE=1 SAMBAEVAL_DECODE_BATCH=$b timeout 400 \
+			ncu --profile-from-start off --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
+			"$bin" -test.run '^TestDecodeBench$' -test.timeout 390s >"$out/ncu-b$b.csv" 2>"$out/ncu-b$b.err"
+		python3 - "$out/ncu-b$b.csv" "$b" <<'PY' | tee "$out/profile-b$b.txt"
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+head = rows[0]; rows = rows[1:]
+ki, ui, vi = head.index("Kernel Name"), head.index("Metric Unit"), head.index("Metric Value")
+scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}
+tot = collections.OrderedDict(); cnt = collections.Counter(); all_us = 0.0
+for r in rows:
+    name = r[ki].split("(")[0].split("<")[0].replace("void ", "")
+    us = float(r[vi].replace(",", "")) * scale[r[ui]]
+    tot[name] = tot.get(name, 0.0) + us; cnt[name] += 1; all_us += us
+print(f"batch {sys.argv[2]}: {len(rows)} kernels, {all_us:.1f} µs of kernel time (ncu, serialised)")
+for name, us in sorted(tot.items(), key=lambda kv: -kv[1]):
+    print(f"  {name:32s} {cnt[name]:4d} calls {us:9.1f} µs {100*us/all_us:5.1f}%  {us/cnt[name]:7.2f} µs/call")
+PY
+	done
+}
+
+# run_kernel prints ncu's detailed sections for the first kernel matching
+# $1 in one recorded decoding step at batch ${2:-1}.
+run_kernel() {
+	SAMBAEVAL_CUDA_DECODE=1 SAMBAEVAL_CUDA_PROFILE_RANGE=1 SAMBAEVAL_DECODE_BATCH=${2:-1} timeout 400 \
+		ncu --profile-from-start off --clock-control none --cache-control none -k "regex:$1" -c 1 \
+		--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats --section LaunchStats \
+		"$bin" -test.run '^TestDecodeBench$' -test.timeout 390s 2>&1 | grep -vE '^(=== RUN|decode,|device:|    decodebench)' | tee "$out/kernel-$1-b${2:-1}.txt"
+}
+
 case "$mode" in
-test) run_tests ;;
+test) run_tests "${2:-}" ;;
+kernel) run_kernel "${2:?kernel regex}" "${3:-1}" ;;
+decode) run_decode ;;
+profile) run_profile ;;
 poison) poison_tests ;;
 bench) run_bench ;;
 all)

@@ -68,6 +68,7 @@ type driver struct {
 	cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch uintptr
 	cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute                      uintptr
 	cuLaunchKernelEx                                                            uintptr // CUDA 12: launch attributes (programmatic dependent launch)
+	cuProfilerStart, cuProfilerStop                                             uintptr // optional: bound a profiler's capture range (ncu --profile-from-start off)
 }
 
 var (
@@ -129,6 +130,8 @@ func openDriver() (*driver, error) {
 		{dst: &d.cuGraphDestroy, names: []string{"cuGraphDestroy"}, optional: true},
 		{dst: &d.cuFuncSetAttribute, names: []string{"cuFuncSetAttribute"}, optional: true},
 		{dst: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
+		{dst: &d.cuProfilerStart, names: []string{"cuProfilerStart"}, optional: true},
+		{dst: &d.cuProfilerStop, names: []string{"cuProfilerStop"}, optional: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CUDA driver: %w", err)

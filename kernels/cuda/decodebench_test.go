@@ -1,0 +1,167 @@
+package cuda
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sambaeval/sambaeval/model"
+)
+
+// TestDecodeBench measures greedy decoding alone on the Samba_3.8B shape
+// (random bf16 weights) at batch 1 and 16, against the same bandwidth
+// bound as TestBenchH200, in about 30 s. It runs only with
+// SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode). With
+// SAMBAEVAL_CUDA_PROFILE_RANGE=1 one recorded step per batch size is
+// wrapped in cuProfilerStart/cuProfilerStop, so that
+// `ncu --profile-from-start off` times exactly the kernels of a step
+// (scripts/gpu-test.sh profile); SAMBAEVAL_DECODE_BATCH=N measures batch N
+// only; SAMBAEVAL_DECODE_GEMV=1 first times the products of the 3.8B shapes
+// (as TestBenchH200 does).
+func TestDecodeBench(t *testing.T) {
+	if os.Getenv("SAMBAEVAL_CUDA_DECODE") != "1" {
+		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run the decoding benchmark")
+	}
+	g := gpu(t, false)
+	out := &strings.Builder{}
+	say := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		fmt.Println(line)
+		out.WriteString(line + "\n")
+	}
+	defer func() {
+		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
+			os.WriteFile(p, []byte(out.String()), 0o644)
+		}
+	}()
+	copyBW := g.benchCopy(t, 1<<30, 20)
+	say("device: %s; device-to-device copy of 1 GiB: %.0f GB/s", g.Name(), copyBW/1e9)
+	if os.Getenv("SAMBAEVAL_DECODE_GEMV") == "1" {
+		for _, l := range g.benchGemvShapes(t) {
+			say("%s", l)
+		}
+	}
+	cfg, err := model.Named("Samba_3.8B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights, err := randomCheckpoint(cfg, 38)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(cfg, weights, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights = nil
+	runtime.GC()
+	weightBytes := float64(2 * cfg.ParamCount())
+	bound := copyBW / weightBytes
+	r := rand.New(rand.NewPCG(38, 1))
+	randomIDs := func(n int) []int32 {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(r.IntN(cfg.VocabSize))
+		}
+		return ids
+	}
+	profile := os.Getenv("SAMBAEVAL_CUDA_PROFILE_RANGE") == "1"
+	batches := []int{1, 16}
+	if b := os.Getenv("SAMBAEVAL_DECODE_BATCH"); b != "" {
+		n, err := strconv.Atoi(b)
+		if err != nil || n < 1 {
+			t.Fatalf("SAMBAEVAL_DECODE_BATCH=%q: want a positive integer", b)
+		}
+		batches = []int{n}
+	}
+	type variant struct {
+		name       string
+		set, reset func()
+	}
+	variants := []variant{
+		{"default", func() {}, func() {}},
+		{"RMSNorm folded into the products", func() { g.normFold = true }, func() { g.normFold = false }},
+		{"k_kv_store after k_attn_dec", func() { g.noDecStore = true }, func() { g.noDecStore = false }},
+		{"chunked scan", func() { g.noScanDec, g.noScanDelta = true, true }, func() { g.noScanDec, g.noScanDelta = false, false }},
+		{"dt_proj as a product", func() { g.noScanDelta = true }, func() { g.noScanDelta = false }},
+		{"k_gemv2 rows per block by run 8's rule", func() { g.oldRB = true }, func() { g.oldRB = false }},
+		{"k_attn_dec one tile per block", func() { g.attnDecTiles = 1 }, func() { g.attnDecTiles = 0 }},
+		{"k_attn_dec 4 tiles per block", func() { g.attnDecTiles = 4 }, func() { g.attnDecTiles = 0 }},
+		{"k_attn_dec 8 tiles per block", func() { g.attnDecTiles = 8 }, func() { g.attnDecTiles = 0 }},
+	}
+	if profile || os.Getenv("SAMBAEVAL_DECODE_VARIANTS") == "0" {
+		variants = variants[:1]
+	}
+	for _, batch := range batches {
+		for _, v := range variants {
+			v.set()
+			decodeRun(t, g, m, batch, v.name, bound, randomIDs, say, profile)
+			v.reset()
+		}
+	}
+}
+
+// decodeRun measures greedy decoding at one batch size (fresh sessions, so
+// that no recording of another variant is replayed).
+func decodeRun(t *testing.T, g *Backend, m *model.Model, batch int, name string, bound float64, randomIDs func(int) []int32,
+	say func(string, ...any), profile bool) {
+	sessions := make([]*model.Session, batch)
+	for i := range sessions {
+		sessions[i] = m.NewSession()
+		if err := sessions[i].Prefill(randomIDs(2048)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func() {
+		next := make([][]int32, batch)
+		for i := range next {
+			next[i] = randomIDs(1)
+		}
+		if _, err := m.ArgmaxBatch(sessions, next, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		step()
+	}
+	// Three timed rounds; the median is reported.
+	var perStep []float64
+	steps := 64
+	for range 3 {
+		start := time.Now()
+		for range steps {
+			step()
+		}
+		perStep = append(perStep, time.Since(start).Seconds()/float64(steps))
+	}
+	med := median(perStep)
+	rate := float64(batch) / med
+	say("decode, batch %2d (recorded steps, greedy; %s): %6.0f tokens/s (%.3f ms per step, median of 3 rounds of %d: %.3f/%.3f/%.3f); bound %.0f tokens/s: %.1f%%",
+		batch, name, rate, 1e3*med, steps, 1e3*perStep[0], 1e3*perStep[1], 1e3*perStep[2], bound*float64(batch), 100*rate/(bound*float64(batch)))
+	if profile && g.d.cuProfilerStart != 0 {
+		g.Synchronize()
+		call(g.d.cuProfilerStart)
+		step()
+		g.Synchronize()
+		call(g.d.cuProfilerStop)
+	}
+	for _, x := range sessions {
+		x.Free()
+	}
+}
+
+// median returns the median of xs (which it sorts).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
