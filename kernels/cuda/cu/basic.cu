@@ -37,22 +37,47 @@ extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void*
     }
 }
 
-// k_rmsnorm: one block per row; the sum of squares is taken in double as
-// the reference does. dst may alias x.
-extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows,
-                                     int cols, float eps, u16* __restrict__ sh, int ldsh, int shkind) {
+// k_rmsnorm: one block per row; the scale comes from rms_scale (sum of
+// squares in double, as the reference). Rows of at most RMS_CACHE values
+// per thread are loaded once, with every load issued before the sums, and
+// kept in registers for the output (the same sums in the same order as
+// rms_scale). dst may alias x.
+#define RMS_CACHE 16
+extern "C" __global__ void __launch_bounds__(256) k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w,
+                                                            int rows, int cols, float eps, u16* __restrict__ sh, int ldsh,
+                                                            int shkind) {
     pdl_start();
     __shared__ double red[32];
+    const int n = blockDim.x;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
-        double ss = 0.0;
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-            double v = xr[c];
-            ss += v * v;
-        }
-        ss = block_sum_d(ss, red);
-        float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
         float* dr = dst + (long long)r * ldd;
+        if (cols <= RMS_CACHE * n) {
+            float xv[RMS_CACHE], wv[RMS_CACHE];
+#pragma unroll
+            for (int i = 0; i < RMS_CACHE; i++) {
+                int c = threadIdx.x + i * n;
+                xv[i] = c < cols ? xr[c] : 0.0f;
+                wv[i] = c < cols ? w[c] : 0.0f;
+            }
+            double ss = 0.0;
+#pragma unroll
+            for (int i = 0; i < RMS_CACHE; i++)
+                if (threadIdx.x + i * n < cols) ss = fma((double)xv[i], (double)xv[i], ss);
+            ss = block_sum_d(ss, red);
+            float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+#pragma unroll
+            for (int i = 0; i < RMS_CACHE; i++) {
+                int c = threadIdx.x + i * n;
+                if (c < cols) {
+                    float v = xv[i] * scale * wv[i];
+                    dr[c] = v;
+                    shadow(sh, ldsh, shkind, r, c, v);
+                }
+            }
+            continue;
+        }
+        float scale = rms_scale(xr, cols, eps, red);
         for (int c = threadIdx.x; c < cols; c += blockDim.x) {
             float v = xr[c] * scale * w[c];
             dr[c] = v;
@@ -208,9 +233,11 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-// k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
-// thread j computes the angle pos*invFreq[j] and its sine and cosine in
-// double, as the reference does, and rotates pair (j, j+half) of every head.
+// k_rope rotates x in place (GPT-NeoX rotate-half). Block (r, h) rotates
+// head h of row r (grid rows × nHeads: one head per block keeps every
+// thread's loads independent); thread j computes the angle pos*invFreq[j]
+// and its sine and cosine in double, as the reference does, and rotates
+// pair (j, j+half).
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
                                   int rows, const int* __restrict__ dpos) {
     pdl_start();
@@ -225,13 +252,13 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
         if (s < 0) continue;
         double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
-        for (int j = threadIdx.x; j < half; j += blockDim.x) {
-            double sn, cs;
-            sincos(pos * invFreq[j], &sn, &cs);
-            float c = (float)cs, sf = (float)sn;
-            for (int h = 0; h < nHeads; h++) {
-                float* v = xr + h * headDim;
+        for (int h = blockIdx.y; h < nHeads; h += gridDim.y) {
+            float* v = xr + h * headDim;
+            for (int j = threadIdx.x; j < half; j += blockDim.x) {
                 float x1 = v[j], x2 = v[j + half];
+                double sn, cs;
+                sincos(pos * invFreq[j], &sn, &cs);
+                float c = (float)cs, sf = (float)sn;
                 v[j] = x1 * c - x2 * sf;
                 v[j + half] = x2 * c + x1 * sf;
             }
@@ -281,11 +308,19 @@ extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V
             ai = ridx[i];
         }
     if (ai == 0x7fffffff) ai = 0;
+    int t = tg.v[r];
+    if (t < 0) { // the argmax alone (greedy decoding): no sum of exponentials
+        if (threadIdx.x == 0) {
+            out[3 * r] = 0;
+            out[3 * r + 1] = ai;
+            out[3 * r + 2] = 0;
+        }
+        return;
+    }
     double sum = 0.0;
     for (int c = threadIdx.x; c < V; c += blockDim.x) sum += (double)expf(lr[c] - mx);
     sum = block_sum_d(sum, rsum);
     if (threadIdx.x == 0) {
-        int t = tg.v[r];
         float lp = 0.0f;
         int greedy = 0;
         if (t >= 0) {

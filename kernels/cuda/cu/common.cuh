@@ -114,6 +114,31 @@ __device__ __forceinline__ double block_sum_d(double v, double* red) {
     return t;
 }
 
+// rms_scale returns 1/sqrt(mean(x²) + eps) over the cols elements of row
+// xr, the sum of squares taken in double as the reference does, in an order
+// that depends only on cols and blockDim.x: thread t adds elements t,
+// t + blockDim.x, … in turn (fma), then block_sum_d (k_rmsnorm's scale).
+// Every thread of the block must call it.
+__device__ __forceinline__ float rms_scale(const float* xr, int cols, float eps, double* red) {
+    double ss = 0.0;
+    const int n = blockDim.x;
+    int c = threadIdx.x;
+    // Four loads issued before their sums (the adds stay in order).
+    for (; c + 3 * n < cols; c += 4 * n) {
+        double a = xr[c], b = xr[c + n], d = xr[c + 2 * n], e = xr[c + 3 * n];
+        ss = fma(a, a, ss);
+        ss = fma(b, b, ss);
+        ss = fma(d, d, ss);
+        ss = fma(e, e, ss);
+    }
+    for (; c < cols; c += n) {
+        double a = xr[c];
+        ss = fma(a, a, ss);
+    }
+    ss = block_sum_d(ss, red);
+    return (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+}
+
 __device__ __forceinline__ float block_max(float v, float* red) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
     __syncthreads();
