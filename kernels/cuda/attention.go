@@ -21,6 +21,10 @@ const (
 	simtMaxHead = 256
 )
 
+// combineDims is the output dimensions per block of k_attn_combine
+// (COMB_DIMS in attention.cu).
+const combineDims = 64
+
 // scoreBudget bounds the float32 scores of one query block of the cuBLAS
 // path (elements); queryBlock is the preferred block of queries.
 const (
@@ -47,6 +51,9 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 	}
 	dpl, grouped := b.attnGroupedDPL(q, k, v, sh)
+	// k_attn_dec stores its sequences' keys and values itself (its store
+	// argument); k_kv_store stores the others'.
+	stored := make([]bool, len(seqs))
 	groups(len(short), func(lo, hi int) {
 		sub := make([]kernels.Seq, 0, hi-lo)
 		for j, i := range short[lo:hi] {
@@ -56,18 +63,24 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 		longest := b.setSeqs(sub)
 		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
-		var nsplit, ks, smem int
+		var nsplit, ks, tiles, smem int
 		kernel := "k_attn"
 		switch {
 		case grouped:
 			kernel = "k_attn_grp" + strconv.Itoa(dpl)
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
-		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &smem):
+		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &tiles, &smem):
 			kernel = "k_attn_dec"
-			nsplit = (keys + ks - 1) / ks
+			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
 			b.setDynamicShared(kernel, smem)
 		default:
 			nsplit = b.keySplits(H, longest, hi-lo, keys)
+		}
+		store := kernel == "k_attn_dec" && !b.noDecStore
+		if store {
+			for _, i := range short[lo:hi] {
+				stored[i] = true
+			}
 		}
 		var part uintptr
 		if nsplit > 1 {
@@ -103,6 +116,8 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.launch(kernel, dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
 		case "k_attn_dec":
 			b.p.i32(ks)
+			b.p.i32(boolInt(store))
+			b.p.i32(tiles)
 			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{adThreads, 1, 1}, smem)
 		default:
 			b.launch(kernel, dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
@@ -118,21 +133,32 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.p.ptr(shp)
 			b.p.i32(ldsh)
 			b.p.i32(kind)
-			b.launch("k_attn_combine", dim3{H, longest, hi - lo}, dim3{256, 1, 1}, 0)
+			b.launch("k_attn_combine", dim3{H * ((hd + combineDims - 1) / combineDims), longest, hi - lo}, dim3{256, 1, 1}, 0)
 		}
 	})
-	// Store the chunk's keys and values once every query has read the caches.
-	groups(len(seqs), func(lo, hi int) {
-		longest := b.setSeqs(seqs[lo:hi])
+	// Store the chunk's keys and values once every query has read the
+	// caches (those k_attn_dec has not stored).
+	var rest []int
+	for i, s := range seqs {
+		c := caches[i]
+		if s.Len > 0 && c.Cap > 0 {
+			dev(c.K).ver++
+			dev(c.V).ver++
+		}
+		if !stored[i] {
+			rest = append(rest, i)
+		}
+	}
+	groups(len(rest), func(lo, hi int) {
+		sub := make([]kernels.Seq, 0, hi-lo)
+		for j, i := range rest[lo:hi] {
+			sub = append(sub, seqs[i])
+			c := caches[i]
+			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
+		}
+		longest := b.setSeqs(sub)
 		if longest == 0 {
 			return
-		}
-		for j, c := range caches[lo:hi] {
-			b.ptrA[j], b.ptrB[j], b.ints[j] = uint64(bufPtr(c.K)), uint64(bufPtr(c.V)), int32(c.Cap)
-			if c.Cap > 0 {
-				dev(c.K).ver++
-				dev(c.V).ver++
-			}
 		}
 		b.p.reset()
 		b.p.mat(k)
@@ -189,29 +215,47 @@ const (
 )
 
 // adSmem is k_attn_dec's dynamic shared memory in bytes for Hg query heads
-// per key/value head, head size hd and ks keys per block: the query rows
-// and the key tile (later the partial scores of the AD_THREADS/ks
-// dimension slices), the value tile, the probabilities (see attention.cu).
-func adSmem(Hg, hd, ks int) int {
+// per key/value head, head size hd, ks keys per tile and T tiles per block
+// (two tile buffers when T > 1): the query rows, the key and value tiles,
+// the partial scores of the AD_THREADS/ks dimension slices, the
+// probabilities (see attention.cu).
+func adSmem(Hg, hd, ks, T int) int {
 	ld := hd + 4
-	return 4 * (max((Hg+ks)*ld, adThreads*Hg) + ks*ld + Hg*(ks+1))
+	nbuf := 1
+	if T > 1 {
+		nbuf = 2
+	}
+	return 4 * (Hg*ld + 2*nbuf*ks*ld + adThreads*Hg + Hg*(ks+1))
 }
 
-// attnDec reports whether the short chunks can run k_attn_dec, and with how
-// many keys per block (*ks) and bytes of dynamic shared memory (*smem):
-// every chunk of length 1 (longest == 1: chunks are never empty here),
-// head size a multiple of 4 up to adMaxHead, at most adMaxG query heads per
-// key/value head, 16-byte aligned rows for the float4 copies (the caches
-// are allocations, rows of G·hd floats). Blocks take 32 keys unless that
-// leaves multiprocessors idle or needs more shared memory than a block may
-// have; attnDecKeys overrides. For Samba_3.8B (11 heads of 256 per KV
-// head, window 2048) on an H200 (132 multiprocessors): batch 1 takes 16
-// keys, 128 blocks of 45,468 bytes (32 keys would give 64 blocks); batch
-// 16 takes 32 keys, 1024 blocks of 79,452 bytes (two per multiprocessor),
-// half the partials of 16 keys (2048 blocks, four per multiprocessor) for
-// k_attn_combine to read. keys is the most keys a query sees (attnKeys),
-// so the grid never depends on the positions.
-func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, smem *int) bool {
+// adTilesDefault is k_attn_dec's tiles per block (of 16 keys) for
+// decoding steps of at least adTilesMinSeqs key/value heads × sequences
+// whose window has at least adTilesDefault·16·8 keys (eight splits or
+// more). Run 11 (Samba_3.8B, window 2048, 1 KV head), ms per step with 1,
+// 2, 4, 8 tiles: batch 1 3.003, 3.011, 3.119, 3.428 (the tiles of a block
+// run one after the other: fewer, longer blocks are slower when they are
+// the only work); batch 16 4.450, 4.547, 4.392, 4.353 (fewer partials to
+// combine, loads of a tile overlapping the previous tile's work).
+const (
+	adTilesDefault = 8
+	adTilesMinSeqs = 8
+)
+
+// attnDec reports whether the short chunks can run k_attn_dec, with how
+// many keys per tile (*ks), tiles per block (*T) and bytes of dynamic
+// shared memory (*smem): every chunk of length 1 (longest == 1: chunks are
+// never empty here), head size a multiple of 4 up to adMaxHead, at most
+// adMaxG query heads per key/value head, 16-byte aligned rows for the
+// float4 copies (the caches are allocations, rows of G·hd floats).
+// Blocks take adTilesDefault tiles of 16 keys for at least adTilesMinSeqs
+// key/value heads × sequences where that leaves at least 8 splits
+// (Samba_3.8B at batch 16, window 2048: 16 splits of 128 keys, so that
+// k_attn_combine merges 16 partials, not 64); else one tile of 32 keys
+// unless that leaves multiprocessors idle or needs more shared memory than
+// a block may have (then 16: batch 1 takes 128 blocks of 16 keys). attnDecKeys and attnDecTiles override. keys
+// is the most keys a query sees (attnKeys), so the grid never depends on
+// the positions.
+func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, T, smem *int) bool {
 	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
 	if b.noAttnDec || longest != 1 || hd%4 != 0 || hd > adMaxHead || H/G > adMaxG || !aligned4(q) || !aligned4(k) || !aligned4(v) {
 		return false
@@ -225,21 +269,30 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 	if b.d.cuFuncSetAttribute != 0 && b.smemMax > limit {
 		limit = b.smemMax - 256 // the kernel's static shared memory
 	}
-	n := b.attnDecKeys
+	n, t := b.attnDecKeys, b.attnDecTiles
 	if n != 0 && n != 16 && n != 32 {
-		panic(fmt.Sprintf("cuda: k_attn_dec takes 16 or 32 keys per block, not %d", n))
+		panic(fmt.Sprintf("cuda: k_attn_dec takes 16 or 32 keys per tile, not %d", n))
+	}
+	if t == 0 {
+		t = 1
+		if n != 32 && G*nseq >= adTilesMinSeqs && keys >= adTilesDefault*16*8 && adSmem(H/G, hd, 16, adTilesDefault) <= limit {
+			t, n = adTilesDefault, 16
+		}
 	}
 	if n == 0 {
 		n = 32
-		idle := G*nseq*((keys+31)/32) < b.sms && (keys+15)/16 <= adMaxSplits
-		if idle || adSmem(H/G, hd, 32) > limit {
+		if t > 1 {
+			n = 16
+		}
+		idle := G*nseq*((keys+32*t-1)/(32*t)) < b.sms && (keys+16*t-1)/(16*t) <= adMaxSplits
+		if idle || adSmem(H/G, hd, 32, t) > limit {
 			n = 16
 		}
 	}
-	if adSmem(H/G, hd, n) > limit || (keys+n-1)/n > adMaxSplits {
+	if adSmem(H/G, hd, n, t) > limit || (keys+n*t-1)/(n*t) > adMaxSplits {
 		return false
 	}
-	*ks, *smem = n, adSmem(H/G, hd, n)
+	*ks, *T, *smem = n, t, adSmem(H/G, hd, n, t)
 	return true
 }
 

@@ -121,6 +121,9 @@ var kernelNames = []string{
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
+	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf",
+	"k_gemv2n_1", "k_gemv2n_2", "k_gemv2n_4", "k_gemv2n_8",
+	"k_gemv2n_swiglu_1", "k_gemv2n_swiglu_2", "k_gemv2n_swiglu_4", "k_gemv2n_swiglu_8",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled",
@@ -156,29 +159,43 @@ type Backend struct {
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
 	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
 	// its fused gate/up) instead of k_gemv2 (≤ 4 rows); gemvRB forces
-	// k_gemv2's rows per block (1, 2, 4 or 8; 0: gemv2RB's choice);
+	// k_gemv2's rows per block (1, 2, 4 or 8; 0: gemv2RB's choice) and
+	// oldRB gemv2RB's previous rule;
 	// oldGemv takes the previous decoding path instead of k_gemv2 (k_gemv
 	// up to 32 MB of weights, else cuBLAS; k_gemv_swiglu4); attnGrp takes
 	// k_attn_grp instead of k_attn or k_attn_dec for short chunks;
 	// noAttnDec keeps decoding steps (chunks of length 1) on k_attn
 	// instead of k_attn_dec; attnDecKeys forces k_attn_dec's keys per
-	// block (16 or 32; 0: chosen by attnDec); noFlash sends long chunks'
+	// tile (16 or 32; 0: chosen by attnDec) and attnDecTiles its tiles per
+	// block (0: chosen by attnDec); noFlash sends long chunks'
 	// attention to cuBLAS; flashBN64 takes 64-key tiles for head size 256;
-	// noGraph runs decoding steps without recording. The defaults are the
-	// faster on an H200 (docs/performance-gpu.md).
-	attnBlock   int
-	scan16      string
-	softmaxWarp bool
-	noGemv      bool
-	mmaGemv     bool
-	gemvRB      int
-	oldGemv     bool
-	attnGrp     bool
-	noAttnDec   bool
-	attnDecKeys int
-	noFlash     bool
-	flashBN64   bool
-	noGraph     bool
+	// noGraph runs decoding steps without recording; normFold lets
+	// RMSNormMatMul and RMSNormMatMulSwiGLU fold the norm into k_gemv2
+	// (measured slower than k_rmsnorm and the product, so off: without it
+	// they decline and the model runs the two); noDecStore leaves the
+	// decoding step's keys and values to k_kv_store instead of k_attn_dec;
+	// noScanDec runs a decoding step's scan on the chunked kernels instead
+	// of k_scan_dec; noScanDelta makes SelectiveScanDelta decline (dt_proj
+	// then runs as a product before the scan). The defaults are the faster on an H200 (docs/performance-gpu.md).
+	attnBlock    int
+	scan16       string
+	softmaxWarp  bool
+	noGemv       bool
+	mmaGemv      bool
+	gemvRB       int
+	oldRB        bool
+	oldGemv      bool
+	attnGrp      bool
+	noAttnDec    bool
+	attnDecKeys  int
+	attnDecTiles int
+	noFlash      bool
+	flashBN64    bool
+	noGraph      bool
+	normFold     bool
+	noDecStore   bool
+	noScanDec    bool
+	noScanDelta  bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -625,6 +642,14 @@ func (b *Backend) LoadWeight(dt dtype.DType, rows, cols int, data []byte) (kerne
 
 // dim3 is a launch dimension.
 type dim3 [3]int
+
+// boolInt is 1 for true, 0 for false (a kernel's int flag).
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
 
 // grid1 is a 1-D grid covering n items with blocks of bs, capped.
 func grid1(n, bs int) dim3 { return dim3{max(1, min((n+bs-1)/bs, 65535)), 1, 1} }

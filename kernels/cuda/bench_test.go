@@ -617,7 +617,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		set(variant{})
 		return line
 	}
-	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {2816, 2816}, {32064, 2816}} {
+	for _, sh := range [][2]int{{9984, 2816}, {2816, 9984}, {11264, 2816}, {2816, 5632}, {2816, 2816}, {3328, 2816}, {208, 5632}, {5632, 176}, {32064, 2816}} {
 		N, K := sh[0], sh[1]
 		w, err := b.LoadWeight(dtype.BF16, N, K, weightBytes(dtype.BF16, randn(r, N*K, 0.02)))
 		if err != nil {

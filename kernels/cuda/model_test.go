@@ -202,41 +202,7 @@ func TestDecodeGraph(t *testing.T) {
 	// prompts of different lengths; at step 4 the second session is
 	// replaced by a fresh one.
 	decode := func(mm *model.Model, noGraph bool) [][]float32 {
-		g.noGraph = noGraph
-		defer func() { g.noGraph = false }()
-		prompts := []int{600, 37, 513}
-		ss := make([]*model.Session, len(prompts))
-		for i, n := range prompts {
-			ss[i] = mm.NewSession()
-			if err := ss[i].Prefill(ids[:n]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		defer func() {
-			for _, s := range ss {
-				s.Free()
-			}
-		}()
-		var out [][]float32
-		for step := range 8 {
-			if step == 4 {
-				ss[1].Free()
-				ss[1] = mm.NewSession()
-				if err := ss[1].Prefill(ids[100:110]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			next := make([][]int32, len(ss))
-			for i := range next {
-				next[i] = []int32{ids[650+step*3+i]}
-			}
-			lg, err := mm.LogitsBatch(ss, next, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, lg...)
-		}
-		return out
+		return decodeSteps(t, mm, g, ids, []int{600, 37, 513}, noGraph)
 	}
 	direct := decode(m, true)
 	before := g.graph.replays
@@ -258,4 +224,67 @@ func TestDecodeGraph(t *testing.T) {
 			t.Errorf("step %d sequence %d: GPU bf16 vs CPU: %v", i/3, i%3, err)
 		}
 	}
+	// Batch 1, by default (k_attn_dec stores the keys, the scan computes
+	// dt_proj) and with the RMSNorms folded into the products: what the
+	// separate kernels give up to float32 rounding, recorded or not.
+	g.normFold = true
+	one := decodeSteps(t, m, g, ids, []int{600}, false)
+	g.normFold, g.noDecStore, g.noScanDelta, g.noScanDec = false, true, true, true
+	sep := decodeSteps(t, m, g, ids, []int{600}, true)
+	g.noDecStore, g.noScanDelta, g.noScanDec = false, false, false
+	def := decodeSteps(t, m, g, ids, []int{600}, false)
+	want1 := decodeSteps(t, mc, g, ids, []int{600}, false)
+	for i := range one {
+		if err := closeEnough(one[i], sep[i], 1e-4); err != nil {
+			t.Errorf("batch 1 step %d: folded norms vs separate kernels: %v", i, err)
+		}
+		if err := closeEnough(def[i], sep[i], 1e-4); err != nil {
+			t.Errorf("batch 1 step %d: default vs separate kernels: %v", i, err)
+		}
+		if err := closeEnough(one[i], want1[i], 5e-2); err != nil {
+			t.Errorf("batch 1 step %d: GPU bf16 vs CPU: %v", i, err)
+		}
+	}
+}
+
+// decodeSteps runs 8 steps of LogitsBatch over sessions prefilled with
+// prompts of the given lengths (from ids); at step 4 the second session,
+// if any, is replaced by a fresh one. It returns the logits of every
+// sequence of every step.
+func decodeSteps(t *testing.T, mm *model.Model, g *Backend, ids []int32, prompts []int, noGraph bool) [][]float32 {
+
+	g.noGraph = noGraph
+	defer func() { g.noGraph = false }()
+	ss := make([]*model.Session, len(prompts))
+	for i, n := range prompts {
+		ss[i] = mm.NewSession()
+		if err := ss[i].Prefill(ids[:n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, s := range ss {
+			s.Free()
+		}
+	}()
+	var out [][]float32
+	for step := range 8 {
+		if step == 4 && len(ss) > 1 {
+			ss[1].Free()
+			ss[1] = mm.NewSession()
+			if err := ss[1].Prefill(ids[100:110]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := make([][]int32, len(ss))
+		for i := range next {
+			next[i] = []int32{ids[650+step*3+i]}
+		}
+		lg, err := mm.LogitsBatch(ss, next, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, lg...)
+	}
+	return out
 }

@@ -247,30 +247,33 @@ func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
 // weight row, at most 65535 blocks of 8 warps) can take w's rows.
 func oldGemvRows(w *Weight) bool { return w.rows <= 65535*8 }
 
-// gemv2Kernels names k_gemv2 and k_gemv2_swiglu for each rows-per-block.
-var gemv2Kernels = map[int][2]string{
-	1: {"k_gemv2_1", "k_gemv2_swiglu_1"},
-	2: {"k_gemv2_2", "k_gemv2_swiglu_2"},
-	4: {"k_gemv2_4", "k_gemv2_swiglu_4"},
-	8: {"k_gemv2_8", "k_gemv2_swiglu_8"},
+// gemv2Kernels names k_gemv2 and k_gemv2_swiglu for each rows-per-block,
+// then their variants that fold an RMSNorm in (k_gemv2n, k_gemv2n_swiglu).
+var gemv2Kernels = map[int][4]string{
+	1: {"k_gemv2_1", "k_gemv2_swiglu_1", "k_gemv2n_1", "k_gemv2n_swiglu_1"},
+	2: {"k_gemv2_2", "k_gemv2_swiglu_2", "k_gemv2n_2", "k_gemv2n_swiglu_2"},
+	4: {"k_gemv2_4", "k_gemv2_swiglu_4", "k_gemv2n_4", "k_gemv2n_swiglu_4"},
+	8: {"k_gemv2_8", "k_gemv2_swiglu_8", "k_gemv2n_8", "k_gemv2n_swiglu_8"},
 }
 
 // gemvWarpBytes is the least weight bytes gemv2RB wants per warp.
 const gemvWarpBytes = 2560
 
 // gemv2RB picks k_gemv2's rows per block (RB) for nw weights (1, or 2 for
-// the fused gate/up) of k columns: the smallest RB in {1, 2, 4, 8} that
-// gives each warp at least gemvWarpBytes of weights (8 at most), unless
-// gemvRB forces one. A block's 8 warps split the K range of its RB rows,
-// so each warp streams nw·RB·2k/8 bytes.
+// the fused gate/up) of k columns: 4/nw rows (four weight rows
+// of the same bytes per block), more (up to 8) while a warp would stream
+// less than gemvWarpBytes, unless gemvRB forces one. A block's 8 warps
+// split the K range of its RB rows, so each warp streams nw·RB·2k/8
+// bytes.
 //
-// Measured on an H200 (run 8, one row): blocks with less than ~2.5 KB per
-// warp pay their fixed cost (start, one memory latency before the first
-// bytes, the reduction and barrier) too often, and much larger ones
-// balance worse at the end of the grid. 9984×2816: RB 1/2/4/8 30.6, 19.1,
-// 16.4, 18.8 µs; 2816×9984: 17.9, 16.8, 15.9, 16.6; 2816×5632: 11.0, 7.7,
-// 8.2, 7.6; gate/up 2×9984×2816: 37.3, 28.8, 36.0, 40.3. The rule gives
-// RB 4 for K = 2816, 2 for 5632 and 9984, 2 for the fused gate/up.
+// Measured on an H200 (run 10, one row, µs for RB 1/2/4/8): 9984×2816
+// 30.6, 19.1, 16.6, 18.7; 2816×9984 17.9, 16.8, 16.0, 16.7; 11264×2816
+// 34.4, 21.3, 18.0, 21.5; 2816×5632 10.9, 7.7, 8.1, 7.6; 3328×2816 10.1,
+// 6.7, 5.8, 5.8; 208×5632 5.1, 5.0, 4.6, 4.9; 5632×176 13.6, 8.0, 5.9, 5.6;
+// head 32064×2816 93.8, 54.9, 43.0, 52.4; gate/up 2×9984×2816 37.3, 28.8,
+// 36.2, 40.5. Four rows' bytes per block is the best or within 5% of it
+// everywhere; oldRB takes run 8's rule instead (the smallest RB giving a
+// warp gemvWarpBytes: RB 2 for K = 5632 and 9984).
 //
 // RB changes only the speed: every output is summed in the same order
 // whatever RB (cu/gemv.cu), so the results are bitwise the same.
@@ -281,7 +284,14 @@ func (b *Backend) gemv2RB(k, nw int) int {
 		}
 		return b.gemvRB
 	}
-	rb := 1
+	if b.oldRB {
+		rb := 1
+		for rb < 8 && nw*rb*2*k/8 < gemvWarpBytes {
+			rb *= 2
+		}
+		return rb
+	}
+	rb := 4 / nw
 	for rb < 8 && nw*rb*2*k/8 < gemvWarpBytes {
 		rb *= 2
 	}
@@ -374,6 +384,8 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		if b.oldGemv {
 			b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else {
+			b.p.ptr(0) // no norm
+			b.p.f32(0)
 			rb := b.gemv2RB(wt.cols, 1)
 			b.launch(gemv2Kernels[rb][0], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
@@ -466,6 +478,8 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		if b.oldGemv {
 			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else if a.rows > 0 {
+			b.p.ptr(0) // no norm
+			b.p.f32(0)
 			rb := b.gemv2RB(a.cols, 2)
 			b.launch(gemv2Kernels[rb][1], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
@@ -473,6 +487,78 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		return true
 	}
 	return false
+}
+
+// normFits reports whether k_gemv2 (or k_gemv2_swiglu) folds RMSNorm(x)
+// with weight nw into a product by w: with normFold set (off by default:
+// run 9 measured a decoding step at batch 1 3.24 ms with it, 3.02 ms
+// without), where MatMul would run k_gemv2 for x (one row by default, not
+// the old or mma paths), with a
+// [1, K] norm weight whose row is 16-byte aligned.
+func (b *Backend) normFits(x, nw kernels.Mat, w *Weight) bool {
+	return !b.oldGemv && !b.mmaGemv && b.normFold && b.gemvFits(x, w) && nw.Rows == 1 && nw.Cols == w.cols && addr(nw)%16 == 0
+}
+
+// RMSNormMatMul implements kernels.NormedMatMul: where MatMul would run
+// k_gemv2 it computes dst = RMSNorm(x)·wᵀ in one kernel (k_gemv2n), which
+// sums (x ⊙ norm)·wᵀ and the rows' sums of squares from the same loads and
+// scales once at the end (cu/gemv.cu): the result differs from RMSNorm
+// followed by MatMul only by float32 rounding. Elsewhere it does nothing
+// and returns false.
+func (b *Backend) RMSNormMatMul(dst, x, nw kernels.Mat, eps float32, w kernels.Weight) bool {
+	wt := w.(*Weight)
+	if x.Rows == 0 || x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows || !b.normFits(x, nw, wt) {
+		return false
+	}
+	defer b.enter()()
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.mat(x)
+	b.p.ptr(wt.ptr)
+	b.p.i32(wt.rows)
+	b.p.i32(wt.cols)
+	b.p.i32(x.Rows)
+	b.p.i32(wt.kind())
+	b.p.i32(0) // no accumulation
+	b.p.ptr(addr(nw))
+	b.p.f32(eps)
+	rb := b.gemv2RB(wt.cols, 1)
+	b.launch(gemv2Kernels[rb][2], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
+	b.produced(dst, false)
+	return true
+}
+
+// RMSNormMatMulSwiGLU implements kernels.NormedMatMul: dst =
+// SiLU(x̂·w1ᵀ) ⊙ (x̂·w2ᵀ) with x̂ = RMSNorm(x), in one k_gemv2n_swiglu where
+// MatMulSwiGLU would run it; elsewhere it does nothing and returns false.
+func (b *Backend) RMSNormMatMulSwiGLU(dst, x, nw kernels.Mat, eps float32, w1, w2 kernels.Weight) bool {
+	a, c := w1.(*Weight), w2.(*Weight)
+	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
+		return false
+	}
+	if x.Rows == 0 || a.rows == 0 || !b.normFits(x, nw, a) {
+		return false
+	}
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.mat(x)
+	b.p.ptr(a.ptr)
+	b.p.ptr(c.ptr)
+	b.p.i32(a.rows)
+	b.p.i32(a.cols)
+	b.p.i32(x.Rows)
+	b.p.i32(a.kind())
+	b.p.ptr(sh)
+	b.p.i32(ldsh)
+	b.p.i32(kind)
+	b.p.ptr(addr(nw))
+	b.p.f32(eps)
+	rb := b.gemv2RB(a.cols, 2)
+	b.launch(gemv2Kernels[rb][3], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
+	b.produced(dst, sh != 0)
+	return true
 }
 
 // setSeqs fills the sequence table with seqs (at most maxSeq) and returns
@@ -607,6 +693,21 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 			name += "f"
 		}
 	}
+	if b.scanDec(B, C, p.A, N, seqs) {
+		name, grid0 = "k_scan_dec", (4*E+127)/128
+		if !b.fp32 {
+			name += "f"
+		}
+	}
+	b.launchScan(name, grid0, dst, u, delta, B, C, z, p, states, seqs, sh, ldsh, kind, nil)
+}
+
+// launchScan launches scan kernel name (grid0 blocks per sequence) on every
+// group of sequences; dt, when set, is the dt_proj weight k_scan_dec_dtf
+// applies to delta first.
+func (b *Backend) launchScan(name string, grid0 int, dst, u, delta, B, C, z kernels.Mat, p kernels.ScanParams,
+	states []*kernels.MambaState, seqs []kernels.Seq, sh uintptr, ldsh, kind int, dt *Weight) {
+	E, N := u.Cols, B.Cols
 	groups(len(seqs), func(lo, hi int) {
 		if b.setSeqs(seqs[lo:hi]) == 0 {
 			return
@@ -632,9 +733,53 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 		b.p.ptr(sh)
 		b.p.i32(ldsh)
 		b.p.i32(kind)
+		if dt != nil {
+			b.p.ptr(dt.ptr)
+			b.p.i32(dt.cols)
+			b.p.i32(dt.kind())
+		}
 		b.launch(name, dim3{grid0, hi - lo, 1}, dim3{128, 1, 1}, 0)
 	})
 	b.produced(dst, sh != 0)
+}
+
+// SelectiveScanDelta implements kernels.DeltaScan: for a decoding step of
+// at most gemvRows sequences that k_scan_dec takes (bf16 mode, 16 states),
+// k_scan_dec_dtf computes delta = dlow·dtProjᵀ itself (16-bit weights, R a
+// multiple of 8, dlow's rows 16-byte aligned) and runs the scan, one
+// kernel instead of a product and a scan. Elsewhere it does nothing and
+// returns false. (Run 10, Samba_3.8B: one sequence 3.016 ms per step with
+// it, 3.024 without; 16 sequences 4.476 with it, 4.454 without, where each
+// thread group rereads its weight row for every sequence and cuBLAS takes
+// the product; at 2 to 4 rows cuBLAS takes 18 µs for dt_proj.)
+func (b *Backend) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, p kernels.ScanParams,
+	states []*kernels.MambaState, seqs []kernels.Seq) bool {
+	w := dtProj.(*Weight)
+	E, N := u.Cols, B.Cols
+	if b.fp32 || b.noScanDelta || len(seqs) > gemvRows || w.dt == dtype.F32 || w.rows != E || w.cols != dlow.Cols || w.cols%8 != 0 || !aligned4(dlow) ||
+		!b.scanDec(B, C, p.A, N, seqs) {
+		return false
+	}
+	defer b.enter()()
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.launchScan("k_scan_dec_dtf", (4*E+127)/128, dst, u, dlow, B, C, z, p, states, seqs, sh, ldsh, kind, w)
+	return true
+}
+
+// scanDec reports whether a scan runs k_scan_dec, the single-step scan for
+// 16 states (decoding: every sequence has at most one row): it loads A, B
+// and C four floats at a time, so their rows must be 16-byte aligned.
+// noScanDec keeps decoding on the chunked scans.
+func (b *Backend) scanDec(B, C, A kernels.Mat, N int, seqs []kernels.Seq) bool {
+	if b.noScanDec || N != 16 || !aligned4(B) || !aligned4(C) || !aligned4(A) {
+		return false
+	}
+	for _, s := range seqs {
+		if s.Len > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // invFreqTable returns the device table of base^(-2j/headDim), computed on
@@ -674,7 +819,7 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 		b.putSeqs()
 		b.p.i32(x.Rows)
 		b.p.ptr(b.graph.pos())
-		b.launch("k_rope", grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
+		b.launch("k_rope", dim3{grid1(x.Rows, 1)[0], min(nHeads, 65535), 1}, dim3{threads, 1, 1}, 0)
 	})
 	b.produced(x, false)
 }

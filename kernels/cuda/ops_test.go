@@ -236,6 +236,177 @@ func TestMatMulSwiGLU(t *testing.T) {
 	}
 }
 
+// TestRMSNormMatMul checks the products that fold RMSNorm in (k_gemv2n,
+// k_gemv2n_swiglu): equal to RMSNorm followed by the plain product on the
+// same backend up to float32 rounding, bitwise the same for every rows per
+// block, close to the CPU, and refused where they do not apply (so that
+// the model normalises first). The fold is off by default (normFold).
+func TestRMSNormMatMul(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		refs := map[int][2][]float32{} // by shape: the results at the first RB that takes it
+		for _, c := range []struct {
+			M, N, K int
+			dt      dtype.DType
+			pad     int
+		}{{1, 96, 256, dtype.BF16, 0}, {1, 301, 2824, dtype.BF16, 4}, {2, 130, 520, dtype.F16, 0}, {4, 13, 72, dtype.BF16, 4},
+			{1, 7, 8, dtype.BF16, 0}, {3, 1001, 136, dtype.BF16, 0}, {5, 40, 64, dtype.BF16, 0}, {1, 40, 12, dtype.BF16, 0}} {
+			for _, rb := range []int{0, 1, 2, 4, 8} {
+				t.Run(fmt.Sprintf("%dx%dx%d_%s_rb%d", c.M, c.N, c.K, c.dt, rb), func(t *testing.T) {
+					g.gemvRB, g.normFold = rb, true
+					defer func() { g.gemvRB, g.normFold = 0, false }()
+					r := rand.New(rand.NewPCG(11, uint64(c.M*c.N+c.K)))
+					xv := randn(r, c.M*c.K, 2)
+					nv := randn(r, c.K, 1)
+					var wc, wg [2]kernels.Weight
+					for i := range wc {
+						raw := weightBytes(c.dt, randn(r, c.N*c.K, 0.1))
+						wc[i], _ = cb.LoadWeight(c.dt, c.N, c.K, raw)
+						var err error
+						if wg[i], err = g.LoadWeight(c.dt, c.N, c.K, raw); err != nil {
+							t.Fatal(err)
+						}
+					}
+					x := newTwin(cb, g, c.M, c.K, c.pad, xv)
+					nw := newTwin(cb, g, 1, c.K, 0, nv)
+					h := newTwin(cb, g, c.M, c.K, 0, make([]float32, c.M*c.K))
+					const eps = 1e-5
+					// What the model runs without the fold, on the GPU.
+					g.RMSNorm(h.g, x.g, nw.g, eps)
+					plain := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+					g.MatMul(plain.g, h.g, wg[0], false)
+					gated := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+					if !g.MatMulSwiGLU(gated.g, h.g, wg[0], wg[1]) {
+						up := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+						g.MatMul(gated.g, h.g, wg[0], false)
+						g.MatMul(up.g, h.g, wg[1], false)
+						g.SwiGLU(gated.g, gated.g, up.g)
+					}
+					d := newTwin(cb, g, c.M, c.N, 1, make([]float32, c.M*c.N))
+					dg := newTwin(cb, g, c.M, c.N, 0, make([]float32, c.M*c.N))
+					took := g.RMSNormMatMul(d.g, x.g, nw.g, eps, wg[0])
+					tookG := g.RMSNormMatMulSwiGLU(dg.g, x.g, nw.g, eps, wg[0], wg[1])
+					want := !g.fp32 && c.K%8 == 0 && (c.M == 1 || rb != 0 && c.M <= gemvRows)
+					g.normFold = false
+					if g.RMSNormMatMul(d.g, x.g, nw.g, eps, wg[0]) || g.RMSNormMatMulSwiGLU(dg.g, x.g, nw.g, eps, wg[0], wg[1]) {
+						t.Fatal("the fold ran with normFold off")
+					}
+					g.normFold = true
+					if took != want || tookG != want {
+						t.Fatalf("RMSNormMatMul took the product: %v, RMSNormMatMulSwiGLU: %v; want %v", took, tookG, want)
+					}
+					if !took {
+						return
+					}
+					got, gotG := readMat(g, d.g), readMat(g, dg.g)
+					if err := closeEnough(got, readMat(g, plain.g), 2e-6); err != nil {
+						t.Errorf("RMSNormMatMul against RMSNorm + MatMul: %v", err)
+					}
+					if err := closeEnough(gotG, readMat(g, gated.g), 2e-6); err != nil {
+						t.Errorf("RMSNormMatMulSwiGLU against RMSNorm + MatMulSwiGLU: %v", err)
+					}
+					// The order of every sum depends on K only, not on RB.
+					if ref, ok := refs[c.M*1e6+c.N*1e3+c.K]; ok && (!slices.Equal(got, ref[0]) || !slices.Equal(gotG, ref[1])) {
+						t.Errorf("RB %d differs from the default's (not bitwise equal)", rb)
+					} else if !ok {
+						refs[c.M*1e6+c.N*1e3+c.K] = [2][]float32{got, gotG}
+					}
+					// Against the CPU reference (x unrounded, as k_gemv2 takes it).
+					cb.RMSNorm(h.c, x.c, nw.c, eps)
+					cb.MatMul(d.c, h.c, wc[0], false)
+					if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), 1e-5); err != nil {
+						t.Errorf("RMSNormMatMul against the CPU: %v", err)
+					}
+				})
+			}
+		}
+	})
+}
+
+// TestScanDelta checks k_scan_dec_dtf (SelectiveScanDelta: dt_proj inside
+// a decoding step's scan) against dt_proj as a product and the scan on the
+// CPU over three steps, and that it declines what it does not take.
+func TestScanDelta(t *testing.T) {
+	modes(t, func(t *testing.T, g *Backend) {
+		cb := cpu.New()
+		const E, N, R = 203, 16, 24
+		r := rand.New(rand.NewPCG(9, 9))
+		lens := []int{1, 0, 1}
+		type st struct{ c, g *kernels.MambaState }
+		var states []st
+		var sc, sg []*kernels.MambaState
+		for range lens {
+			ssm := randn(r, E*N, 1)
+			mk := func(b kernels.Backend) *kernels.MambaState {
+				s := &kernels.MambaState{Conv: b.Alloc(3 * E), SSM: b.Alloc(E * N)}
+				b.Write(s.SSM, 0, ssm)
+				return s
+			}
+			s := st{mk(cb), mk(g)}
+			states = append(states, s)
+			sc, sg = append(sc, s.c), append(sg, s.g)
+		}
+		aVals := make([]float32, E*N)
+		for i := range aVals {
+			aVals[i] = -float32(math.Exp(r.NormFloat64()))
+		}
+		A := newTwin(cb, g, E, N, 4, aVals)
+		Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
+		DB := newTwin(cb, g, 1, E, 0, randn(r, E, 0.5))
+		raw := weightBytes(dtype.BF16, randn(r, E*R, 0.2))
+		wc, _ := cb.LoadWeight(dtype.BF16, E, R, raw)
+		wg, err := g.LoadWeight(dtype.BF16, E, R, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc := kernels.ScanParams{A: A.c, D: Dv.c, DeltaBias: DB.c}
+		pg := kernels.ScanParams{A: A.g, D: Dv.g, DeltaBias: DB.g}
+		var seqs []kernels.Seq
+		M := 0
+		for _, n := range lens {
+			seqs = append(seqs, kernels.Seq{Row: M, Len: n, Pos: 5})
+			M += n
+		}
+		for step := range 3 {
+			u := newTwin(cb, g, M, E, 1, randn(r, M*E, 1))
+			z := newTwin(cb, g, M, E, 2, randn(r, M*E, 1))
+			dbc := newTwin(cb, g, M, R+2*N, 0, randn(r, M*(R+2*N), 1)) // [δ | B | C] as the model has it
+			delta := newTwin(cb, g, M, E, 0, make([]float32, M*E))
+			y := newTwin(cb, g, M, E, 0, make([]float32, M*E))
+			B, C := func(m kernels.Mat) kernels.Mat { return m.ColSlice(R, R+N) }, func(m kernels.Mat) kernels.Mat { return m.ColSlice(R+N, R+2*N) }
+			cb.MatMul(delta.c, dbc.c.ColSlice(0, R), wc, false)
+			cb.SelectiveScan(y.c, u.c, delta.c, B(dbc.c), C(dbc.c), z.c, pc, sc, seqs)
+			took := g.SelectiveScanDelta(y.g, u.g, dbc.g.ColSlice(0, R), wg, B(dbc.g), C(dbc.g), z.g, pg, sg, seqs)
+			if took != !g.fp32 {
+				t.Fatalf("SelectiveScanDelta took the step: %v (fp32 mode %v)", took, g.fp32)
+			}
+			if !took {
+				return
+			}
+			if err := closeEnough(readMat(g, y.g), readMat(cb, y.c), 1e-5); err != nil {
+				t.Fatalf("step %d output: %v", step, err)
+			}
+			for i, s := range states {
+				if err := closeEnough(readBuf(g, s.g.SSM), readBuf(cb, s.c.SSM), 1e-5); err != nil {
+					t.Fatalf("step %d state %d: %v", step, i, err)
+				}
+			}
+		}
+		// Declined: a chunk longer than one row, R not a multiple of 8.
+		long := []kernels.Seq{{Row: 0, Len: 2}}
+		u := newTwin(cb, g, 2, E, 0, make([]float32, 2*E))
+		dbc := newTwin(cb, g, 2, R+2*N, 0, make([]float32, 2*(R+2*N)))
+		if g.SelectiveScanDelta(u.g, u.g, dbc.g.ColSlice(0, R), wg, dbc.g.ColSlice(R, R+N), dbc.g.ColSlice(R+N, R+2*N), kernels.Mat{}, pg, sg[:1], long) {
+			t.Error("SelectiveScanDelta took a chunk of two rows")
+		}
+		w12, _ := g.LoadWeight(dtype.BF16, E, 12, make([]byte, 2*E*12))
+		one := []kernels.Seq{{Row: 0, Len: 1}}
+		if g.SelectiveScanDelta(u.g, u.g, dbc.g.ColSlice(0, 12), w12, dbc.g.ColSlice(R, R+N), dbc.g.ColSlice(R+N, R+2*N), kernels.Mat{}, pg, sg[:1], one) {
+			t.Error("SelectiveScanDelta took R = 12")
+		}
+	})
+}
+
 func TestEmbed(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
@@ -269,7 +440,9 @@ func TestEmbed(t *testing.T) {
 func TestElementwise(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
-		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}} {
+		// k_rmsnorm keeps rows of up to 4096 values in registers, longer
+		// ones take the loop.
+		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}, {2, 4096}, {3, 5000}} {
 			t.Run(fmt.Sprintf("%dx%d", sz.rows, sz.cols), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(3, uint64(sz.rows*sz.cols)))
 				n := sz.rows * sz.cols
@@ -346,25 +519,41 @@ func TestShadowReuse(t *testing.T) {
 // mambaCase is a batch of sequences for the Mamba operations: per call,
 // the lengths of the sequences (0 skips one).
 type mambaCase struct {
-	name   string
-	E, N   int
-	K      int
-	calls  [][]int
-	scan16 string // scan variant for 16 states
+	name      string
+	E, N      int
+	K         int
+	calls     [][]int
+	scan16    string // scan variant for 16 states
+	noScanDec bool   // decoding steps on the chunked scans
+	bcOff     int    // column of B in the [M, 2N+8] matrix B and C come from (3 if 0)
 }
 
 var mambaCases = []mambaCase{
-	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, ""},
-	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, ""},
-	{"batch scan s4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "s4"},
-	{"batch scan p4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p4"},
-	{"batch scan p8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p8"},
-	{"batch scan p16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p16"},
-	{"batch scan q8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "q8"},
-	{"batch scan q16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "q16"},
-	{"long scan q16", 20, 16, 4, [][]int{{100}, {70}}, "q16"},
-	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, ""},
-	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, ""},
+	{"stream one", 200, 16, 4, [][]int{{5}, {1}, {100}, {3}, {1}}, "", false, 0},
+	{"batch", 72, 16, 4, [][]int{{1, 40, 130}, {1, 1, 1}, {64, 0, 65}}, "", false, 0},
+	{"batch scan s4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "s4", false, 0},
+	{"batch scan p4", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p4", false, 0},
+	{"batch scan p8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p8", false, 0},
+	{"batch scan p16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "p16", false, 0},
+	{"batch scan q8", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "q8", false, 0},
+	{"batch scan q16", 72, 16, 4, [][]int{{1, 40, 130}, {33, 1, 2}}, "q16", false, 0},
+	{"long scan q16", 20, 16, 4, [][]int{{100}, {70}}, "q16", false, 0},
+	{"state8 width2", 40, 8, 2, [][]int{{3, 70}, {1, 2}}, "", false, 0},
+	{"state12 generic", 36, 12, 3, [][]int{{10, 1}, {2, 33}}, "", false, 0},
+	// decoding steps (k_scan_dec: every sequence at most one row, B and C
+	// aligned) and the same on the chunked scan
+	{"decode", 203, 16, 4, [][]int{{1, 1, 1, 1}, {1, 0, 1, 1}, {1, 1, 1, 1}}, "", false, 4},
+	{"decode chunked", 203, 16, 4, [][]int{{1, 1, 1, 1}, {1, 0, 1, 1}}, "", true, 4},
+	{"decode unaligned B", 64, 16, 4, [][]int{{1, 1}, {1, 1}}, "", false, 3},
+}
+
+// maxLen is the longest of seqs.
+func maxLen(seqs []kernels.Seq) int {
+	n := 0
+	for _, s := range seqs {
+		n = max(n, s.Len)
+	}
+	return n
 }
 
 func TestMamba(t *testing.T) {
@@ -372,8 +561,8 @@ func TestMamba(t *testing.T) {
 		cb := cpu.New()
 		for _, mc := range mambaCases {
 			t.Run(mc.name, func(t *testing.T) {
-				g.scan16 = mc.scan16
-				defer func() { g.scan16 = "" }()
+				g.scan16, g.noScanDec = mc.scan16, mc.noScanDec
+				defer func() { g.scan16, g.noScanDec = "", false }()
 				testMamba(t, cb, g, mc)
 			})
 		}
@@ -402,7 +591,7 @@ func testMamba(t *testing.T, cb *cpu.Backend, g *Backend, mc mambaCase) {
 	for i := range aVals {
 		aVals[i] = -float32(math.Exp(r.NormFloat64()))
 	}
-	A := newTwin(cb, g, E, N, 2, aVals)
+	A := newTwin(cb, g, E, N, 4, aVals) // padded rows, 16-byte aligned (k_scan_dec)
 	Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
 	dbias := make([]float32, E)
 	for i := range dbias {
@@ -431,13 +620,20 @@ func testMamba(t *testing.T, cb *cpu.Backend, g *Backend, mc mambaCase) {
 			}
 		}
 		delta := newTwin(cb, g, M, E, 1, randn(r, M*E, 1))
-		bc := newTwin(cb, g, M, 2*N+3, 0, randn(r, M*(2*N+3), 1))
+		o := mc.bcOff
+		if o == 0 {
+			o = 3
+		}
+		bc := newTwin(cb, g, M, 2*N+8, 0, randn(r, M*(2*N+8), 1)) // B at column o, C after it
 		z := newTwin(cb, g, M, E, 2, randn(r, M*E, 1))
 		y := newTwin(cb, g, M, E, 0, make([]float32, M*E))
 		pc := kernels.ScanParams{A: A.c, D: Dv.c, DeltaBias: DB.c}
 		pg := kernels.ScanParams{A: A.g, D: Dv.g, DeltaBias: DB.g}
-		cb.SelectiveScan(y.c, u.c, delta.c, bc.c.ColSlice(3, 3+N), bc.c.ColSlice(3+N, 3+2*N), z.c, pc, sc, seqs)
-		g.SelectiveScan(y.g, u.g, delta.g, bc.g.ColSlice(3, 3+N), bc.g.ColSlice(3+N, 3+2*N), z.g, pg, sg, seqs)
+		if dec := g.scanDec(bc.g.ColSlice(o, o+N), bc.g.ColSlice(o+N, o+2*N), A.g, N, seqs); dec != (N == 16 && !mc.noScanDec && o%4 == 0 && maxLen(seqs) <= 1) {
+			t.Fatalf("call %d: scanDec = %v", ci, dec)
+		}
+		cb.SelectiveScan(y.c, u.c, delta.c, bc.c.ColSlice(o, o+N), bc.c.ColSlice(o+N, o+2*N), z.c, pc, sc, seqs)
+		g.SelectiveScan(y.g, u.g, delta.g, bc.g.ColSlice(o, o+N), bc.g.ColSlice(o+N, o+2*N), z.g, pg, sg, seqs)
 		if err := closeEnough(readMat(g, y.g), readMat(cb, y.c), 1e-5); err != nil {
 			t.Fatalf("call %d SelectiveScan output: %v", ci, err)
 		}
@@ -534,6 +730,8 @@ type attnVariant struct {
 	grp, noFlash, flashBN64 bool
 	noDec                   bool // k_attn for decoding steps
 	decKeys                 int  // k_attn_dec's keys per block (0: its choice)
+	noDecStore              bool // k_kv_store stores the keys of a decoding step, not k_attn_dec
+	decTiles                int  // k_attn_dec's tiles per block (0: its choice)
 }
 
 var attnVariants = []attnVariant{
@@ -543,6 +741,10 @@ var attnVariants = []attnVariant{
 	{name: "k_attn for decoding", noDec: true},
 	{name: "k_attn_dec 16 keys", decKeys: 16},
 	{name: "k_attn_dec 32 keys", decKeys: 32},
+	{name: "k_attn_dec, k_kv_store", noDecStore: true},
+	{name: "k_attn_dec one tile per block", decTiles: 1},
+	{name: "k_attn_dec 2 tiles of 16 keys", decKeys: 16, decTiles: 2},
+	{name: "k_attn_dec 8 tiles, k_kv_store", decTiles: 8, noDecStore: true},
 }
 
 func TestAttention(t *testing.T) {
@@ -557,11 +759,11 @@ func TestAttention(t *testing.T) {
 					t.Run(ac.name, func(t *testing.T) {
 						g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
 						g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
-						g.noAttnDec, g.attnDecKeys = av.noDec, av.decKeys
+						g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = av.noDec, av.decKeys, av.noDecStore, av.decTiles
 						defer func() {
 							g.attnBlock, g.softmaxWarp = 0, false
 							g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
-							g.noAttnDec, g.attnDecKeys = false, 0
+							g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = false, 0, false, 0
 						}()
 						testAttention(t, cb, g, ac)
 					})
@@ -654,13 +856,20 @@ func TestLogProbs(t *testing.T) {
 // (no GPU needed) and that every rows per block has its kernels loaded.
 func TestGemv2RB(t *testing.T) {
 	var b Backend
-	for _, c := range []struct{ k, nw, want int }{
-		{2816, 1, 4}, {5632, 1, 2}, {9984, 1, 2}, {2816, 2, 2}, {176, 1, 8}, {1024, 1, 8}, {8, 2, 8}, {20480, 1, 1},
+	for _, c := range []struct{ k, nw, want, old int }{
+		{2816, 1, 4, 4}, {5632, 1, 4, 2}, {9984, 1, 4, 2}, {2816, 2, 2, 2}, {176, 1, 8, 8}, {1024, 1, 8, 8}, {8, 2, 8, 8},
+		{20480, 1, 4, 1}, {20480, 2, 2, 1},
 	} {
+		b.oldRB = false
 		if got := b.gemv2RB(c.k, c.nw); got != c.want {
 			t.Errorf("gemv2RB(%d, %d) = %d, want %d", c.k, c.nw, got, c.want)
 		}
+		b.oldRB = true
+		if got := b.gemv2RB(c.k, c.nw); got != c.old {
+			t.Errorf("gemv2RB(%d, %d) with oldRB = %d, want %d", c.k, c.nw, got, c.old)
+		}
 	}
+	b.oldRB = false
 	for rb, names := range gemv2Kernels {
 		b.gemvRB = rb
 		if got := b.gemv2RB(2816, 1); got != rb {

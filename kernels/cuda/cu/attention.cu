@@ -141,19 +141,25 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 // nsplit at or below it).
 #define COMBINE_MAX 256
 
-// k_attn_combine merges the nsplit partials of k_attn or k_attn_dec for one
-// (head, query, sequence) block of 256 threads. The splits' weights
-// exp(max_i - max) are computed once, in parallel, into shared memory;
-// then each output dimension sums its partials with independent loads. A
-// split without keys has max -inf, weight 0, and its other values are
-// never read (k_attn_dec does not write them).
+// k_attn_combine merges the nsplit partials of k_attn or k_attn_dec. Block
+// (h·DC + dc, query, sequence) of 256 threads takes COMB_DIMS output
+// dimensions of head h (chunk dc): the splits' weights exp(max_i - max)
+// are computed once per block, in parallel, into shared memory; then thread
+// (dimension d, split group sg) sums the splits sg, sg + COMB_GROUPS, … of
+// its dimension with independent loads, and the COMB_GROUPS group sums are
+// added in a fixed order. A split without keys has max -inf, weight 0, and
+// its other values are never read (k_attn_dec does not write them).
+#define COMB_DIMS 64
+#define COMB_GROUPS 4
 extern "C" __global__ void __launch_bounds__(256)
     k_attn_combine(float* __restrict__ dst, int ldd, const float* __restrict__ part, int H, int hd, int nsplit, Seqs seqs,
                    u16* __restrict__ sh, int ldsh, int shkind) {
     pdl_start();
     __shared__ float s_w[COMBINE_MAX];
+    __shared__ float s_o[COMB_GROUPS][COMB_DIMS];
     __shared__ float red[32];
-    int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
+    int nchunk = (hd + COMB_DIMS - 1) / COMB_DIMS;
+    int h = blockIdx.x / nchunk, dc = blockIdx.x % nchunk, t = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || t >= seqs.len[s]) return; // uniform over the block
     long long orow = seqs.row[s] + t;
     const float* pp = part + (orow * H + h) * nsplit * (hd + 2);
@@ -168,20 +174,23 @@ extern "C" __global__ void __launch_bounds__(256)
         if (w != 0.0f) lsum += pp[(long long)i * (hd + 2) + 1] * w;
     }
     float L = block_sum(lsum, red); // its barriers also publish s_w
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f;
+    int dl = threadIdx.x % COMB_DIMS, sg = threadIdx.x / COMB_DIMS;
+    int d = dc * COMB_DIMS + dl;
+    float o0 = 0.0f, o1 = 0.0f;
+    if (d < hd) {
         const float* col = pp + 2 + d;
-        int i = 0;
-        for (; i + 4 <= nsplit; i += 4) {
-            float w0 = s_w[i], w1 = s_w[i + 1], w2 = s_w[i + 2], w3 = s_w[i + 3];
+        int i = sg;
+        for (; i + COMB_GROUPS < nsplit; i += 2 * COMB_GROUPS) {
+            float w0 = s_w[i], w1 = s_w[i + COMB_GROUPS];
             if (w0 != 0.0f) o0 += w0 * col[(long long)i * (hd + 2)];
-            if (w1 != 0.0f) o1 += w1 * col[(long long)(i + 1) * (hd + 2)];
-            if (w2 != 0.0f) o2 += w2 * col[(long long)(i + 2) * (hd + 2)];
-            if (w3 != 0.0f) o3 += w3 * col[(long long)(i + 3) * (hd + 2)];
+            if (w1 != 0.0f) o1 += w1 * col[(long long)(i + COMB_GROUPS) * (hd + 2)];
         }
-        for (; i < nsplit; i++)
-            if (s_w[i] != 0.0f) o0 += s_w[i] * col[(long long)i * (hd + 2)];
-        float o = ((o0 + o1) + (o2 + o3)) / L;
+        if (i < nsplit && s_w[i] != 0.0f) o0 += s_w[i] * col[(long long)i * (hd + 2)];
+    }
+    s_o[sg][dl] = o0 + o1;
+    __syncthreads();
+    if (sg == 0 && d < hd) {
+        float o = ((s_o[0][dl] + s_o[1][dl]) + (s_o[2][dl] + s_o[3][dl])) / L;
         dst[orow * ldd + h * hd + d] = o;
         shadow(sh, ldsh, shkind, orow, h * hd + d, o);
     }
@@ -215,50 +224,103 @@ __device__ __forceinline__ void ad_copy_wait() {
 #endif
 }
 
+// ad_commit closes this thread's group of copies; ad_wait_prev waits for
+// every group but the last one (the tile being prefetched).
+__device__ __forceinline__ void ad_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void ad_wait_prev() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+#endif
+}
+
+// ad_copy_tile issues this thread's copies of k_attn_dec's tile t (keys
+// kbeg + t·ks …, at most up to P) into buffer t % nbuf: rows r0, r0 +
+// rstep, … of the keys and values, float4 column c4. A key at position j
+// comes from the chunk (k, v rows) when j >= P, else from the ring cache
+// slot j % cp.
+__device__ __forceinline__ void ad_copy_tile(float* s_k, float* s_v, int t, int nbuf, int kbeg, int ks, int ld, int P, int row,
+                                             const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int g,
+                                             int hd, const float* kcache, const float* vcache, int cp, long long kvDim, int r0,
+                                             int rstep, int c4) {
+    if (r0 >= rstep) return;
+    int tb = kbeg + t * ks, nk = min(P - tb + 1, ks);
+    float* bk = s_k + (t % nbuf) * ks * ld;
+    float* bv = s_v + (t % nbuf) * ks * ld;
+    for (int r = r0; r < nk; r += rstep) {
+        int j = tb + r;
+        const float *kr, *vr;
+        if (j >= P) { // the chunk's own key (j == P)
+            long long rr = row + (j - P);
+            kr = k + rr * ldk + g * hd;
+            vr = v + rr * ldv + g * hd;
+        } else {
+            long long o = (long long)(j % cp) * kvDim + g * hd;
+            kr = kcache + o;
+            vr = vcache + o;
+        }
+        ad_copy16(bk + r * ld + c4, kr + c4);
+        ad_copy16(bv + r * ld + c4, vr + c4);
+    }
+}
+
 // k_attn_dec attends one new token per sequence (every chunk has length
 // 1) reading each key and value once for all Hg = H/G ≤ AD_MAXG query heads
 // of a group, in float32 with expf (k_attn's numerics). Grid (nsplit, G,
-// nseq), AD_THREADS threads: block (sp, g, s) takes keys kbeg … kbeg+nk-1
-// with kbeg = first + sp·ks, nk ≤ ks (ks = 16 or 32) of sequence s's
-// window [first, p]; splits past p are empty. The host fixes nsplit from
-// the window or the caches' capacity, never from the positions, which may
-// come from dpos during a recorded step.
+// nseq), AD_THREADS threads: block (sp, g, s) takes keys kbeg … kbeg+nkb-1
+// with kbeg = first + sp·ks·T, nkb ≤ ks·T, of sequence s's window [first,
+// p], in tiles of ks keys (ks = 16 or 32; T tiles per block), splits past p
+// being empty. The host fixes nsplit and T from the window or the caches'
+// capacity, never from the positions, which may come from dpos during a
+// recorded step.
 //
 // Dynamic shared memory (floats; rows padded to ld = hd+4, which keeps the
 // float4 copies 16-byte aligned and puts the rows of 8 consecutive keys in
 // different banks when hd is a multiple of 32):
-//   s_q  [Hg][ld]  the group's query rows        } later s_red
-//   s_k  [ks][ld]  the split's keys              } [AD_THREADS/ks][Hg][ks]
-//   s_v  [ks][ld]  the split's values
-//   s_p  [Hg][ks+1] probabilities (padded: two heads read in one warp
-//                   fall in different banks)
-// 4·(max((Hg+ks)·ld, AD_THREADS·Hg) + ks·ld + Hg·(ks+1)) bytes (adSmem in
-// attention.go). Steps:
-//  1. copy Q, K and V into shared memory, all copies issued before one
-//     wait (AD_THREADS/(hd/4) rows at a time, one float4 column per thread);
+//   s_q   [Hg][ld]            the group's query rows
+//   s_k   [nbuf][ks][ld]      key tiles   } nbuf = 2 when T > 1: tile t+1
+//   s_v   [nbuf][ks][ld]      value tiles } is copied while t is used
+//   s_red [AD_THREADS/ks][Hg][ks]  partial scores of the dimension slices
+//   s_p   [Hg][ks+1]          probabilities (padded: two heads read in one
+//                             warp fall in different banks)
+// 4·(Hg·ld + 2·nbuf·ks·ld + AD_THREADS·Hg + Hg·(ks+1)) bytes (adSmem in
+// attention.go). Per tile:
+//  1. copies (cp.async, issued one tile ahead): AD_THREADS/(hd/4) rows at
+//     a time, one float4 column per thread;
 //  2. partial scores: thread (key j = tid % ks, slice sl = tid / ks) sums
 //     q_h·k_j over the float4 columns sl, sl + AD_THREADS/ks, … for every
 //     head h; a warp's lanes are consecutive keys of one or two slices, so
-//     the query loads are broadcasts and the key rows conflict-free. The
-//     slices' sums go to s_red (over s_q and s_k, which are done with);
+//     the query loads are broadcasts and the key rows conflict-free;
 //  3. per head one warp (lane = key) adds the slices in order, scales,
-//     takes max, exp and sum with shuffles and writes the probabilities;
-//  4. O[h][c…c+3] = Σ_j P[h][j]·V[j][c…c+3]: thread (column c = tid %
-//     (hd/4), head group tid / (hd/4)) keeps AD_HPT float4 accumulators,
-//     one per head of its group (heads hg, hg + groups, …); each value
-//     float4 is read once for all of them.
+//     and updates the head's running max and sum (online softmax: the
+//     earlier tiles' sum and outputs are scaled by exp(old max - new max));
+//  4. O[h][c…c+3] = α_h·O[h][c…c+3] + Σ_j P[h][j]·V[j][c…c+3]: thread
+//     (column c = tid % (hd/4), head group tid / (hd/4)) keeps AD_HPT float4
+//     accumulators, one per head of its group (heads hg, hg + groups, …);
+//     each value float4 is read once for all of them.
 // With nsplit == 1 the block writes dst (and the 16-bit shadow); else its
 // partial (max, sum, unnormalised O) in k_attn's layout, slot ((batch
 // row)*H + h)*nsplit + sp with h = g·Hg + hh, and k_attn_combine finishes.
 // An empty split writes only max = -inf, which k_attn_combine skips.
+//
+// With store set, the block whose keys include ring slot P % cp's current
+// key also writes the new key and value there (k_kv_store's work), once
+// that key's tile is in shared memory: the slot holds key P - cp, which
+// only that block reads (the window's keys are fewer than cp + 2). When
+// P - cp is before the window no block reads the slot and the block with
+// key first writes it.
 extern "C" __global__ void __launch_bounds__(AD_THREADS)
     k_attn_dec(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
                const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc,
                Ptrs vc, Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
-               float* __restrict__ part, int ks) {
+               float* __restrict__ part, int ks, int store, int T) {
     pdl_start();
     extern __shared__ __align__(16) float ad_smem[];
-    __shared__ float s_m[AD_MAXG], s_l[AD_MAXG];
+    __shared__ float s_m[AD_MAXG], s_l[AD_MAXG], s_a[AD_MAXG];
     int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || seqs.len[s] < 1) return;
     int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
@@ -266,8 +328,8 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
     int P = seq_pos(seqs, dpos, s), row = seqs.row[s];
     long long orow = row; // the query's batch row (its chunk has length 1)
     int first = window > 0 ? max(0, P - window + 1) : 0;
-    int kbeg = first + sp * ks, nk = min(P - kbeg + 1, ks);
-    if (nk <= 0) { // only when nsplit > 1: split sp = 0 always has key first
+    int kbeg = first + sp * ks * T, nkb = min(P - kbeg + 1, ks * T);
+    if (nkb <= 0) { // only when nsplit > 1: split sp = 0 always has key first
         for (int hh = tid; hh < Hg; hh += blockDim.x) {
             float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (hd + 2);
             pp[0] = -INF_F;
@@ -275,113 +337,150 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
         }
         return;
     }
+    int ntile = (nkb + ks - 1) / ks, nbuf = T > 1 ? 2 : 1;
     int ld = hd + 4;
     float* s_q = ad_smem;
     float* s_k = s_q + Hg * ld;
-    float* s_red = ad_smem;
-    float* s_v = ad_smem + max((Hg + ks) * ld, AD_THREADS * Hg);
-    float* s_p = s_v + ks * ld;
+    float* s_v = s_k + nbuf * ks * ld;
+    float* s_red = s_v + nbuf * ks * ld;
+    float* s_p = s_red + AD_THREADS * Hg;
+    for (int h = tid; h < Hg; h += AD_THREADS) {
+        s_m[h] = -INF_F;
+        s_l[h] = 0.0f;
+    }
 
-    // 1. Copies. Thread (row r0, column c4) of the rows-per-pass layout.
+    // Thread (row r0, column c4) of the copies' rows-per-pass layout.
     int ncol = hd >> 2, rstep = AD_THREADS / ncol;
     int c4 = (tid % ncol) * 4, r0 = tid / ncol;
+    const float* kcache = (const float*)kc.p[s];
+    const float* vcache = (const float*)vc.p[s];
+    int cp = cap.v[s];
+    long long kvDim = (long long)G * hd;
     if (r0 < rstep) {
         const float* qg = q + orow * ldq + (long long)g * Hg * hd;
         for (int r = r0; r < Hg; r += rstep) ad_copy16(s_q + r * ld + c4, qg + r * hd + c4);
-        const float* kcache = (const float*)kc.p[s];
-        const float* vcache = (const float*)vc.p[s];
-        int cp = cap.v[s];
-        long long kvDim = (long long)G * hd;
-        for (int r = r0; r < nk; r += rstep) {
-            int j = kbeg + r;
-            const float *kr, *vr;
-            if (j >= P) { // the chunk's own key (j == P)
-                long long rr = row + (j - P);
-                kr = k + rr * ldk + g * hd;
-                vr = v + rr * ldv + g * hd;
-            } else {
-                long long o = (long long)(j % cp) * kvDim + g * hd;
-                kr = kcache + o;
-                vr = vcache + o;
-            }
-            ad_copy16(s_k + r * ld + c4, kr + c4);
-            ad_copy16(s_v + r * ld + c4, vr + c4);
-        }
     }
-    ad_copy_wait();
-    __syncthreads();
+    ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+    ad_commit();
 
-    // 2. Partial scores over this thread's slice of the dimensions.
-    int nsl = AD_THREADS / ks;
-    int j = tid % ks, sl = tid / ks;
-    float acc[AD_MAXG];
-#pragma unroll
-    for (int h = 0; h < AD_MAXG; h++) acc[h] = 0.0f;
-    const float* kj = s_k + j * ld;
-    for (int c = sl * 4; c < hd; c += nsl * 4) {
-        float4 kk = *(const float4*)(kj + c);
-#pragma unroll
-        for (int h = 0; h < AD_MAXG; h++) {
-            if (h < Hg) {
-                float4 qq = *(const float4*)(s_q + h * ld + c);
-                float a = acc[h];
-                a = fmaf(qq.x, kk.x, a);
-                a = fmaf(qq.y, kk.y, a);
-                a = fmaf(qq.z, kk.z, a);
-                a = fmaf(qq.w, kk.w, a);
-                acc[h] = a;
-            }
-        }
-    }
-    __syncthreads(); // s_red overwrites s_q and s_k
-#pragma unroll
-    for (int h = 0; h < AD_MAXG; h++)
-        if (h < Hg) s_red[(sl * Hg + h) * ks + j] = acc[h];
-    __syncthreads();
-
-    // 3. Softmax over the split's keys, one warp per head.
-    for (int h = w; h < Hg; h += AD_THREADS / 32) {
-        float x = -INF_F;
-        if (lane < nk) {
-            float d = 0.0f;
-            for (int i = 0; i < nsl; i++) d += s_red[(i * Hg + h) * ks + lane];
-            x = d * scale;
-        }
-        float mx = x;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o));
-        float e = lane < nk ? expf(x - mx) : 0.0f;
-        float sum = e;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
-        if (lane < ks) s_p[h * (ks + 1) + lane] = e;
-        if (lane == 0) {
-            s_m[h] = mx;
-            s_l[h] = sum;
-        }
-    }
-    __syncthreads();
-
-    // 4. O = P·V for this thread's float4 column and heads.
-    if (r0 >= rstep) return; // no further __syncthreads
     int groups = rstep;
     float4 o[AD_HPT];
 #pragma unroll
     for (int u = 0; u < AD_HPT; u++) o[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    for (int jj = 0; jj < nk; jj++) {
-        float4 vv = *(const float4*)(s_v + jj * ld + c4);
-#pragma unroll
-        for (int u = 0; u < AD_HPT; u++) {
-            int h = r0 + u * groups;
-            if (h < Hg) {
-                float pj = s_p[h * (ks + 1) + jj];
-                o[u].x = fmaf(pj, vv.x, o[u].x);
-                o[u].y = fmaf(pj, vv.y, o[u].y);
-                o[u].z = fmaf(pj, vv.z, o[u].z);
-                o[u].w = fmaf(pj, vv.w, o[u].w);
+    int nsl = AD_THREADS / ks;
+    int jw = max(first, P - cp); // the key whose slot the new key takes
+    for (int t = 0; t < ntile; t++) {
+        int tb = kbeg + t * ks, nk = min(P - tb + 1, ks);
+        const float* bk = s_k + (t % nbuf) * ks * ld;
+        const float* bv = s_v + (t % nbuf) * ks * ld;
+        if (t + 1 < ntile) {
+            ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+            ad_commit();
+            ad_wait_prev();
+        } else {
+            ad_copy_wait();
+        }
+        __syncthreads();
+
+        if (store && cp > 0 && jw >= tb && jw < tb + nk) {
+            // Slot P % cp's old key is in shared memory now (or unread).
+            long long off = (long long)(P % cp) * kvDim + g * hd;
+            const float* kr = k + orow * ldk + g * hd;
+            const float* vr = v + orow * ldv + g * hd;
+            float* kd = (float*)kc.p[s] + off;
+            float* vd = (float*)vc.p[s] + off;
+            for (int c = tid * 4; c < hd; c += AD_THREADS * 4) {
+                *(float4*)(kd + c) = *(const float4*)(kr + c);
+                *(float4*)(vd + c) = *(const float4*)(vr + c);
             }
         }
+
+        // 2. Partial scores over this thread's slice of the dimensions.
+        {
+            int j = tid % ks, sl = tid / ks;
+            float acc[AD_MAXG];
+#pragma unroll
+            for (int h = 0; h < AD_MAXG; h++) acc[h] = 0.0f;
+            const float* kj = bk + j * ld;
+            for (int c = sl * 4; c < hd; c += nsl * 4) {
+                float4 kk = *(const float4*)(kj + c);
+#pragma unroll
+                for (int h = 0; h < AD_MAXG; h++) {
+                    if (h < Hg) {
+                        float4 qq = *(const float4*)(s_q + h * ld + c);
+                        float a = acc[h];
+                        a = fmaf(qq.x, kk.x, a);
+                        a = fmaf(qq.y, kk.y, a);
+                        a = fmaf(qq.z, kk.z, a);
+                        a = fmaf(qq.w, kk.w, a);
+                        acc[h] = a;
+                    }
+                }
+            }
+#pragma unroll
+            for (int h = 0; h < AD_MAXG; h++)
+                if (h < Hg) s_red[(sl * Hg + h) * ks + j] = acc[h];
+        }
+        __syncthreads();
+
+        // 3. Online softmax over the tile's keys, one warp per head.
+        for (int h = w; h < Hg; h += AD_THREADS / 32) {
+            float x = -INF_F;
+            if (lane < nk) {
+                float d = 0.0f;
+                for (int i = 0; i < nsl; i++) d += s_red[(i * Hg + h) * ks + lane];
+                x = d * scale;
+            }
+            float mx = x;
+#pragma unroll
+            for (int o2 = 16; o2 > 0; o2 >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o2));
+            float mold = s_m[h], mnew = fmaxf(mold, mx);
+            float e = lane < nk ? expf(x - mnew) : 0.0f;
+            float sum = e;
+#pragma unroll
+            for (int o2 = 16; o2 > 0; o2 >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o2);
+            if (lane < ks) s_p[h * (ks + 1) + lane] = e;
+            if (lane == 0) {
+                float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
+                s_a[h] = alpha;
+                s_m[h] = mnew;
+                s_l[h] = s_l[h] * alpha + sum;
+            }
+        }
+        __syncthreads();
+
+        // 4. O = α·O + P·V for this thread's float4 column and heads.
+        if (r0 < rstep) {
+#pragma unroll
+            for (int u = 0; u < AD_HPT; u++) {
+                int h = r0 + u * groups;
+                if (h < Hg) {
+                    float al = s_a[h];
+                    o[u].x *= al;
+                    o[u].y *= al;
+                    o[u].z *= al;
+                    o[u].w *= al;
+                }
+            }
+            for (int jj = 0; jj < nk; jj++) {
+                float4 vv = *(const float4*)(bv + jj * ld + c4);
+#pragma unroll
+                for (int u = 0; u < AD_HPT; u++) {
+                    int h = r0 + u * groups;
+                    if (h < Hg) {
+                        float pj = s_p[h * (ks + 1) + jj];
+                        o[u].x = fmaf(pj, vv.x, o[u].x);
+                        o[u].y = fmaf(pj, vv.y, o[u].y);
+                        o[u].z = fmaf(pj, vv.z, o[u].z);
+                        o[u].w = fmaf(pj, vv.w, o[u].w);
+                    }
+                }
+            }
+        }
+        __syncthreads(); // the next tile's copy reuses this buffer; s_p, s_a
     }
+
+    if (r0 >= rstep) return;
 #pragma unroll
     for (int u = 0; u < AD_HPT; u++) {
         int h = r0 + u * groups;

@@ -330,3 +330,100 @@ extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
         shadow(sh, ldsh, shkind, r, e, o);
     }
 }
+
+// k_scan_dec{,f} is the scan of a decoding step for 16 states: every
+// sequence has at most one row (blockIdx.y: sequence). Four threads share a
+// channel, each with 4 of its states in registers (float4 loads of the
+// state, A, B and C), and add their y terms with two shuffles; grid
+// (ceil(4E / 128), sequences). The chunked scans stage 32 steps through
+// shared memory, which a single step does not need. FAST as scan_chunked.
+//
+// k_scan_dec_dt{,f} also computes delta = dlow·W_dtᵀ, the dt_proj product
+// that precedes the scan (dlow [rows, R] float32, W_dt [E, R] 16-bit of
+// kind `kind`, R a multiple of 8 with 16-byte aligned rows): the channel's
+// four threads take its weight row's 16-byte chunks in turn (q, q+4, …),
+// sum them in float32 with the activations unrounded (as k_gemv2), and add
+// their partial sums with two shuffles.
+template <bool FAST, bool PROJ>
+__device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
+                                         const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
+                                         const float* __restrict__ C, int ldc, const float* __restrict__ z, int ldz,
+                                         const float* __restrict__ A, int lda, const float* __restrict__ Dv,
+                                         const float* __restrict__ dbias, int E, int row, int len, float* st_, u16* __restrict__ sh,
+                                         int ldsh, int shkind, const u16* __restrict__ Wdt, int R, int kind) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int e = min(i >> 2, E - 1), q = (i & 3) * 4; // clamped channel: the shuffles need every lane
+    bool live = (i >> 2) < E && len > 0;
+    long long r = row;
+    float draw = 0.0f;
+    if (PROJ) {
+        // delta (before its bias) = Σ_k dlow[k]·W_dt[e, k]
+        const uint4* wr = (const uint4*)(Wdt + (long long)e * R);
+        const float* xr = delta + r * lddt;
+        if (live)
+            for (int c = i & 3; c < (R >> 3); c += 4) {
+                float w[8];
+                widen8(__ldg(wr + c), kind, w);
+                float4 a = __ldg((const float4*)(xr + 8 * c)), b = __ldg((const float4*)(xr + 8 * c + 4));
+                float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+                for (int j = 0; j < 8; j++) draw = fmaf(w[j], xv[j], draw);
+            }
+        draw += __shfl_xor_sync(FULL_MASK, draw, 1);
+        draw += __shfl_xor_sync(FULL_MASK, draw, 2);
+    }
+    float ut = 0.0f, dt = 0.0f;
+    float4 h = make_float4(0.0f, 0.0f, 0.0f, 0.0f), a = h, b = h, c = h;
+    float* st = st_ + (long long)e * 16 + q;
+    if (live) {
+        ut = u[r * ldu + e];
+        dt = softplus((PROJ ? draw : delta[r * lddt + e]) + dbias[e]);
+        h = *(const float4*)st;
+        a = *(const float4*)(A + (long long)e * lda + q);
+        b = *(const float4*)(B + r * ldb + q);
+        c = *(const float4*)(C + r * ldc + q);
+    }
+    float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w}, cv[4] = {c.x, c.y, c.z, c.w};
+    float hv[4] = {h.x, h.y, h.z, h.w};
+    float du = dt * ut, y = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        float ea = FAST ? exp2f(dt * (av[k] * 1.4426950408889634f)) : expf(dt * av[k]);
+        hv[k] = ea * hv[k] + du * bv[k];
+        y += hv[k] * cv[k];
+    }
+    y += __shfl_xor_sync(FULL_MASK, y, 1);
+    y += __shfl_xor_sync(FULL_MASK, y, 2);
+    if (!live) return;
+    *(float4*)st = make_float4(hv[0], hv[1], hv[2], hv[3]);
+    if (q == 0) {
+        float gz = z ? silu(z[r * ldz + e]) : 1.0f;
+        float o = (y + Dv[e] * ut) * gz;
+        dst[r * ldd + e] = o;
+        shadow(sh, ldsh, shkind, r, e, o);
+    }
+}
+
+#define SCAN_DEC_ARGS(proj)                                                                                                \
+    dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
+        (float*)ssm.p[blockIdx.y], sh, ldsh, shkind, proj ? Wdt : 0, proj ? R : 0, proj ? kind : 0
+
+extern "C" __global__ void __launch_bounds__(128) k_scan_dec(SCAN_PARAMS) {
+    pdl_start();
+    const u16* Wdt = 0;
+    int R = 0, kind = 0;
+    scan_dec<false, false>(SCAN_DEC_ARGS(false));
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_scan_decf(SCAN_PARAMS) {
+    pdl_start();
+    const u16* Wdt = 0;
+    int R = 0, kind = 0;
+    scan_dec<true, false>(SCAN_DEC_ARGS(false));
+}
+
+// k_scan_dec_dtf: delta is dlow (the x_proj output's first R columns).
+extern "C" __global__ void __launch_bounds__(128) k_scan_dec_dtf(SCAN_PARAMS, const u16* __restrict__ Wdt, int R, int kind) {
+    pdl_start();
+    scan_dec<true, true>(SCAN_DEC_ARGS(true));
+}
