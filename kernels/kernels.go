@@ -213,18 +213,6 @@ type GatedMatMul interface {
 	MatMulSwiGLU(dst, x Mat, w1, w2 Weight) bool
 }
 
-// NormedMatMul is an optional Backend interface for decoding, where the
-// normalisation before a block's first product is a kernel of its own.
-// RMSNormMatMul sets dst = RMSNorm(x)·wᵀ (norm the [1, cols] RMSNorm
-// weight), what RMSNorm into a scratch matrix followed by MatMul computes,
-// without writing the normalised rows; RMSNormMatMulSwiGLU does the same
-// for MatMulSwiGLU. Each reports whether it did the operation; when it
-// returns false it did nothing.
-type NormedMatMul interface {
-	RMSNormMatMul(dst, x, norm Mat, eps float32, w Weight) bool
-	RMSNormMatMulSwiGLU(dst, x, norm Mat, eps float32, w1, w2 Weight) bool
-}
-
 // DeltaScan is an optional Backend interface for decoding, where Mamba's
 // dt_proj is a small product of its own: SelectiveScanDelta does what
 // MatMul(delta, dlow, dtProj, false) followed by SelectiveScan(dst, u,

@@ -209,25 +209,25 @@ func (m *Model) forward(ids []int32, seqs []kernels.Seq, states []*State) kernel
 	be.Embed(x, m.wte, ids) // x = wte[ids], no scaling
 	for _, blk := range m.blocks {
 		for _, mx := range blk.mixers {
-			// x = x + mixer(Norm(x)); the Mamba, attention and MLP mixers
-			// take the norm with their first product (input).
-			in := &input{x: x, h: h, n: mx.norm, eps: eps}
+			// x = x + mixer(Norm(x))
+			m.normalize(h, x, mx.norm, eps)
 			switch {
 			case mx.Kind == Mamba:
-				m.mamba(mx, st, x, in)
+				m.mamba(mx, st, x, h)
 			case mx.diff != nil:
-				m.diffAttention(mx, st, x, in.normed(m))
+				m.diffAttention(mx, st, x, h)
 			case mx.Kind == Attention:
-				m.attention(mx, st, x, in)
+				m.attention(mx, st, x, h)
 			case mx.Kind == MLP:
-				m.mlp(mx.mlp, st, x, in)
+				m.mlp(mx.mlp, st, x, h)
 			case mx.Kind == GMU:
-				m.gmuMix(mx, st, x, in.normed(m))
+				m.gmuMix(mx, st, x, h)
 			}
 		}
 		if blk.mlp != nil {
 			// x = x + MLP(Norm(x))
-			m.mlp(blk.mlp, st, x, &input{x: x, h: h, n: blk.mlpNorm, eps: eps})
+			m.normalize(h, x, blk.mlpNorm, eps)
+			m.mlp(blk.mlp, st, x, h)
 		}
 	}
 	m.normalize(h, x, m.lnF, eps)
@@ -243,31 +243,8 @@ func (m *Model) normalize(dst, x kernels.Mat, n norm, eps float32) {
 	m.be.RMSNorm(dst, x, n.w, eps)
 }
 
-// input is a mixer's input, Norm(x), still to be computed: into h, or by
-// the backend inside the mixer's first product (kernels.NormedMatMul) when
-// it can fold an RMSNorm into it, which saves decoding a kernel per mixer.
-type input struct {
-	x, h kernels.Mat
-	n    norm
-	eps  float32
-}
-
-// normed writes Norm(x) into h and returns h.
-func (in *input) normed(m *Model) kernels.Mat {
-	m.normalize(in.h, in.x, in.n, in.eps)
-	return in.h
-}
-
-// project sets dst = Norm(x)·wᵀ.
-func (m *Model) project(dst kernels.Mat, in *input, w kernels.Weight) {
-	if f, ok := m.be.(kernels.NormedMatMul); ok && in.n.b.Buf == nil && f.RMSNormMatMul(dst, in.x, in.n.w, in.eps, w) {
-		return
-	}
-	m.be.MatMul(dst, in.normed(m), w, false)
-}
-
 // mamba adds the Mamba-1 mixer's output to the residual x.
-func (m *Model) mamba(mx *mixer, st *pass, x kernels.Mat, in *input) {
+func (m *Model) mamba(mx *mixer, st *pass, x, h kernels.Mat) {
 	c, be, w, M := &m.Config, m.be, mx.mamba, st.M
 	E, R, N := c.DInner(), c.MambaDtRank, c.MambaDState
 	ss := make([]*kernels.MambaState, len(st.states))
@@ -275,7 +252,7 @@ func (m *Model) mamba(mx *mixer, st *pass, x kernels.Mat, in *input) {
 		ss[j] = s.mamba[mx.slot]
 	}
 	xz := rows(st.ws.xz, M)
-	m.project(xz, in, w.inProj) // [x | z] = in_proj(Norm(x))
+	be.MatMul(xz, h, w.inProj, false) // [x | z] = in_proj(h)
 	xin, z := xz.ColSlice(0, E), xz.ColSlice(E, 2*E)
 	u := rows(st.ws.u, M)
 	be.MambaConv(u, xin, w.convW, w.convB, ss, st.seqs) // u = SiLU(conv1d(x) + b)
@@ -306,16 +283,16 @@ func (m *Model) mamba(mx *mixer, st *pass, x kernels.Mat, in *input) {
 
 // attention adds the causal (sliding-window or full) attention mixer's
 // output to the residual x.
-func (m *Model) attention(mx *mixer, st *pass, x kernels.Mat, in *input) {
+func (m *Model) attention(mx *mixer, st *pass, x, h kernels.Mat) {
 	c, be, w, M := &m.Config, m.be, mx.attn, st.M
 	H, G, hd := c.NHead, c.NQueryGroups, c.HeadSize
 	caches := make([]*kernels.KVCache, len(st.states))
 	for j, s := range st.states {
 		caches[j] = s.kv[mx.slot]
 	}
-	// One product for the three projections: [q | k | v] = W_qkv Norm(x).
+	// One product for the three projections: [q | k | v] = W_qkv h.
 	qkv := rows(st.ws.qkv, M)
-	m.project(qkv, in, w.qkv)
+	be.MatMul(qkv, h, w.qkv, false)
 	q, k, v := qkv.ColSlice(0, H*hd), qkv.ColSlice(H*hd, (H+G)*hd), qkv.ColSlice((H+G)*hd, (H+2*G)*hd)
 	if !c.NoPE {
 		// The key heads follow the query heads: one rotation covers both.
@@ -328,16 +305,11 @@ func (m *Model) attention(mx *mixer, st *pass, x kernels.Mat, in *input) {
 }
 
 // mlp adds a SwiGLU MLP's output to the residual x:
-// x += down(SiLU(gate·h) ⊙ up·h) with h = Norm(x).
-func (m *Model) mlp(w *swiglu, st *pass, x kernels.Mat, in *input) {
+// x += down(SiLU(gate·h) ⊙ up·h).
+func (m *Model) mlp(w *swiglu, st *pass, x, h kernels.Mat) {
 	be, M, F := m.be, st.M, w.gate.Rows()
 	// Contiguous [M, F] views: the workspace is as wide as the widest MLP.
 	gate, up := kernels.NewMat(st.ws.gate.Buf, M, F), kernels.NewMat(st.ws.up.Buf, M, F)
-	if m.normedGatedMLP(gate, in, w) {
-		be.MatMul(x, gate, w.down, true)
-		return
-	}
-	h := in.normed(m)
 	if !m.gatedMLP(gate, h, w) {
 		be.MatMul(gate, h, w.gate, false)
 		be.MatMul(up, h, w.up, false)

@@ -8,7 +8,7 @@ import (
 )
 
 // This file holds the model's uses of optional backend interfaces
-// (kernels.StepRecorder, kernels.GatedMatMul, kernels.NormedMatMul); a
+// (kernels.StepRecorder, kernels.GatedMatMul, kernels.DeltaScan); a
 // backend without them runs the plain operations.
 
 // run is forward for one batch. When every sequence feeds one token
@@ -45,12 +45,4 @@ func (m *Model) stepKey(states []*State) string {
 func (m *Model) gatedMLP(dst, x kernels.Mat, w *swiglu) bool {
 	g, ok := m.be.(kernels.GatedMatMul)
 	return ok && g.MatMulSwiGLU(dst, x, w.gate, w.up)
-}
-
-// normedGatedMLP sets dst = SiLU(h·w1ᵀ) ⊙ (h·w2ᵀ) with h = RMSNorm(x) in one
-// backend operation when the backend offers one for this shape (not for
-// LayerNorm), and reports whether it did.
-func (m *Model) normedGatedMLP(dst kernels.Mat, in *input, w *swiglu) bool {
-	f, ok := m.be.(kernels.NormedMatMul)
-	return ok && in.n.b.Buf == nil && f.RMSNormMatMulSwiGLU(dst, in.x, in.n.w, in.eps, w.gate, w.up)
 }

@@ -122,8 +122,6 @@ var kernelNames = []string{
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf",
-	"k_gemv2n_1", "k_gemv2n_2", "k_gemv2n_4", "k_gemv2n_8",
-	"k_gemv2n_swiglu_1", "k_gemv2n_swiglu_2", "k_gemv2n_swiglu_4", "k_gemv2n_swiglu_8",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled",
@@ -169,10 +167,7 @@ type Backend struct {
 	// tile (16 or 32; 0: chosen by attnDec) and attnDecTiles its tiles per
 	// block (0: chosen by attnDec); noFlash sends long chunks'
 	// attention to cuBLAS; flashBN64 takes 64-key tiles for head size 256;
-	// noGraph runs decoding steps without recording; normFold lets
-	// RMSNormMatMul and RMSNormMatMulSwiGLU fold the norm into k_gemv2
-	// (measured slower than k_rmsnorm and the product, so off: without it
-	// they decline and the model runs the two); noDecStore leaves the
+	// noGraph runs decoding steps without recording; noDecStore leaves the
 	// decoding step's keys and values to k_kv_store instead of k_attn_dec;
 	// noScanDec runs a decoding step's scan on the chunked kernels instead
 	// of k_scan_dec; noScanDelta makes SelectiveScanDelta decline (dt_proj

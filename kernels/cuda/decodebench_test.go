@@ -86,7 +86,6 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
-		{"RMSNorm folded into the products", func() { g.normFold = true }, func() { g.normFold = false }},
 		{"k_kv_store after k_attn_dec", func() { g.noDecStore = true }, func() { g.noDecStore = false }},
 		{"chunked scan", func() { g.noScanDec, g.noScanDelta = true, true }, func() { g.noScanDec, g.noScanDelta = false, false }},
 		{"dt_proj as a product", func() { g.noScanDelta = true }, func() { g.noScanDelta = false }},

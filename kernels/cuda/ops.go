@@ -247,13 +247,12 @@ func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
 // weight row, at most 65535 blocks of 8 warps) can take w's rows.
 func oldGemvRows(w *Weight) bool { return w.rows <= 65535*8 }
 
-// gemv2Kernels names k_gemv2 and k_gemv2_swiglu for each rows-per-block,
-// then their variants that fold an RMSNorm in (k_gemv2n, k_gemv2n_swiglu).
-var gemv2Kernels = map[int][4]string{
-	1: {"k_gemv2_1", "k_gemv2_swiglu_1", "k_gemv2n_1", "k_gemv2n_swiglu_1"},
-	2: {"k_gemv2_2", "k_gemv2_swiglu_2", "k_gemv2n_2", "k_gemv2n_swiglu_2"},
-	4: {"k_gemv2_4", "k_gemv2_swiglu_4", "k_gemv2n_4", "k_gemv2n_swiglu_4"},
-	8: {"k_gemv2_8", "k_gemv2_swiglu_8", "k_gemv2n_8", "k_gemv2n_swiglu_8"},
+// gemv2Kernels names k_gemv2 and k_gemv2_swiglu for each rows-per-block.
+var gemv2Kernels = map[int][2]string{
+	1: {"k_gemv2_1", "k_gemv2_swiglu_1"},
+	2: {"k_gemv2_2", "k_gemv2_swiglu_2"},
+	4: {"k_gemv2_4", "k_gemv2_swiglu_4"},
+	8: {"k_gemv2_8", "k_gemv2_swiglu_8"},
 }
 
 // gemvWarpBytes is the least weight bytes gemv2RB wants per warp.
@@ -384,8 +383,6 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		if b.oldGemv {
 			b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else {
-			b.p.ptr(0) // no norm
-			b.p.f32(0)
 			rb := b.gemv2RB(wt.cols, 1)
 			b.launch(gemv2Kernels[rb][0], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
@@ -478,8 +475,6 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		if b.oldGemv {
 			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else if a.rows > 0 {
-			b.p.ptr(0) // no norm
-			b.p.f32(0)
 			rb := b.gemv2RB(a.cols, 2)
 			b.launch(gemv2Kernels[rb][1], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
@@ -487,78 +482,6 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		return true
 	}
 	return false
-}
-
-// normFits reports whether k_gemv2 (or k_gemv2_swiglu) folds RMSNorm(x)
-// with weight nw into a product by w: with normFold set (off by default:
-// run 9 measured a decoding step at batch 1 3.24 ms with it, 3.02 ms
-// without), where MatMul would run k_gemv2 for x (one row by default, not
-// the old or mma paths), with a
-// [1, K] norm weight whose row is 16-byte aligned.
-func (b *Backend) normFits(x, nw kernels.Mat, w *Weight) bool {
-	return !b.oldGemv && !b.mmaGemv && b.normFold && b.gemvFits(x, w) && nw.Rows == 1 && nw.Cols == w.cols && addr(nw)%16 == 0
-}
-
-// RMSNormMatMul implements kernels.NormedMatMul: where MatMul would run
-// k_gemv2 it computes dst = RMSNorm(x)·wᵀ in one kernel (k_gemv2n), which
-// sums (x ⊙ norm)·wᵀ and the rows' sums of squares from the same loads and
-// scales once at the end (cu/gemv.cu): the result differs from RMSNorm
-// followed by MatMul only by float32 rounding. Elsewhere it does nothing
-// and returns false.
-func (b *Backend) RMSNormMatMul(dst, x, nw kernels.Mat, eps float32, w kernels.Weight) bool {
-	wt := w.(*Weight)
-	if x.Rows == 0 || x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows || !b.normFits(x, nw, wt) {
-		return false
-	}
-	defer b.enter()()
-	b.p.reset()
-	b.p.mat(dst)
-	b.p.mat(x)
-	b.p.ptr(wt.ptr)
-	b.p.i32(wt.rows)
-	b.p.i32(wt.cols)
-	b.p.i32(x.Rows)
-	b.p.i32(wt.kind())
-	b.p.i32(0) // no accumulation
-	b.p.ptr(addr(nw))
-	b.p.f32(eps)
-	rb := b.gemv2RB(wt.cols, 1)
-	b.launch(gemv2Kernels[rb][2], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
-	b.produced(dst, false)
-	return true
-}
-
-// RMSNormMatMulSwiGLU implements kernels.NormedMatMul: dst =
-// SiLU(x̂·w1ᵀ) ⊙ (x̂·w2ᵀ) with x̂ = RMSNorm(x), in one k_gemv2n_swiglu where
-// MatMulSwiGLU would run it; elsewhere it does nothing and returns false.
-func (b *Backend) RMSNormMatMulSwiGLU(dst, x, nw kernels.Mat, eps float32, w1, w2 kernels.Weight) bool {
-	a, c := w1.(*Weight), w2.(*Weight)
-	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
-		return false
-	}
-	if x.Rows == 0 || a.rows == 0 || !b.normFits(x, nw, a) {
-		return false
-	}
-	defer b.enter()()
-	sh, ldsh, kind := b.shadowOut(dst)
-	b.p.reset()
-	b.p.mat(dst)
-	b.p.mat(x)
-	b.p.ptr(a.ptr)
-	b.p.ptr(c.ptr)
-	b.p.i32(a.rows)
-	b.p.i32(a.cols)
-	b.p.i32(x.Rows)
-	b.p.i32(a.kind())
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
-	b.p.ptr(addr(nw))
-	b.p.f32(eps)
-	rb := b.gemv2RB(a.cols, 2)
-	b.launch(gemv2Kernels[rb][3], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
-	b.produced(dst, sh != 0)
-	return true
 }
 
 // setSeqs fills the sequence table with seqs (at most maxSeq) and returns

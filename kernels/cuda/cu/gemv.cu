@@ -42,10 +42,6 @@
 // flight 4·GV2_LOADS.
 #define GV2_MINB(rb) ((rb) <= 4 ? 4 : 2)
 #define GV2_SWIGLU_MINB(rb) ((rb) <= 2 ? 4 : (rb) == 4 ? 2 : 1)
-// The variants that fold an RMSNorm in hold the rows' sums of squares and
-// the norm weights too: 3 blocks (85 registers) where 4 would spill.
-#define GV2N_MINB(rb) ((rb) <= 4 ? 3 : 2)
-#define GV2N_SWIGLU_MINB(rb) ((rb) <= 2 ? 3 : (rb) == 4 ? 2 : 1)
 
 // ld_weight loads 16 bytes of weights, read once per product: through the
 // read-only path without allocating them in L1, which is left to the
@@ -137,17 +133,9 @@ __device__ __forceinline__ int gv2_index(int lane) {
 // gemv2_partial computes warp w's partial sums for the block's rows:
 // acc[(i·RB + r)·4 + m] += Σ over the warp's chunks of x[m]·Wi[n0+r] for
 // weights i < NW (M ≤ 4; entries m ≥ M stay 0).
-//
-// With NORM the products are RMSNorm(x)·Wᵀ, norm weight nrm: since
-// RMSNorm(x)[k] = scale·x[k]·nrm[k] with one scale per row, the lanes sum
-// (x[k]·nrm[k])·W[n, k] and, from the same x loads, x[k]² into ss[m]; the
-// block then scales each row's sums once (gemv2_norm_scale). Every element
-// of x is loaded by exactly one lane of the block, so each block has the
-// rows' whole sums of squares at no extra memory traffic.
-template <int RB, int NW, bool NORM>
-__device__ __forceinline__ void gemv2_partial(float* acc, float* ss, const float* __restrict__ x, int ldx,
-                                              const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                              int kind, int n0, const float* __restrict__ nrm) {
+template <int RB, int NW>
+__device__ __forceinline__ void gemv2_partial(float* acc, const float* __restrict__ x, int ldx, const u16* __restrict__ W1,
+                                              const u16* __restrict__ W2, int N, int K, int M, int kind, int n0) {
     const int STEPS = GV2_LOADS / (RB * NW) > 0 ? GV2_LOADS / (RB * NW) : 1;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int C = K >> 3;
@@ -180,16 +168,6 @@ __device__ __forceinline__ void gemv2_partial(float* acc, float* ss, const float
                     const float4* xr = (const float4*)(x + (long long)m * ldx) + 2 * ch;
                     float4 a = __ldg(xr), b = __ldg(xr + 1);
                     float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-                    if (NORM) {
-                        const float4* gr = (const float4*)nrm + 2 * ch;
-                        float4 ga = __ldg(gr), gb = __ldg(gr + 1);
-                        float gv[8] = {ga.x, ga.y, ga.z, ga.w, gb.x, gb.y, gb.z, gb.w};
-#pragma unroll
-                        for (int j = 0; j < 8; j++) {
-                            ss[m] = fmaf(xv[j], xv[j], ss[m]);
-                            xv[j] *= gv[j];
-                        }
-                    }
 #pragma unroll
                     for (int i = 0; i < NW; i++)
 #pragma unroll
@@ -231,49 +209,22 @@ __device__ __forceinline__ float gemv2_total(const float (*red)[V], int i) {
     return s;
 }
 
-// gemv2_norm_scale reduces the rows' sums of squares ss[0 … 4) of every
-// lane of the block (a butterfly per warp, then the 8 warps in order) and
-// leaves 1/sqrt(mean + eps) of row m in s_scale[m]; every thread of the
-// block must call it.
-__device__ __forceinline__ void gemv2_norm_scale(float* ss, int K, float eps, float (*s_ss)[4], float* s_scale) {
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-#pragma unroll
-    for (int m = 0; m < 4; m++)
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) ss[m] += __shfl_xor_sync(FULL_MASK, ss[m], o);
-    if (lane == 0)
-#pragma unroll
-        for (int m = 0; m < 4; m++) s_ss[warp][m] = ss[m];
-    __syncthreads();
-    if (threadIdx.x < 4) {
-        float t = s_ss[0][threadIdx.x];
-#pragma unroll
-        for (int w = 1; w < 8; w++) t += s_ss[w][threadIdx.x];
-        s_scale[threadIdx.x] = rsqrtf(t / (float)K + eps);
-    }
-    __syncthreads();
-}
-
-// k_gemv2<RB> computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4, or
-// with NORM Σ_k RMSNorm(x)[m, k]·W[n, k].
-template <int RB, bool NORM>
+// k_gemv2<RB> computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4.
+template <int RB>
 __device__ __forceinline__ void gemv2(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W,
-                                      int N, int K, int M, int kind, int accumulate, const float* __restrict__ nrm, float eps) {
+                                      int N, int K, int M, int kind, int accumulate) {
     const int V = RB * 4;
     __shared__ float red[8][V];
-    __shared__ float s_ss[8][4], s_scale[4];
     const int n0 = blockIdx.x * RB;
-    float acc[V], ss[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 1, NORM>(acc, ss, x, ldx, W, W, N, K, M, kind, n0, nrm);
-    if (NORM) gemv2_norm_scale(ss, K, eps, s_ss, s_scale);
+    gemv2_partial<RB, 1>(acc, x, ldx, W, W, N, K, M, kind, n0);
     gemv2_reduce<V>(acc, red);
     // Thread t = 4·r + m writes output (m, n0 + r).
     int t = threadIdx.x, r = t >> 2, m = t & 3;
     if (t < V && m < M && n0 + r < N) {
         float s = gemv2_total<V>(red, t);
-        if (NORM) s *= s_scale[m];
         float* d = dst + (long long)m * ldd + n0 + r;
         *d = accumulate ? *d + s : s;
     }
@@ -282,57 +233,40 @@ __device__ __forceinline__ void gemv2(float* dst, int ldd, const float* __restri
 // k_gemv2_swiglu<RB> computes dst = SiLU(x·W1ᵀ) ⊙ (x·W2ᵀ) for M ≤ 4 rows,
 // each product as k_gemv2 computes it, and the 16-bit shadow of dst when sh
 // is set (as k_gemv_swiglu4).
-template <int RB, bool NORM>
+template <int RB>
 __device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx,
                                              const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                             int kind, u16* __restrict__ sh, int ldsh, int shkind, const float* __restrict__ nrm,
-                                             float eps) {
+                                             int kind, u16* __restrict__ sh, int ldsh, int shkind) {
     const int V = RB * 8; // gate values, then up values
     __shared__ float red[8][V];
-    __shared__ float s_ss[8][4], s_scale[4];
     const int n0 = blockIdx.x * RB;
-    float acc[V], ss[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 2, NORM>(acc, ss, x, ldx, W1, W2, N, K, M, kind, n0, nrm);
-    if (NORM) gemv2_norm_scale(ss, K, eps, s_ss, s_scale);
+    gemv2_partial<RB, 2>(acc, x, ldx, W1, W2, N, K, M, kind, n0);
     gemv2_reduce<V>(acc, red);
     // Thread t = 4·r + m writes output (m, n0 + r).
     int t = threadIdx.x, r = t >> 2, m = t & 3;
     if (t < RB * 4 && m < M && n0 + r < N) {
-        float gate = gemv2_total<V>(red, t), up = gemv2_total<V>(red, RB * 4 + t);
-        if (NORM) {
-            gate *= s_scale[m];
-            up *= s_scale[m];
-        }
-        float v = silu(gate) * up;
+        float v = silu(gemv2_total<V>(red, t)) * gemv2_total<V>(red, RB * 4 + t);
         dst[(long long)m * ldd + n0 + r] = v;
         shadow(sh, ldsh, shkind, m, n0 + r, v);
     }
 }
 
-// The kernels for each rows per block (the host picks one: gemv2RB in
-// ops.go); the k_gemv2n variants fold RMSNorm(x) in (norm weight nrm).
-#define GEMV2_KERNEL(name, rb, norm, minb)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(256, minb)                                                                     \
-        name(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W, int N, int K, int M,         \
-             int kind, int accumulate, const float* __restrict__ nrm, float eps) {                                              \
-        pdl_start();                                                                                                            \
-        gemv2<rb, norm>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate, nrm, eps);                                              \
+// The kernels for each rows per block (the host picks one: gemv2RB in ops.go).
+#define GEMV2_KERNELS(rb)                                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256, GV2_MINB(rb))                                                             \
+        k_gemv2_##rb(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W, int N, int K, int M, \
+                     int kind, int accumulate) { pdl_start();                                                                                \
+        gemv2<rb>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate);                                                              \
+    }                                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(256, GV2_SWIGLU_MINB(rb))                                                      \
+        k_gemv2_swiglu_##rb(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1, \
+                            const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh,          \
+                            int shkind) { pdl_start();                                                                                       \
+        gemv2_swiglu<rb>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind);                                            \
     }
-#define GEMV2_SWIGLU_KERNEL(name, rb, norm, minb)                                                                              \
-    extern "C" __global__ void __launch_bounds__(256, minb)                                                                     \
-        name(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1,                \
-             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind,             \
-             const float* __restrict__ nrm, float eps) {                                                                        \
-        pdl_start();                                                                                                            \
-        gemv2_swiglu<rb, norm>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind, nrm, eps);                            \
-    }
-#define GEMV2_KERNELS(rb)                                  \
-    GEMV2_KERNEL(k_gemv2_##rb, rb, false, GV2_MINB(rb))                         \
-    GEMV2_KERNEL(k_gemv2n_##rb, rb, true, GV2N_MINB(rb))                        \
-    GEMV2_SWIGLU_KERNEL(k_gemv2_swiglu_##rb, rb, false, GV2_SWIGLU_MINB(rb))    \
-    GEMV2_SWIGLU_KERNEL(k_gemv2n_swiglu_##rb, rb, true, GV2N_SWIGLU_MINB(rb))
 
 GEMV2_KERNELS(1)
 GEMV2_KERNELS(2)
