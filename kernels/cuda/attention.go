@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/sambaeval/sambaeval/kernels"
 )
@@ -71,12 +72,16 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
 		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &tiles, &smem):
 			kernel = "k_attn_dec"
+			if name, mm, ok := b.attnDecMMA(sh, keys, tiles); ok {
+				kernel, ks, smem = name, 16, mm
+			}
 			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
 			b.setDynamicShared(kernel, smem)
 		default:
 			nsplit = b.keySplits(H, longest, hi-lo, keys)
 		}
-		store := kernel == "k_attn_dec" && !b.noDecStore
+		dec := strings.HasPrefix(kernel, "k_attn_dec")
+		store := dec && !b.noDecStore
 		if store {
 			for _, i := range short[lo:hi] {
 				stored[i] = true
@@ -111,10 +116,10 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.p.i32(kind)
 		b.p.i32(nsplit)
 		b.p.ptr(part)
-		switch kernel {
-		case "k_attn":
+		switch {
+		case kernel == "k_attn":
 			b.launch(kernel, dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
-		case "k_attn_dec":
+		case dec:
 			b.p.i32(ks)
 			b.p.i32(boolInt(store))
 			b.p.i32(tiles)
@@ -294,6 +299,37 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 	}
 	*ks, *T, *smem = n, t, adSmem(H/G, hd, n, t)
 	return true
+}
+
+// attnDecMMA names k_attn_decm for a decoding step that k_attn_dec takes
+// with tiles tiles per block, and returns its dynamic shared memory: bf16
+// mode on sm_80 or later, head size 64, 128 or 256, at most 16 query heads
+// per key/value head, at most adMaxSplits splits of 16·tiles keys, unless
+// noDecMMA. Its products are bf16 (as flash attention's for long chunks);
+// k_attn_dec's are float32.
+func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles int) (string, int, bool) {
+	hd, Hg := sh.HeadDim, sh.NHead/sh.NKV
+	if b.fp32 || b.noDecMMA || b.cc < 80 || Hg > 16 || (keys+16*tiles-1)/(16*tiles) > adMaxSplits {
+		return "", 0, false
+	}
+	switch hd {
+	case 64, 128, 256:
+	default:
+		return "", 0, false
+	}
+	nbuf := 1
+	if tiles > 1 {
+		nbuf = 2
+	}
+	smem := 4 * (2*nbuf*16*(hd+4) + 8*16*17 + 16*17)
+	limit := 48 << 10
+	if b.d.cuFuncSetAttribute != 0 && b.smemMax > limit {
+		limit = b.smemMax - 256
+	}
+	if smem > limit {
+		return "", 0, false
+	}
+	return "k_attn_decm" + strconv.Itoa(hd), smem, true
 }
 
 // Grouped decoding attention (k_attn_grp): warps per block, keys per warp

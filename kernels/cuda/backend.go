@@ -94,13 +94,13 @@ func ParseDevice(s string) (Options, error) {
 	return o, nil
 }
 
-//go:embed cu/common.cuh cu/basic.cu cu/gemv.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu cu/sambay.cu
+//go:embed cu/common.cuh cu/basic.cu cu/gemv.cu cu/mamba.cu cu/attention.cu cu/decode.cu cu/flash.cu cu/decattn.cu cu/sambay.cu
 var sources embed.FS
 
 // source returns the kernels' CUDA C source, the files in a fixed order.
 func source() string {
 	var b strings.Builder
-	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/gemv.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu", "cu/sambay.cu"} {
+	for _, f := range []string{"cu/common.cuh", "cu/basic.cu", "cu/gemv.cu", "cu/mamba.cu", "cu/attention.cu", "cu/decode.cu", "cu/flash.cu", "cu/decattn.cu", "cu/sambay.cu"} {
 		s, err := sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded at build time
@@ -121,7 +121,7 @@ var kernelNames = []string{
 	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
-	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf",
+	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled",
@@ -165,7 +165,8 @@ type Backend struct {
 	// noAttnDec keeps decoding steps (chunks of length 1) on k_attn
 	// instead of k_attn_dec; attnDecKeys forces k_attn_dec's keys per
 	// tile (16 or 32; 0: chosen by attnDec) and attnDecTiles its tiles per
-	// block (0: chosen by attnDec); noFlash sends long chunks'
+	// block (0: chosen by attnDec); noDecMMA keeps bf16 decoding steps on
+	// k_attn_dec's float32 products instead of k_attn_decm's tensor cores; noFlash sends long chunks'
 	// attention to cuBLAS; flashBN64 takes 64-key tiles for head size 256;
 	// noGraph runs decoding steps without recording; noDecStore leaves the
 	// decoding step's keys and values to k_kv_store instead of k_attn_dec;
@@ -184,6 +185,7 @@ type Backend struct {
 	noAttnDec    bool
 	attnDecKeys  int
 	attnDecTiles int
+	noDecMMA     bool
 	noFlash      bool
 	flashBN64    bool
 	noGraph      bool

@@ -90,7 +90,9 @@ func TestDecodeBench(t *testing.T) {
 		{"chunked scan", func() { g.noScanDec, g.noScanDelta = true, true }, func() { g.noScanDec, g.noScanDelta = false, false }},
 		{"dt_proj as a product", func() { g.noScanDelta = true }, func() { g.noScanDelta = false }},
 		{"k_gemv2 rows per block by run 8's rule", func() { g.oldRB = true }, func() { g.oldRB = false }},
+		{"k_attn_dec float32 products", func() { g.noDecMMA = true }, func() { g.noDecMMA = false }},
 		{"k_attn_dec one tile per block", func() { g.attnDecTiles = 1 }, func() { g.attnDecTiles = 0 }},
+		{"k_attn_dec 2 tiles per block", func() { g.attnDecTiles = 2 }, func() { g.attnDecTiles = 0 }},
 		{"k_attn_dec 4 tiles per block", func() { g.attnDecTiles = 4 }, func() { g.attnDecTiles = 0 }},
 		{"k_attn_dec 8 tiles per block", func() { g.attnDecTiles = 8 }, func() { g.attnDecTiles = 0 }},
 	}

@@ -742,7 +742,7 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 		b.putSeqs()
 		b.p.i32(x.Rows)
 		b.p.ptr(b.graph.pos())
-		b.launch("k_rope", dim3{grid1(x.Rows, 1)[0], min(nHeads, 65535), 1}, dim3{threads, 1, 1}, 0)
+		b.launch("k_rope", grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
 	})
 	b.produced(x, false)
 }

@@ -41,9 +41,10 @@ extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void*
 // squares in double, as the reference). Rows of at most RMS_CACHE values
 // per thread are loaded once, with every load issued before the sums, and
 // kept in registers for the output (the same sums in the same order as
-// rms_scale). dst may alias x.
-#define RMS_CACHE 16
-extern "C" __global__ void __launch_bounds__(256) k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w,
+// rms_scale); at most 64 registers, so that prefill keeps 4 blocks per
+// multiprocessor. dst may alias x.
+#define RMS_CACHE 12
+extern "C" __global__ void __launch_bounds__(256, 4) k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w,
                                                             int rows, int cols, float eps, u16* __restrict__ sh, int ldsh,
                                                             int shkind) {
     pdl_start();
@@ -53,12 +54,11 @@ extern "C" __global__ void __launch_bounds__(256) k_rmsnorm(float* dst, int ldd,
         const float* xr = x + (long long)r * ldx;
         float* dr = dst + (long long)r * ldd;
         if (cols <= RMS_CACHE * n) {
-            float xv[RMS_CACHE], wv[RMS_CACHE];
+            float xv[RMS_CACHE];
 #pragma unroll
             for (int i = 0; i < RMS_CACHE; i++) {
                 int c = threadIdx.x + i * n;
                 xv[i] = c < cols ? xr[c] : 0.0f;
-                wv[i] = c < cols ? w[c] : 0.0f;
             }
             double ss = 0.0;
 #pragma unroll
@@ -70,7 +70,7 @@ extern "C" __global__ void __launch_bounds__(256) k_rmsnorm(float* dst, int ldd,
             for (int i = 0; i < RMS_CACHE; i++) {
                 int c = threadIdx.x + i * n;
                 if (c < cols) {
-                    float v = xv[i] * scale * wv[i];
+                    float v = xv[i] * scale * w[c];
                     dr[c] = v;
                     shadow(sh, ldsh, shkind, r, c, v);
                 }
@@ -233,11 +233,13 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-// k_rope rotates x in place (GPT-NeoX rotate-half). Block (r, h) rotates
-// head h of row r (grid rows × nHeads: one head per block keeps every
-// thread's loads independent); thread j computes the angle pos*invFreq[j]
-// and its sine and cosine in double, as the reference does, and rotates
-// pair (j, j+half).
+// k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
+// thread j computes the angle pos*invFreq[j] and its sine and cosine in
+// double, as the reference does, once for all heads, and rotates pair
+// (j, j+half) of every head, ROPE_HEADS heads at a time with all their
+// loads issued before the stores (x is written in place, so the compiler
+// could not batch them across heads by itself).
+#define ROPE_HEADS 16
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
                                   int rows, const int* __restrict__ dpos) {
     pdl_start();
@@ -252,15 +254,24 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
         if (s < 0) continue;
         double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
-        for (int h = blockIdx.y; h < nHeads; h += gridDim.y) {
-            float* v = xr + h * headDim;
-            for (int j = threadIdx.x; j < half; j += blockDim.x) {
-                float x1 = v[j], x2 = v[j + half];
-                double sn, cs;
-                sincos(pos * invFreq[j], &sn, &cs);
-                float c = (float)cs, sf = (float)sn;
-                v[j] = x1 * c - x2 * sf;
-                v[j + half] = x2 * c + x1 * sf;
+        for (int j = threadIdx.x; j < half; j += blockDim.x) {
+            double sn, cs;
+            sincos(pos * invFreq[j], &sn, &cs);
+            float c = (float)cs, sf = (float)sn;
+            for (int h0 = 0; h0 < nHeads; h0 += ROPE_HEADS) {
+                float x1[ROPE_HEADS], x2[ROPE_HEADS];
+#pragma unroll
+                for (int i = 0; i < ROPE_HEADS; i++)
+                    if (h0 + i < nHeads) {
+                        x1[i] = xr[(h0 + i) * headDim + j];
+                        x2[i] = xr[(h0 + i) * headDim + j + half];
+                    }
+#pragma unroll
+                for (int i = 0; i < ROPE_HEADS; i++)
+                    if (h0 + i < nHeads) {
+                        xr[(h0 + i) * headDim + j] = x1[i] * c - x2[i] * sf;
+                        xr[(h0 + i) * headDim + j + half] = x2[i] * c + x1[i] * sf;
+                    }
             }
         }
     }

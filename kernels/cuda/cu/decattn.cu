@@ -1,0 +1,248 @@
+// Decoding attention on the tensor cores (bf16 mode): k_attn_decm<HD> is
+// k_attn_dec (attention.cu) with its two products, Q·Kᵀ and P·V, done by
+// mma.sync m16n8k16 in bf16 with float32 accumulators, as flash attention
+// does them for long chunks. The grid, the key tiles (16 keys, T per block,
+// double-buffered float32 copies through cp.async), the online softmax in
+// float32 with expf, the partials for k_attn_combine and the store of the
+// step's key and value are k_attn_dec's.
+//
+// The Hg ≤ 16 query heads of the group are the 16 rows of the mma's A
+// operand (rows past Hg are zero). Q·Kᵀ: the HD/16 steps of 16 dimensions
+// are shared among the 8 warps (warp w takes steps w, w+8, …), each warp
+// keeping its steps' Q fragments in registers for the whole block and
+// writing its partial 16×16 scores to shared memory; the softmax warps add
+// the 8 partials in warp order. P·V: the HD/8 output tiles of 8 dimensions
+// are shared among the warps (w, w+8, …), each warp reading P's 16×16
+// fragment and its tiles' values. Keys past the window are zero in V and
+// zero in P, so that stale shared memory never reaches an output.
+
+#define DM_WARPS 8
+#define DM_KEYS 16
+
+// dm_smem_floats is the dynamic shared memory of k_attn_decm in floats
+// (adSmemMMA in attention.go): key and value tiles [nbuf][16][HD+4], the
+// warps' partial scores [8][16][17], the probabilities [16][17].
+#define DM_LD(hd) ((hd) + 4)
+
+template <int HD>
+__device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
+                                          const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
+                                          int G, int window, float scale, const Seqs& seqs, const Ptrs& kc, const Ptrs& vc,
+                                          const Ints& cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh,
+                                          int shkind, int nsplit, float* __restrict__ part, int store, int T) {
+    extern __shared__ __align__(16) float dm_smem[];
+    __shared__ float s_m[16], s_l[16], s_a[16];
+    const int ld = DM_LD(HD);
+    int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || seqs.len[s] < 1) return;
+    int tid = threadIdx.x, lane = tid & 31, w = tid >> 5, gq = lane >> 2, tq = lane & 3;
+    int Hg = H / G;
+    int P = seq_pos(seqs, dpos, s), row = seqs.row[s];
+    long long orow = row;
+    int first = window > 0 ? max(0, P - window + 1) : 0;
+    int kbeg = first + sp * DM_KEYS * T, nkb = min(P - kbeg + 1, DM_KEYS * T);
+    if (nkb <= 0) {
+        for (int hh = tid; hh < Hg; hh += blockDim.x) {
+            float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (HD + 2);
+            pp[0] = -INF_F;
+            pp[1] = 0.0f;
+        }
+        return;
+    }
+    int ntile = (nkb + DM_KEYS - 1) / DM_KEYS, nbuf = T > 1 ? 2 : 1;
+    float* s_k = dm_smem;
+    float* s_v = s_k + nbuf * DM_KEYS * ld;
+    float* s_red = s_v + nbuf * DM_KEYS * ld; // [8][16][17]
+    float* s_p = s_red + DM_WARPS * 16 * 17;  // [16][17]
+    if (tid < 16) {
+        s_m[tid] = -INF_F;
+        s_l[tid] = 0.0f;
+    }
+    for (int i = tid; i < 16 * 17; i += blockDim.x) s_p[i] = 0.0f; // rows past Hg stay zero
+
+    int ncol = HD / 4, rstep = (DM_WARPS * 32) / ncol;
+    int c4 = (tid % ncol) * 4, r0 = tid / ncol;
+    const float* kcache = (const float*)kc.p[s];
+    const float* vcache = (const float*)vc.p[s];
+    int cp = cap.v[s];
+    long long kvDim = (long long)G * HD;
+    ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
+    ad_commit();
+
+    // This warp's Q fragments (A operand: rows = heads, k = dimensions).
+    const int KS = HD / 16, KPW = (KS + DM_WARPS - 1) / DM_WARPS;
+    unsigned qa[KPW][4];
+    const float* qg = q + orow * ldq + (long long)g * Hg * HD;
+#pragma unroll
+    for (int i = 0; i < KPW; i++) {
+        int kk = w + i * DM_WARPS;
+        int d = 16 * kk + 2 * tq;
+        float2 z2 = make_float2(0.0f, 0.0f);
+        float2 a = z2, b = z2, c = z2, e = z2;
+        if (kk < KS) {
+            if (gq < Hg) {
+                a = *(const float2*)(qg + gq * HD + d);
+                c = *(const float2*)(qg + gq * HD + d + 8);
+            }
+            if (gq + 8 < Hg) {
+                b = *(const float2*)(qg + (gq + 8) * HD + d);
+                e = *(const float2*)(qg + (gq + 8) * HD + d + 8);
+            }
+        }
+        qa[i][0] = pack_bf16(a.x, a.y);
+        qa[i][1] = pack_bf16(b.x, b.y);
+        qa[i][2] = pack_bf16(c.x, c.y);
+        qa[i][3] = pack_bf16(e.x, e.y);
+    }
+    // This warp's output tiles (rows gq, gq+8; dimensions 8·nt + 2tq, +1).
+    const int NT = HD / 8, NPW = NT / DM_WARPS;
+    float o[NPW][4];
+#pragma unroll
+    for (int i = 0; i < NPW; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+
+    int jw = max(first, P - cp);
+    for (int t = 0; t < ntile; t++) {
+        int tb = kbeg + t * DM_KEYS, nk = min(P - tb + 1, DM_KEYS);
+        const float* bk = s_k + (t % nbuf) * DM_KEYS * ld;
+        const float* bv = s_v + (t % nbuf) * DM_KEYS * ld;
+        if (t + 1 < ntile) {
+            ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
+                         rstep, c4);
+            ad_commit();
+            ad_wait_prev();
+        } else {
+            ad_copy_wait();
+        }
+        __syncthreads();
+
+        if (store && cp > 0 && jw >= tb && jw < tb + nk) {
+            long long off = (long long)(P % cp) * kvDim + g * HD;
+            const float* kr = k + orow * ldk + g * HD;
+            const float* vr = v + orow * ldv + g * HD;
+            float* kd = (float*)kc.p[s] + off;
+            float* vd = (float*)vc.p[s] + off;
+            for (int c = tid * 4; c < HD; c += DM_WARPS * 32 * 4) {
+                *(float4*)(kd + c) = *(const float4*)(kr + c);
+                *(float4*)(vd + c) = *(const float4*)(vr + c);
+            }
+        }
+
+        // Partial scores S_w = Q·Kᵀ over this warp's dimension steps.
+        float sc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+        for (int i = 0; i < KPW; i++) {
+            int kk = w + i * DM_WARPS;
+            if (kk < KS) {
+                int d = 16 * kk + 2 * tq;
+#pragma unroll
+                for (int nt = 0; nt < 2; nt++) {
+                    const float* kr = bk + (8 * nt + gq) * ld + d;
+                    float2 lo = *(const float2*)kr, hi = *(const float2*)(kr + 8);
+                    mma_16816<false>(sc[nt], qa[i][0], qa[i][1], qa[i][2], qa[i][3], pack_bf16(lo.x, lo.y),
+                                     pack_bf16(hi.x, hi.y));
+                }
+            }
+        }
+        float* red = s_red + w * 16 * 17;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            int col = 8 * nt + 2 * tq;
+            red[gq * 17 + col] = sc[nt][0];
+            red[gq * 17 + col + 1] = sc[nt][1];
+            red[(gq + 8) * 17 + col] = sc[nt][2];
+            red[(gq + 8) * 17 + col + 1] = sc[nt][3];
+        }
+        __syncthreads();
+
+        // Online softmax over the tile's keys, one warp per head.
+        for (int h = w; h < Hg; h += DM_WARPS) {
+            float x = -INF_F;
+            if (lane < nk) {
+                float dsum = 0.0f;
+#pragma unroll
+                for (int i = 0; i < DM_WARPS; i++) dsum += s_red[(i * 16 + h) * 17 + lane];
+                x = dsum * scale;
+            }
+            float mx = x;
+#pragma unroll
+            for (int o2 = 16; o2 > 0; o2 >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o2));
+            float mold = s_m[h], mnew = fmaxf(mold, mx);
+            float e = lane < nk ? expf(x - mnew) : 0.0f;
+            float sum = e;
+#pragma unroll
+            for (int o2 = 16; o2 > 0; o2 >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o2);
+            if (lane < DM_KEYS) s_p[h * 17 + lane] = e;
+            if (lane == 0) {
+                float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
+                s_a[h] = alpha;
+                s_m[h] = mnew;
+                s_l[h] = s_l[h] * alpha + sum;
+            }
+        }
+        __syncthreads();
+
+        // O = α·O + P·V for this warp's output tiles.
+        unsigned pa0 = pack_bf16(s_p[gq * 17 + 2 * tq], s_p[gq * 17 + 2 * tq + 1]);
+        unsigned pa1 = pack_bf16(s_p[(gq + 8) * 17 + 2 * tq], s_p[(gq + 8) * 17 + 2 * tq + 1]);
+        unsigned pa2 = pack_bf16(s_p[gq * 17 + 2 * tq + 8], s_p[gq * 17 + 2 * tq + 9]);
+        unsigned pa3 = pack_bf16(s_p[(gq + 8) * 17 + 2 * tq + 8], s_p[(gq + 8) * 17 + 2 * tq + 9]);
+        float al0 = gq < Hg ? s_a[gq] : 0.0f, al1 = gq + 8 < Hg ? s_a[gq + 8] : 0.0f;
+        int j0 = 2 * tq, j1 = 2 * tq + 1, j2 = 2 * tq + 8, j3 = 2 * tq + 9;
+#pragma unroll
+        for (int i = 0; i < NPW; i++) {
+            int dcol = 8 * (w + i * DM_WARPS) + gq;
+            float v0 = j0 < nk ? bv[j0 * ld + dcol] : 0.0f, v1 = j1 < nk ? bv[j1 * ld + dcol] : 0.0f;
+            float v2 = j2 < nk ? bv[j2 * ld + dcol] : 0.0f, v3 = j3 < nk ? bv[j3 * ld + dcol] : 0.0f;
+            o[i][0] *= al0;
+            o[i][1] *= al0;
+            o[i][2] *= al1;
+            o[i][3] *= al1;
+            mma_16816<false>(o[i], pa0, pa1, pa2, pa3, pack_bf16(v0, v1), pack_bf16(v2, v3));
+        }
+        __syncthreads(); // the next tile's copy reuses this buffer; s_p, s_a
+    }
+
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        int h = gq + 8 * hr;
+        if (h >= Hg) continue;
+        int head = g * Hg + h;
+        float L = s_l[h];
+        float* pp = part + ((orow * H + head) * nsplit + sp) * (HD + 2);
+        if (nsplit > 1 && w == 0 && tq == 0) {
+            pp[0] = s_m[h];
+            pp[1] = L;
+        }
+#pragma unroll
+        for (int i = 0; i < NPW; i++) {
+            int d = 8 * (w + i * DM_WARPS) + 2 * tq;
+            float a = o[i][2 * hr], b = o[i][2 * hr + 1];
+            if (nsplit > 1) {
+                pp[2 + d] = a;
+                pp[2 + d + 1] = b;
+            } else {
+                a /= L;
+                b /= L;
+                dst[orow * ldd + head * HD + d] = a;
+                dst[orow * ldd + head * HD + d + 1] = b;
+                shadow(sh, ldsh, shkind, orow, head * HD + d, a);
+                shadow(sh, ldsh, shkind, orow, head * HD + d + 1, b);
+            }
+        }
+    }
+}
+
+#define ATTN_DECM(hd)                                                                                                          \
+    extern "C" __global__ void __launch_bounds__(DM_WARPS * 32) k_attn_decm##hd(                                              \
+        float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
+        const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
+        Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
+        float* __restrict__ part, int ks, int store, int T) {                                                                  \
+        pdl_start();                                                                                                           \
+        attn_decm<hd>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,        \
+                      nsplit, part, store, T);                                                                                 \
+    }
+
+ATTN_DECM(64)
+ATTN_DECM(128)
+ATTN_DECM(256)
