@@ -100,29 +100,37 @@ func TestBenchH200(t *testing.T) {
 	type decAttn struct {
 		name       string
 		grp, noDec bool
-		keys       int // k_attn_dec's keys per block (0: its choice)
+		keys       int  // k_attn_dec's keys per tile (0: its choice)
+		tiles      int  // k_attn_dec's tiles per block (0: its choice)
+		fp32       bool // k_attn_dec's float32 products instead of k_attn_decm's bf16 ones
 	}
 	for _, nseq := range []int{1, 16} {
 		var ref []float32
 		line := fmt.Sprintf("attention T=1 × %2d sequences, window 2048, 11 heads of 256:", nseq)
-		for _, da := range []decAttn{{"k_attn", false, true, 0}, {"k_attn_grp", true, true, 0},
-			{"k_attn_dec (default)", false, false, 0}, {"k_attn_dec 16 keys", false, false, 16}, {"k_attn_dec 32 keys", false, false, 32}} {
-			g.attnGrp, g.noAttnDec, g.attnDecKeys = da.grp, da.noDec, da.keys
+		for _, da := range []decAttn{{"k_attn", false, true, 0, 0, true}, {"k_attn_grp", true, true, 0, 0, true},
+			{"k_attn_decm (default)", false, false, 0, 0, false}, {"k_attn_dec float32", false, false, 0, 0, true},
+			{"k_attn_dec 16 keys, 1 tile", false, false, 16, 1, true}, {"k_attn_dec 32 keys", false, false, 32, 1, true},
+			{"k_attn_dec 8 tiles of 16 keys", false, false, 16, 8, true}, {"k_attn_decm 8 tiles", false, false, 0, 8, false}} {
+			g.attnGrp, g.noAttnDec, g.attnDecKeys, g.attnDecTiles, g.noDecMMA = da.grp, da.noDec, da.keys, da.tiles, da.fp32
 			ms, out := g.benchAttention(t, 0, 1, nseq, nil)
 			agree := ""
+			tol := 1e-5
+			if !da.fp32 {
+				tol = 2e-2 // bf16 products
+			}
 			if ref == nil {
 				ref = out
-			} else if err := closeEnough(out, ref, 1e-5); err != nil {
-				agree = " (DIFFERS from k_attn: " + err.Error() + ")"
+			} else if err := closeEnough(out, ref, tol); err != nil {
+				agree = fmt.Sprintf(" (DIFFERS from k_attn by more than %g: %v)", tol, err)
 			} else {
-				agree = " (agrees within 1e-5)"
+				agree = fmt.Sprintf(" (agrees within %g)", tol)
 			}
 			line += fmt.Sprintf(" %s %.3f ms%s;", da.name, ms, agree)
 		}
-		g.attnGrp, g.noAttnDec, g.attnDecKeys = false, false, 0
+		g.attnGrp, g.noAttnDec, g.attnDecKeys, g.attnDecTiles, g.noDecMMA = false, false, 0, 0, false
 		say("%s", strings.TrimSuffix(line, ";"))
 	}
-	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), cuBLAS for more, k_attn_dec",
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), cuBLAS for more, k_attn_decm (bf16 products; 8 tiles of 16 keys from 8 sequences), k_scan_dec (k_scan_dec_dtf up to 4 sequences)",
 		defaultScan16)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
