@@ -112,7 +112,7 @@ func source() string {
 
 // kernelNames lists every kernel the backend loads.
 var kernelNames = []string{
-	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
+	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_rmsnorm_reg", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
 	"k_mamba_conv", "k_conv_state", "k_scan_any",
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",

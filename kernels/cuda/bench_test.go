@@ -1004,7 +1004,25 @@ func (p *profiler) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool 
 	s := p.begin()
 	ok := p.Backend.MatMulSwiGLU(dst, x, w1, w2)
 	if s != 0 {
-		p.end(fmt.Sprintf("MatMulSwiGLU 2x%dx%d", w1.Rows(), w1.Cols()), 4*float64(x.Rows)*float64(w1.Rows())*float64(w1.Cols()), s)
+		if ok {
+			p.end(fmt.Sprintf("MatMulSwiGLU 2x%dx%d", w1.Rows(), w1.Cols()), 4*float64(x.Rows)*float64(w1.Rows())*float64(w1.Cols()), s)
+		} else {
+			p.end("MatMulSwiGLU declined", 0, s)
+		}
+	}
+	return ok
+}
+
+func (p *profiler) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, sp kernels.ScanParams,
+	st []*kernels.MambaState, seqs []kernels.Seq) bool {
+	s := p.begin()
+	ok := p.Backend.SelectiveScanDelta(dst, u, dlow, dtProj, B, C, z, sp, st, seqs)
+	if s != 0 {
+		if ok {
+			p.end("SelectiveScanDelta (dt_proj and scan)", 0, s)
+		} else {
+			p.end("SelectiveScanDelta declined", 0, s)
+		}
 	}
 	return ok
 }

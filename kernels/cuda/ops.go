@@ -143,6 +143,15 @@ func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 	b.produced(dst, false)
 }
 
+// fewRows is the most rows for which RMSNorm and RoPE take their decoding
+// kernels (k_rmsnorm_reg, one head per k_rope block); rmsCache and
+// ropeHeads are RMS_CACHE and ROPE_HEADS of basic.cu.
+const (
+	fewRows   = 64
+	rmsCache  = 16
+	ropeHeads = 16
+)
+
 // RMSNorm implements kernels.Backend.
 func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 	if x.Rows == 0 {
@@ -160,7 +169,11 @@ func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 	b.p.ptr(sh)
 	b.p.i32(ldsh)
 	b.p.i32(kind)
-	b.launch("k_rmsnorm", grid1(x.Rows, 1), dim3{256, 1, 1}, 0)
+	name := "k_rmsnorm"
+	if x.Rows <= fewRows && x.Cols <= rmsCache*256 {
+		name = "k_rmsnorm_reg"
+	}
+	b.launch(name, grid1(x.Rows, 1), dim3{256, 1, 1}, 0)
 	b.produced(dst, sh != 0)
 }
 
@@ -742,7 +755,13 @@ func (b *Backend) RoPE(x kernels.Mat, nHeads, headDim int, base float64, seqs []
 		b.putSeqs()
 		b.p.i32(x.Rows)
 		b.p.ptr(b.graph.pos())
-		b.launch("k_rope", grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
+		// A few rows (decoding): one head per block; else ropeHeads.
+		hpb, gy := ropeHeads, 1
+		if x.Rows <= fewRows {
+			hpb, gy = 1, min(nHeads, 65535)
+		}
+		b.p.i32(hpb)
+		b.launch("k_rope", dim3{grid1(x.Rows, 1)[0], gy, 1}, dim3{threads, 1, 1}, 0)
 	})
 	b.produced(x, false)
 }

@@ -353,9 +353,9 @@ func TestEmbed(t *testing.T) {
 func TestElementwise(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
-		// k_rmsnorm keeps rows of up to 3072 values in registers, longer
-		// ones take the loop.
-		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}, {2, 3072}, {3, 3100}} {
+		// k_rmsnorm_reg takes up to 64 rows of up to 4096 values, k_rmsnorm
+		// the others.
+		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}, {2, 4096}, {3, 5000}, {64, 2816}, {65, 2816}} {
 			t.Run(fmt.Sprintf("%dx%d", sz.rows, sz.cols), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(3, uint64(sz.rows*sz.cols)))
 				n := sz.rows * sz.cols
@@ -561,20 +561,23 @@ func testMamba(t *testing.T, cb *cpu.Backend, g *Backend, mc mambaCase) {
 func TestRoPE(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
-		seqs := []kernels.Seq{{Row: 0, Len: 3, Pos: 0}, {Row: 3, Len: 5, Pos: 1_500_000}, {Row: 8, Len: 2, Pos: 70_000}}
-		// k_rope rotates 16 heads at a time: 12 (Samba_3.8B's q|k) and 35
-		// heads take one and three rounds.
-		for _, sh := range []struct{ heads, hd int }{{3, 64}, {1, 256}, {2, 6}, {12, 256}, {35, 32}} {
-			t.Run(fmt.Sprintf("%dx%d", sh.heads, sh.hd), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(6, uint64(sh.hd)))
-				const rows = 12 // rows 10, 11 belong to no sequence and stay
-				x := newTwin(cb, g, rows, sh.heads*sh.hd, 7, randn(r, rows*sh.heads*sh.hd, 1))
-				cb.RoPE(x.c, sh.heads, sh.hd, 10000, seqs)
-				g.RoPE(x.g, sh.heads, sh.hd, 10000, seqs)
-				if err := closeEnough(readMat(g, x.g), readMat(cb, x.c), 1e-6); err != nil {
-					t.Fatal(err)
-				}
-			})
+		// k_rope takes one head per block for up to 64 rows (decoding),
+		// else 16 heads at a time: 12 heads (Samba_3.8B's q|k) and 35 take
+		// one and three rounds. The last two rows belong to no sequence
+		// and stay.
+		for _, rows := range []int{12, 100} {
+			seqs := []kernels.Seq{{Row: 0, Len: 3, Pos: 0}, {Row: 3, Len: 5, Pos: 1_500_000}, {Row: 8, Len: rows - 10, Pos: 70_000}}
+			for _, sh := range []struct{ heads, hd int }{{3, 64}, {1, 256}, {2, 6}, {12, 256}, {35, 32}} {
+				t.Run(fmt.Sprintf("%drows_%dx%d", rows, sh.heads, sh.hd), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(6, uint64(sh.hd)))
+					x := newTwin(cb, g, rows, sh.heads*sh.hd, 7, randn(r, rows*sh.heads*sh.hd, 1))
+					cb.RoPE(x.c, sh.heads, sh.hd, 10000, seqs)
+					g.RoPE(x.g, sh.heads, sh.hd, 10000, seqs)
+					if err := closeEnough(readMat(g, x.g), readMat(cb, x.c), 1e-6); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
 		}
 	})
 }

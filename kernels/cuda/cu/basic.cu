@@ -38,50 +38,60 @@ extern "C" __global__ void k_embed(float* __restrict__ dst, int ldd, const void*
 }
 
 // k_rmsnorm: one block per row; the scale comes from rms_scale (sum of
-// squares in double, as the reference). Rows of at most RMS_CACHE values
-// per thread are loaded once, with every load issued before the sums, and
-// kept in registers for the output (the same sums in the same order as
-// rms_scale); at most 64 registers, so that prefill keeps 4 blocks per
-// multiprocessor. dst may alias x.
-#define RMS_CACHE 12
-extern "C" __global__ void __launch_bounds__(256, 4) k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w,
-                                                            int rows, int cols, float eps, u16* __restrict__ sh, int ldsh,
-                                                            int shkind) {
+// squares in double, as the reference). dst may alias x.
+extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows,
+                                     int cols, float eps, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
+    __shared__ double red[32];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + (long long)r * ldx;
+        float scale = rms_scale(xr, cols, eps, red);
+        float* dr = dst + (long long)r * ldd;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            float v = xr[c] * scale * w[c];
+            dr[c] = v;
+            shadow(sh, ldsh, shkind, r, c, v);
+        }
+    }
+}
+
+// k_rmsnorm_reg is k_rmsnorm for rows of at most RMS_CACHE values per
+// thread, which it loads once, every load issued before the sums, and
+// keeps in registers for the output (the same sums in the same order as
+// rms_scale, so the same results). Decoding steps (a few rows, one block
+// each) wait on these loads; prefill runs k_rmsnorm, whose blocks use
+// fewer registers.
+#define RMS_CACHE 16
+extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int ldd, const float* x, int ldx,
+                                                                const float* __restrict__ w, int rows, int cols, float eps,
+                                                                u16* __restrict__ sh, int ldsh, int shkind) {
     pdl_start();
     __shared__ double red[32];
     const int n = blockDim.x;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
         float* dr = dst + (long long)r * ldd;
-        if (cols <= RMS_CACHE * n) {
-            float xv[RMS_CACHE];
+        float xv[RMS_CACHE], wv[RMS_CACHE];
 #pragma unroll
-            for (int i = 0; i < RMS_CACHE; i++) {
-                int c = threadIdx.x + i * n;
-                xv[i] = c < cols ? xr[c] : 0.0f;
-            }
-            double ss = 0.0;
-#pragma unroll
-            for (int i = 0; i < RMS_CACHE; i++)
-                if (threadIdx.x + i * n < cols) ss = fma((double)xv[i], (double)xv[i], ss);
-            ss = block_sum_d(ss, red);
-            float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
-#pragma unroll
-            for (int i = 0; i < RMS_CACHE; i++) {
-                int c = threadIdx.x + i * n;
-                if (c < cols) {
-                    float v = xv[i] * scale * w[c];
-                    dr[c] = v;
-                    shadow(sh, ldsh, shkind, r, c, v);
-                }
-            }
-            continue;
+        for (int i = 0; i < RMS_CACHE; i++) {
+            int c = threadIdx.x + i * n;
+            xv[i] = c < cols ? xr[c] : 0.0f;
+            wv[i] = c < cols ? w[c] : 0.0f;
         }
-        float scale = rms_scale(xr, cols, eps, red);
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-            float v = xr[c] * scale * w[c];
-            dr[c] = v;
-            shadow(sh, ldsh, shkind, r, c, v);
+        double ss = 0.0;
+#pragma unroll
+        for (int i = 0; i < RMS_CACHE; i++)
+            if (threadIdx.x + i * n < cols) ss = fma((double)xv[i], (double)xv[i], ss);
+        ss = block_sum_d(ss, red);
+        float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+#pragma unroll
+        for (int i = 0; i < RMS_CACHE; i++) {
+            int c = threadIdx.x + i * n;
+            if (c < cols) {
+                float v = xv[i] * scale * wv[i];
+                dr[c] = v;
+                shadow(sh, ldsh, shkind, r, c, v);
+            }
         }
     }
 }
@@ -233,15 +243,17 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-// k_rope rotates x in place (GPT-NeoX rotate-half). One block per row;
-// thread j computes the angle pos*invFreq[j] and its sine and cosine in
-// double, as the reference does, once for all heads, and rotates pair
-// (j, j+half) of every head, ROPE_HEADS heads at a time with all their
-// loads issued before the stores (x is written in place, so the compiler
-// could not batch them across heads by itself).
+// k_rope rotates x in place (GPT-NeoX rotate-half). Block (r, y) takes row
+// r and heads [y·hpb, (y+1)·hpb) (hpb ≤ ROPE_HEADS heads per block); thread
+// j computes the angle pos*invFreq[j] and its sine and cosine in double, as
+// the reference does, once for the block's heads, and rotates pair (j,
+// j+half) of each, every load issued before the stores (x is written in
+// place, so the compiler could not batch them across heads by itself).
+// Decoding steps take one head per block (more blocks for a few rows),
+// prefill ROPE_HEADS (one angle for many heads).
 #define ROPE_HEADS 16
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
-                                  int rows, const int* __restrict__ dpos) {
+                                  int rows, const int* __restrict__ dpos, int hpb) {
     pdl_start();
     int half = headDim / 2;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -254,21 +266,22 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
         if (s < 0) continue;
         double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
-        for (int j = threadIdx.x; j < half; j += blockDim.x) {
-            double sn, cs;
-            sincos(pos * invFreq[j], &sn, &cs);
-            float c = (float)cs, sf = (float)sn;
-            for (int h0 = 0; h0 < nHeads; h0 += ROPE_HEADS) {
+        for (int h0 = blockIdx.y * hpb; h0 < nHeads; h0 += gridDim.y * hpb) {
+            int nh = min(hpb, nHeads - h0);
+            for (int j = threadIdx.x; j < half; j += blockDim.x) {
+                double sn, cs;
+                sincos(pos * invFreq[j], &sn, &cs);
+                float c = (float)cs, sf = (float)sn;
                 float x1[ROPE_HEADS], x2[ROPE_HEADS];
 #pragma unroll
                 for (int i = 0; i < ROPE_HEADS; i++)
-                    if (h0 + i < nHeads) {
+                    if (i < nh) {
                         x1[i] = xr[(h0 + i) * headDim + j];
                         x2[i] = xr[(h0 + i) * headDim + j + half];
                     }
 #pragma unroll
                 for (int i = 0; i < ROPE_HEADS; i++)
-                    if (h0 + i < nHeads) {
+                    if (i < nh) {
                         xr[(h0 + i) * headDim + j] = x1[i] * c - x2[i] * sf;
                         xr[(h0 + i) * headDim + j + half] = x2[i] * c + x1[i] * sf;
                     }
