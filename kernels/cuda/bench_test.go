@@ -28,17 +28,8 @@ func TestBenchH200(t *testing.T) {
 		t.Skip("set SAMBAEVAL_CUDA_BENCH=1 to run the GPU benchmark")
 	}
 	g := gpu(t, false)
-	out := &strings.Builder{}
-	say := func(format string, a ...any) {
-		line := fmt.Sprintf(format, a...)
-		fmt.Println(line)
-		out.WriteString(line + "\n")
-	}
-	defer func() {
-		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
-			os.WriteFile(p, []byte(out.String()), 0o644)
-		}
-	}()
+	say, flush := benchLog()
+	defer flush()
 	say("device: %s", g.Name())
 
 	gemmRate := g.benchGemm(t, 8192, 20)
@@ -161,14 +152,7 @@ func TestBenchH200(t *testing.T) {
 		float64(params)/1e9, float64(nonEmb)/1e9, genTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	_, total, _ := g.MemInfo()
 
-	r := rand.New(rand.NewPCG(38, 1))
-	randomIDs := func(n int) []int32 {
-		ids := make([]int32, n)
-		for i := range ids {
-			ids[i] = int32(r.IntN(cfg.VocabSize))
-		}
-		return ids
-	}
+	randomIDs := randomTokens(cfg.VocabSize)
 	sync := func() {
 		if err := g.Synchronize(); err != nil {
 			t.Fatal(err)

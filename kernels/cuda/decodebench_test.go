@@ -29,17 +29,8 @@ func TestDecodeBench(t *testing.T) {
 		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run the decoding benchmark")
 	}
 	g := gpu(t, false)
-	out := &strings.Builder{}
-	say := func(format string, a ...any) {
-		line := fmt.Sprintf(format, a...)
-		fmt.Println(line)
-		out.WriteString(line + "\n")
-	}
-	defer func() {
-		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
-			os.WriteFile(p, []byte(out.String()), 0o644)
-		}
-	}()
+	say, flush := benchLog()
+	defer flush()
 	copyBW := g.benchCopy(t, 1<<30, 20)
 	say("device: %s; device-to-device copy of 1 GiB: %.0f GB/s", g.Name(), copyBW/1e9)
 	if os.Getenv("SAMBAEVAL_DECODE_GEMV") == "1" {
@@ -63,14 +54,7 @@ func TestDecodeBench(t *testing.T) {
 	runtime.GC()
 	weightBytes := float64(2 * cfg.ParamCount())
 	bound := copyBW / weightBytes
-	r := rand.New(rand.NewPCG(38, 1))
-	randomIDs := func(n int) []int32 {
-		ids := make([]int32, n)
-		for i := range ids {
-			ids[i] = int32(r.IntN(cfg.VocabSize))
-		}
-		return ids
-	}
+	randomIDs := randomTokens(cfg.VocabSize)
 	profile := os.Getenv("SAMBAEVAL_CUDA_PROFILE_RANGE") == "1"
 	batches := []int{1, 16}
 	if b := os.Getenv("SAMBAEVAL_DECODE_BATCH"); b != "" {
@@ -165,4 +149,34 @@ func median(xs []float64) float64 {
 		return xs[n/2]
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// benchLog returns say, which prints a line and keeps it, and flush, which
+// writes the kept lines to $SAMBAEVAL_BENCH_OUT when set.
+func benchLog() (say func(format string, a ...any), flush func()) {
+	out := &strings.Builder{}
+	say = func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		fmt.Println(line)
+		out.WriteString(line + "\n")
+	}
+	flush = func() {
+		if p := os.Getenv("SAMBAEVAL_BENCH_OUT"); p != "" {
+			os.WriteFile(p, []byte(out.String()), 0o644)
+		}
+	}
+	return say, flush
+}
+
+// randomTokens returns a generator of uniform random token ids below vocab
+// (seeded: the same sequence in every run).
+func randomTokens(vocab int) func(n int) []int32 {
+	r := rand.New(rand.NewPCG(38, 1))
+	return func(n int) []int32 {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(r.IntN(vocab))
+		}
+		return ids
+	}
 }

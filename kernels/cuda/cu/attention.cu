@@ -268,6 +268,84 @@ __device__ __forceinline__ void ad_copy_tile(float* s_k, float* s_v, int t, int 
     }
 }
 
+// ad_next_tile issues the copies of tile t+1 (if any) and waits for tile
+// t's, then synchronises the block: k_attn_dec's and k_attn_decm's double
+// buffering.
+__device__ __forceinline__ void ad_next_tile(float* s_k, float* s_v, int t, int ntile, int nbuf, int kbeg, int ks, int ld,
+                                             int P, int row, const float* __restrict__ k, int ldk, const float* __restrict__ v,
+                                             int ldv, int g, int hd, const float* kcache, const float* vcache, int cp,
+                                             long long kvDim, int r0, int rstep, int c4) {
+    if (t + 1 < ntile) {
+        ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_commit();
+        ad_wait_prev();
+    } else {
+        ad_copy_wait();
+    }
+    __syncthreads();
+}
+
+// ad_store_kv writes the step's key and value rows (group g of the chunk's
+// row orow) into ring slot P % cp of the caches, k_kv_store's work: the
+// caller's block does it once the slot's old key (P - cp, the only key
+// that maps there, read by this block alone) is in shared memory.
+__device__ __forceinline__ void ad_store_kv(float* kcache, float* vcache, const float* __restrict__ k, int ldk,
+                                            const float* __restrict__ v, int ldv, long long orow, int P, int cp, long long kvDim,
+                                            int g, int hd) {
+    long long off = (long long)(P % cp) * kvDim + g * hd;
+    const float* kr = k + orow * ldk + g * hd;
+    const float* vr = v + orow * ldv + g * hd;
+    for (int c = threadIdx.x * 4; c < hd; c += blockDim.x * 4) {
+        *(float4*)(kcache + off + c) = *(const float4*)(kr + c);
+        *(float4*)(vcache + off + c) = *(const float4*)(vr + c);
+    }
+}
+
+// ad_softmax_tile is the online softmax of one key tile, one warp per head:
+// lane j < nk adds the nparts partial scores of key j (s_red[i·partStride +
+// h·rowStride + j], in order), scales, and the warp updates the head's
+// running max s_m and sum s_l, leaving the tile's probabilities in s_p[h]
+// (row stride ks + 1; keys past nk 0) and the factor exp(old max - new max)
+// that rescales the earlier outputs in s_a.
+__device__ __forceinline__ void ad_softmax_tile(const float* s_red, int nparts, int partStride, int rowStride, float* s_p,
+                                                int ks, float* s_m, float* s_l, float* s_a, int Hg, int nk, float scale) {
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int h = w; h < Hg; h += nw) {
+        float x = -INF_F;
+        if (lane < nk) {
+            float d = 0.0f;
+            for (int i = 0; i < nparts; i++) d += s_red[i * partStride + h * rowStride + lane];
+            x = d * scale;
+        }
+        float mx = x;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o));
+        float mold = s_m[h], mnew = fmaxf(mold, mx);
+        float e = lane < nk ? expf(x - mnew) : 0.0f;
+        float sum = e;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
+        if (lane < ks) s_p[h * (ks + 1) + lane] = e;
+        if (lane == 0) {
+            float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
+            s_a[h] = alpha;
+            s_m[h] = mnew;
+            s_l[h] = s_l[h] * alpha + sum;
+        }
+    }
+}
+
+// ad_empty_split writes the partials of a split without keys (max -inf,
+// which k_attn_combine skips).
+__device__ __forceinline__ void ad_empty_split(float* __restrict__ part, long long orow, int H, int g, int Hg, int nsplit, int sp,
+                                               int hd) {
+    for (int hh = threadIdx.x; hh < Hg; hh += blockDim.x) {
+        float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (hd + 2);
+        pp[0] = -INF_F;
+        pp[1] = 0.0f;
+    }
+}
+
 // k_attn_dec attends one new token per sequence (every chunk has length
 // 1) reading each key and value once for all Hg = H/G ≤ AD_MAXG query heads
 // of a group, in float32 with expf (k_attn's numerics). Grid (nsplit, G,
@@ -330,11 +408,7 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
     int first = window > 0 ? max(0, P - window + 1) : 0;
     int kbeg = first + sp * ks * T, nkb = min(P - kbeg + 1, ks * T);
     if (nkb <= 0) { // only when nsplit > 1: split sp = 0 always has key first
-        for (int hh = tid; hh < Hg; hh += blockDim.x) {
-            float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (hd + 2);
-            pp[0] = -INF_F;
-            pp[1] = 0.0f;
-        }
+        ad_empty_split(part, orow, H, g, Hg, nsplit, sp, hd);
         return;
     }
     int ntile = (nkb + ks - 1) / ks, nbuf = T > 1 ? 2 : 1;
@@ -373,27 +447,9 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
         int tb = kbeg + t * ks, nk = min(P - tb + 1, ks);
         const float* bk = s_k + (t % nbuf) * ks * ld;
         const float* bv = s_v + (t % nbuf) * ks * ld;
-        if (t + 1 < ntile) {
-            ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
-            ad_commit();
-            ad_wait_prev();
-        } else {
-            ad_copy_wait();
-        }
-        __syncthreads();
-
-        if (store && cp > 0 && jw >= tb && jw < tb + nk) {
-            // Slot P % cp's old key is in shared memory now (or unread).
-            long long off = (long long)(P % cp) * kvDim + g * hd;
-            const float* kr = k + orow * ldk + g * hd;
-            const float* vr = v + orow * ldv + g * hd;
-            float* kd = (float*)kc.p[s] + off;
-            float* vd = (float*)vc.p[s] + off;
-            for (int c = tid * 4; c < hd; c += AD_THREADS * 4) {
-                *(float4*)(kd + c) = *(const float4*)(kr + c);
-                *(float4*)(vd + c) = *(const float4*)(vr + c);
-            }
-        }
+        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        if (store && cp > 0 && jw >= tb && jw < tb + nk)
+            ad_store_kv((float*)kc.p[s], (float*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, hd);
 
         // 2. Partial scores over this thread's slice of the dimensions.
         {
@@ -424,29 +480,7 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
         __syncthreads();
 
         // 3. Online softmax over the tile's keys, one warp per head.
-        for (int h = w; h < Hg; h += AD_THREADS / 32) {
-            float x = -INF_F;
-            if (lane < nk) {
-                float d = 0.0f;
-                for (int i = 0; i < nsl; i++) d += s_red[(i * Hg + h) * ks + lane];
-                x = d * scale;
-            }
-            float mx = x;
-#pragma unroll
-            for (int o2 = 16; o2 > 0; o2 >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o2));
-            float mold = s_m[h], mnew = fmaxf(mold, mx);
-            float e = lane < nk ? expf(x - mnew) : 0.0f;
-            float sum = e;
-#pragma unroll
-            for (int o2 = 16; o2 > 0; o2 >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o2);
-            if (lane < ks) s_p[h * (ks + 1) + lane] = e;
-            if (lane == 0) {
-                float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
-                s_a[h] = alpha;
-                s_m[h] = mnew;
-                s_l[h] = s_l[h] * alpha + sum;
-            }
-        }
+        ad_softmax_tile(s_red, nsl, Hg * ks, ks, s_p, ks, s_m, s_l, s_a, Hg, nk, scale);
         __syncthreads();
 
         // 4. O = α·O + P·V for this thread's float4 column and heads.

@@ -42,11 +42,7 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     int first = window > 0 ? max(0, P - window + 1) : 0;
     int kbeg = first + sp * DM_KEYS * T, nkb = min(P - kbeg + 1, DM_KEYS * T);
     if (nkb <= 0) {
-        for (int hh = tid; hh < Hg; hh += blockDim.x) {
-            float* pp = part + ((orow * H + g * Hg + hh) * nsplit + sp) * (HD + 2);
-            pp[0] = -INF_F;
-            pp[1] = 0.0f;
-        }
+        ad_empty_split(part, orow, H, g, Hg, nsplit, sp, HD);
         return;
     }
     int ntile = (nkb + DM_KEYS - 1) / DM_KEYS, nbuf = T > 1 ? 2 : 1;
@@ -105,27 +101,10 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         int tb = kbeg + t * DM_KEYS, nk = min(P - tb + 1, DM_KEYS);
         const float* bk = s_k + (t % nbuf) * DM_KEYS * ld;
         const float* bv = s_v + (t % nbuf) * DM_KEYS * ld;
-        if (t + 1 < ntile) {
-            ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
-                         rstep, c4);
-            ad_commit();
-            ad_wait_prev();
-        } else {
-            ad_copy_wait();
-        }
-        __syncthreads();
-
-        if (store && cp > 0 && jw >= tb && jw < tb + nk) {
-            long long off = (long long)(P % cp) * kvDim + g * HD;
-            const float* kr = k + orow * ldk + g * HD;
-            const float* vr = v + orow * ldv + g * HD;
-            float* kd = (float*)kc.p[s] + off;
-            float* vd = (float*)vc.p[s] + off;
-            for (int c = tid * 4; c < HD; c += DM_WARPS * 32 * 4) {
-                *(float4*)(kd + c) = *(const float4*)(kr + c);
-                *(float4*)(vd + c) = *(const float4*)(vr + c);
-            }
-        }
+        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
+                     rstep, c4);
+        if (store && cp > 0 && jw >= tb && jw < tb + nk)
+            ad_store_kv((float*)kc.p[s], (float*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, HD);
 
         // Partial scores S_w = Q·Kᵀ over this warp's dimension steps.
         float sc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -155,30 +134,7 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         __syncthreads();
 
         // Online softmax over the tile's keys, one warp per head.
-        for (int h = w; h < Hg; h += DM_WARPS) {
-            float x = -INF_F;
-            if (lane < nk) {
-                float dsum = 0.0f;
-#pragma unroll
-                for (int i = 0; i < DM_WARPS; i++) dsum += s_red[(i * 16 + h) * 17 + lane];
-                x = dsum * scale;
-            }
-            float mx = x;
-#pragma unroll
-            for (int o2 = 16; o2 > 0; o2 >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o2));
-            float mold = s_m[h], mnew = fmaxf(mold, mx);
-            float e = lane < nk ? expf(x - mnew) : 0.0f;
-            float sum = e;
-#pragma unroll
-            for (int o2 = 16; o2 > 0; o2 >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o2);
-            if (lane < DM_KEYS) s_p[h * 17 + lane] = e;
-            if (lane == 0) {
-                float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
-                s_a[h] = alpha;
-                s_m[h] = mnew;
-                s_l[h] = s_l[h] * alpha + sum;
-            }
-        }
+        ad_softmax_tile(s_red, DM_WARPS, 16 * 17, 17, s_p, DM_KEYS, s_m, s_l, s_a, Hg, nk, scale);
         __syncthreads();
 
         // O = α·O + P·V for this warp's output tiles.
