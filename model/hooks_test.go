@@ -8,12 +8,13 @@ import (
 )
 
 // recorder is the CPU backend with the optional decoding interfaces: it
-// notes each DecodeStep's key and always runs forward, and refuses every
-// fused gate/up (so the model must fall back to the plain operations).
+// notes each DecodeStep's key and always runs forward, refuses every fused
+// gate/up (so the model must fall back to the plain operations), and takes
+// every other SelectiveScanDelta.
 type recorder struct {
 	*cpu.Backend
-	keys  []string
-	fused int
+	keys         []string
+	fused, scans int
 }
 
 func (r *recorder) DecodeStep(key string, ids []int32, seqs []kernels.Seq, forward func()) bool {
@@ -32,10 +33,27 @@ func (r *recorder) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool 
 	return false
 }
 
+// SelectiveScanDelta takes every other call, doing what the model does
+// without it (dt_proj as a product into a buffer of its own, then the
+// scan), and declines the others: both ways must give the plain backend's
+// logits.
+func (r *recorder) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, p kernels.ScanParams,
+	st []*kernels.MambaState, seqs []kernels.Seq) bool {
+	r.scans++
+	if r.scans%2 == 0 {
+		return false
+	}
+	delta := kernels.NewMat(r.Alloc(u.Rows*u.Cols), u.Rows, u.Cols)
+	defer r.Free(delta.Buf)
+	r.MatMul(delta, dlow, dtProj, false)
+	r.SelectiveScan(dst, u, delta, B, C, z, p, st, seqs)
+	return true
+}
+
 // TestStepHooks decodes a small random model through a backend with the
 // optional interfaces and checks that only decoding steps reach
 // DecodeStep, with one key per set of sessions, and that the logits equal
-// those of the plain backend.
+// those of the plain backend whichever fusions the backend takes.
 func TestStepHooks(t *testing.T) {
 	cfg, err := Named("Samba_421M")
 	if err != nil {
@@ -89,5 +107,8 @@ func TestStepHooks(t *testing.T) {
 	}
 	if rec.fused == 0 {
 		t.Error("the model never asked for a fused gate/up")
+	}
+	if rec.scans < 2 {
+		t.Errorf("the model asked for %d scans with dt_proj inside, want some taken and some declined", rec.scans)
 	}
 }
