@@ -52,8 +52,8 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 	}
 	dpl, grouped := b.attnGroupedDPL(q, k, v, sh)
-	// k_attn_dec stores its sequences' keys and values itself (its store
-	// argument); k_kv_store stores the others'.
+	// k_attn_dec and k_attn_decm store their sequences' keys and values
+	// themselves (their store argument); k_kv_store stores the others'.
 	stored := make([]bool, len(seqs))
 	groups(len(short), func(lo, hi int) {
 		sub := make([]kernels.Seq, 0, hi-lo)

@@ -1,9 +1,11 @@
 // Causal (sliding-window) attention. Short chunks use k_attn, a
 // flash-decoding kernel on the CUDA cores, or k_attn_dec when every chunk
-// has length 1 (decoding: each key is read once per key/value group); long
-// chunks use cuBLAS for Q·Kᵀ and P·V with k_kv_gather, k_q_pack, k_softmax
-// and k_scatter_o around them (or flash attention, flash.cu). k_kv_store
-// then writes the chunk's keys and values into the ring caches.
+// has length 1 (decoding: each key is read once per key/value group; its
+// tensor-core twin k_attn_decm is in decattn.cu); long chunks use cuBLAS
+// for Q·Kᵀ and P·V with k_kv_gather, k_q_pack, k_softmax and k_scatter_o
+// around them (or flash attention, flash.cu). k_kv_store then writes the
+// chunk's keys and values into the ring caches, except where k_attn_dec or
+// k_attn_decm has stored them.
 
 #define ATT_WARPS 8
 #define ATT_KEYS 4    // keys per warp per step
