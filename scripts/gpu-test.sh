@@ -18,7 +18,10 @@
 #                                     (SAMBAEVAL_CUDA_POISON=1): a kernel that
 #                                     reads memory nothing wrote fails them
 #   DIR/gpu-test.sh decode            on the GPU machine: greedy decoding
-#                                     alone at batch 1 and 16 (~30 s)
+#                                     alone at batch 1 and 16, the default
+#                                     and each variant side by side (~40 s;
+#                                     SAMBAEVAL_DECODE_VARIANTS=0: the
+#                                     default alone; decode.txt)
 #   DIR/gpu-test.sh profile           on the GPU machine: ncu's duration of
 #                                     every kernel of one recorded decoding
 #                                     step at batch 1 and at batch 16
@@ -33,7 +36,8 @@
 #
 # SANITIZE=1 runs a failing test again under compute-sanitizer (memcheck);
 # that can take minutes per test.
-# On the GPU machine logs go to $OUT (or DIR/out): tests.log, bench.txt.
+# On the GPU machine logs go to $OUT (or DIR/out): tests.log, bench.txt,
+# decode.txt, profile-b*.txt, kernel-*.txt.
 # Run it from the repository root there (the tests read models/samba-tiny).
 set -u -o pipefail
 
