@@ -142,7 +142,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 	})
 	// Store the chunk's keys and values once every query has read the
-	// caches (those k_attn_dec has not stored).
+	// caches (those k_attn_dec and k_attn_decm have not stored).
 	var rest []int
 	for i, s := range seqs {
 		c := caches[i]
@@ -226,11 +226,7 @@ const (
 // probabilities (see attention.cu).
 func adSmem(Hg, hd, ks, T int) int {
 	ld := hd + 4
-	nbuf := 1
-	if T > 1 {
-		nbuf = 2
-	}
-	return 4 * (Hg*ld + 2*nbuf*ks*ld + adThreads*Hg + Hg*(ks+1))
+	return 4 * (Hg*ld + 2*adTileBufs(T)*ks*ld + adThreads*Hg + Hg*(ks+1))
 }
 
 // adTilesDefault is k_attn_dec's tiles per block (of 16 keys) for
@@ -257,9 +253,9 @@ const (
 // (Samba_3.8B at batch 16, window 2048: 16 splits of 128 keys, so that
 // k_attn_combine merges 16 partials, not 64); else one tile of 32 keys
 // unless that leaves multiprocessors idle or needs more shared memory than
-// a block may have (then 16: batch 1 takes 128 blocks of 16 keys). attnDecKeys and attnDecTiles override. keys
-// is the most keys a query sees (attnKeys), so the grid never depends on
-// the positions.
+// a block may have (then 16: batch 1 takes 128 blocks of 16 keys).
+// attnDecKeys and attnDecTiles override. keys is the most keys a query
+// sees (attnKeys), so the grid never depends on the positions.
 func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, T, smem *int) bool {
 	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
 	if b.noAttnDec || longest != 1 || hd%4 != 0 || hd > adMaxHead || H/G > adMaxG || !aligned4(q) || !aligned4(k) || !aligned4(v) {
@@ -270,10 +266,7 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 			return false
 		}
 	}
-	limit := 48 << 10
-	if b.d.cuFuncSetAttribute != 0 && b.smemMax > limit {
-		limit = b.smemMax - 256 // the kernel's static shared memory
-	}
+	limit := b.adSmemLimit()
 	n, t := b.attnDecKeys, b.attnDecTiles
 	if n != 0 && n != 16 && n != 32 {
 		panic(fmt.Sprintf("cuda: k_attn_dec takes 16 or 32 keys per tile, not %d", n))
@@ -317,19 +310,31 @@ func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles int) (string, int
 	default:
 		return "", 0, false
 	}
-	nbuf := 1
-	if tiles > 1 {
-		nbuf = 2
+	smem := 4 * (2*adTileBufs(tiles)*16*(hd+4) + 8*16*17 + 16*17)
+	if smem > b.adSmemLimit() {
+		return "", 0, false
 	}
-	smem := 4 * (2*nbuf*16*(hd+4) + 8*16*17 + 16*17)
+	return "k_attn_decm" + strconv.Itoa(hd), smem, true
+}
+
+// adSmemLimit is the most dynamic shared memory k_attn_dec or k_attn_decm
+// may take: what a block may opt in to, less the kernels' static shared
+// memory, or 48 KiB without the opt-in.
+func (b *Backend) adSmemLimit() int {
 	limit := 48 << 10
 	if b.d.cuFuncSetAttribute != 0 && b.smemMax > limit {
 		limit = b.smemMax - 256
 	}
-	if smem > limit {
-		return "", 0, false
+	return limit
+}
+
+// adTileBufs is the key/value tile buffers of a block of T tiles: two when
+// the next tile is copied while one is used.
+func adTileBufs(T int) int {
+	if T > 1 {
+		return 2
 	}
-	return "k_attn_decm" + strconv.Itoa(hd), smem, true
+	return 1
 }
 
 // Grouped decoding attention (k_attn_grp): warps per block, keys per warp

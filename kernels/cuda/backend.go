@@ -166,13 +166,15 @@ type Backend struct {
 	// instead of k_attn_dec; attnDecKeys forces k_attn_dec's keys per
 	// tile (16 or 32; 0: chosen by attnDec) and attnDecTiles its tiles per
 	// block (0: chosen by attnDec); noDecMMA keeps bf16 decoding steps on
-	// k_attn_dec's float32 products instead of k_attn_decm's tensor cores; noFlash sends long chunks'
-	// attention to cuBLAS; flashBN64 takes 64-key tiles for head size 256;
-	// noGraph runs decoding steps without recording; noDecStore leaves the
-	// decoding step's keys and values to k_kv_store instead of k_attn_dec;
-	// noScanDec runs a decoding step's scan on the chunked kernels instead
-	// of k_scan_dec; noScanDelta makes SelectiveScanDelta decline (dt_proj
-	// then runs as a product before the scan). The defaults are the faster on an H200 (docs/performance-gpu.md).
+	// k_attn_dec's float32 products instead of k_attn_decm's tensor cores;
+	// noFlash sends long chunks' attention to cuBLAS; flashBN64 takes
+	// 64-key tiles for head size 256; noGraph runs decoding steps without
+	// recording; noDecStore leaves the decoding step's keys and values to
+	// k_kv_store instead of k_attn_dec or k_attn_decm; noScanDec runs a
+	// decoding step's scan on the chunked kernels instead of k_scan_dec;
+	// noScanDelta makes SelectiveScanDelta decline (dt_proj then runs as a
+	// product before the scan). The defaults are the faster on an H200
+	// (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
 	softmaxWarp  bool
@@ -189,7 +191,6 @@ type Backend struct {
 	noFlash      bool
 	flashBN64    bool
 	noGraph      bool
-	normFold     bool
 	noDecStore   bool
 	noScanDec    bool
 	noScanDelta  bool

@@ -614,26 +614,21 @@ func (b *Backend) SelectiveScan(dst, u, delta, B, C, z kernels.Mat, p kernels.Sc
 	defer b.enter()()
 	sh, ldsh, kind := b.shadowOut(dst)
 	name, grid0 := "k_scan_any", (E+127)/128
-	switch N {
-	case 4, 8, 16, 32, 64:
-		name, grid0 = "k_scan"+strconv.Itoa(N), (E+31)/32
-		if N == 16 {
-			v, ok := scanVariants[b.scan16]
-			if !ok {
-				v = scanVariants[defaultScan16]
-			}
-			ch := 128 / v.lanes // channels per block
-			name, grid0 = v.kernel, (E+ch-1)/ch
-		}
-		if !b.fp32 {
-			name += "f"
-		}
-	}
-	if b.scanDec(B, C, p.A, N, seqs) {
+	switch {
+	case b.scanDec(B, C, p.A, N, seqs):
 		name, grid0 = "k_scan_dec", (4*E+127)/128
-		if !b.fp32 {
-			name += "f"
+	case N == 16:
+		v, ok := scanVariants[b.scan16]
+		if !ok {
+			v = scanVariants[defaultScan16]
 		}
+		ch := 128 / v.lanes // channels per block
+		name, grid0 = v.kernel, (E+ch-1)/ch
+	case N == 4 || N == 8 || N == 32 || N == 64:
+		name, grid0 = "k_scan"+strconv.Itoa(N), (E+31)/32
+	}
+	if name != "k_scan_any" && !b.fp32 {
+		name += "f" // bf16 mode: exp2 with A·log2(e)
 	}
 	b.launchScan(name, grid0, dst, u, delta, B, C, z, p, states, seqs, sh, ldsh, kind, nil)
 }
@@ -687,7 +682,7 @@ func (b *Backend) launchScan(name string, grid0 int, dst, u, delta, B, C, z kern
 // returns false. (Run 10, Samba_3.8B: one sequence 3.016 ms per step with
 // it, 3.024 without; 16 sequences 4.476 with it, 4.454 without, where each
 // thread group rereads its weight row for every sequence and cuBLAS takes
-// the product; at 2 to 4 rows cuBLAS takes 18 µs for dt_proj.)
+// the product.)
 func (b *Backend) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, p kernels.ScanParams,
 	states []*kernels.MambaState, seqs []kernels.Seq) bool {
 	w := dtProj.(*Weight)

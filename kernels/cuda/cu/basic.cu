@@ -82,8 +82,7 @@ extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int 
 #pragma unroll
         for (int i = 0; i < RMS_CACHE; i++)
             if (threadIdx.x + i * n < cols) ss = fma((double)xv[i], (double)xv[i], ss);
-        ss = block_sum_d(ss, red);
-        float scale = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+        float scale = rms_finish(ss, cols, eps, red);
 #pragma unroll
         for (int i = 0; i < RMS_CACHE; i++) {
             int c = threadIdx.x + i * n;

@@ -114,6 +114,13 @@ __device__ __forceinline__ double block_sum_d(double v, double* red) {
     return t;
 }
 
+// rms_finish adds the threads' sums of squares ss (block_sum_d) and
+// returns 1/sqrt(ss/cols + eps); every thread of the block must call it.
+__device__ __forceinline__ float rms_finish(double ss, int cols, float eps, double* red) {
+    ss = block_sum_d(ss, red);
+    return (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+}
+
 // rms_scale returns 1/sqrt(mean(x²) + eps) over the cols elements of row
 // xr, the sum of squares taken in double as the reference does, in an order
 // that depends only on cols and blockDim.x: thread t adds elements t,
@@ -135,8 +142,7 @@ __device__ __forceinline__ float rms_scale(const float* xr, int cols, float eps,
         double a = xr[c];
         ss = fma(a, a, ss);
     }
-    ss = block_sum_d(ss, red);
-    return (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
+    return rms_finish(ss, cols, eps, red);
 }
 
 __device__ __forceinline__ float block_max(float v, float* red) {

@@ -338,7 +338,7 @@ extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
 // (ceil(4E / 128), sequences). The chunked scans stage 32 steps through
 // shared memory, which a single step does not need. FAST as scan_chunked.
 //
-// k_scan_dec_dt{,f} also computes delta = dlow·W_dtᵀ, the dt_proj product
+// k_scan_dec_dtf (bf16 mode) also computes delta = dlow·W_dtᵀ, the dt_proj product
 // that precedes the scan (dlow [rows, R] float32, W_dt [E, R] 16-bit of
 // kind `kind`, R a multiple of 8 with 16-byte aligned rows): the channel's
 // four threads take its weight row's 16-byte chunks in turn (q, q+4, …),
@@ -404,26 +404,22 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
     }
 }
 
-#define SCAN_DEC_ARGS(proj)                                                                                                \
+#define SCAN_DEC_ARGS                                                                                                      \
     dst, ldd, u, ldu, delta, lddt, B, ldb, C, ldc, z, ldz, A, lda, Dv, dbias, E, seqs.row[blockIdx.y], seqs.len[blockIdx.y], \
-        (float*)ssm.p[blockIdx.y], sh, ldsh, shkind, proj ? Wdt : 0, proj ? R : 0, proj ? kind : 0
+        (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
 
 extern "C" __global__ void __launch_bounds__(128) k_scan_dec(SCAN_PARAMS) {
     pdl_start();
-    const u16* Wdt = 0;
-    int R = 0, kind = 0;
-    scan_dec<false, false>(SCAN_DEC_ARGS(false));
+    scan_dec<false, false>(SCAN_DEC_ARGS, 0, 0, 0);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_scan_decf(SCAN_PARAMS) {
     pdl_start();
-    const u16* Wdt = 0;
-    int R = 0, kind = 0;
-    scan_dec<true, false>(SCAN_DEC_ARGS(false));
+    scan_dec<true, false>(SCAN_DEC_ARGS, 0, 0, 0);
 }
 
 // k_scan_dec_dtf: delta is dlow (the x_proj output's first R columns).
 extern "C" __global__ void __launch_bounds__(128) k_scan_dec_dtf(SCAN_PARAMS, const u16* __restrict__ Wdt, int R, int kind) {
     pdl_start();
-    scan_dec<true, true>(SCAN_DEC_ARGS(true));
+    scan_dec<true, true>(SCAN_DEC_ARGS, Wdt, R, kind);
 }
