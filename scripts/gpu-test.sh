@@ -20,8 +20,9 @@
 #   DIR/gpu-test.sh decode            on the GPU machine: greedy decoding
 #                                     alone at batch 1 and 16, the default
 #                                     and each variant side by side (~40 s;
-#                                     SAMBAEVAL_DECODE_VARIANTS=0: the
-#                                     default alone; decode.txt)
+#                                     SAMBAEVAL_DECODE_VARIANTS=N: the
+#                                     first N, 0: the default alone;
+#                                     decode.txt)
 #   DIR/gpu-test.sh profile           on the GPU machine: ncu's duration of
 #                                     every kernel of one recorded decoding
 #                                     step at batch 1 and at batch 16

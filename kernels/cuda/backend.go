@@ -118,7 +118,7 @@ var kernelNames = []string{
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
 	"k_scan16q8", "k_scan16q16", "k_scan16q8f", "k_scan16q16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
-	"k_gemv_mma", "k_gemv_mma_f16", "k_gemv_swiglu", "k_gemv_swiglu_f16", "k_gemv_swiglu4",
+	"k_gemv_mma_1", "k_gemv_mma_2", "k_gemv_mma_swiglu_1", "k_gemv_mma_swiglu_2", "k_gemv_swiglu4",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
@@ -155,8 +155,10 @@ type Backend struct {
 	// attention path's query block (0: queryBlock); scan16 names the scan
 	// variant for 16 states (see scanVariants; "": defaultScan16);
 	// softmaxWarp selects k_softmax_warp over k_softmax; noGemv sends
-	// every product to cuBLAS; mmaGemv takes k_gemv_mma (≤ 16 rows, and
-	// its fused gate/up) instead of k_gemv2 (≤ 4 rows); gemvRB forces
+	// every product to cuBLAS; noMMA sends products of 2–16 rows (and
+	// their fused gate/up) to cuBLAS instead of k_gemv_mma, mmaOne takes
+	// k_gemv_mma for one row too (instead of k_gemv2), mmaAll for more
+	// than 8 rows whatever the weights' size; gemvRB forces
 	// k_gemv2's rows per block (1, 2, 4 or 8; 0: gemv2RB's choice) and
 	// oldRB gemv2RB's previous rule;
 	// oldGemv takes the previous decoding path instead of k_gemv2 (k_gemv
@@ -179,7 +181,9 @@ type Backend struct {
 	scan16       string
 	softmaxWarp  bool
 	noGemv       bool
-	mmaGemv      bool
+	noMMA        bool
+	mmaOne       bool
+	mmaAll       bool
 	gemvRB       int
 	oldRB        bool
 	oldGemv      bool

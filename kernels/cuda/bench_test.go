@@ -255,7 +255,8 @@ func TestBenchH200(t *testing.T) {
 		batch   int
 		how     string
 		noGraph bool // steps launched op by op
-		mma     bool // k_gemv_mma (and its fused gate/up) and k_attn_grp
+		noMMA   bool // cuBLAS (two products and SwiGLU for the gate/up) instead of k_gemv_mma
+		grp     bool // k_attn_grp
 		greedy  bool // ArgmaxBatch (greedy decoding: token ids to the host) instead of LogitsBatch
 		noDec   bool // k_attn instead of k_attn_dec
 		old     bool // the previous k_gemv (≤ 32 MB, else cuBLAS) and k_gemv_swiglu4 instead of k_gemv2
@@ -270,11 +271,12 @@ func TestBenchH200(t *testing.T) {
 		{batch: 1, how: "recorded, old k_gemv (≤ 32 MB, else cuBLAS) + k_gemv_swiglu4", old: true},
 		{batch: 1, how: "recorded, k_attn", noDec: true},
 		{batch: 16, how: "recorded, k_attn", noDec: true},
-		{batch: 1, how: "recorded, k_gemv_mma + k_attn_grp", mma: true},
-		{batch: 16, how: "recorded, k_gemv_mma + k_attn_grp", mma: true},
+		{batch: 16, how: "recorded, cuBLAS for every product", noMMA: true},
+		{batch: 1, how: "recorded, k_attn_grp", grp: true},
+		{batch: 16, how: "recorded, k_attn_grp", grp: true},
 	} {
 		batch := dr.batch
-		g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec, g.oldGemv = dr.noGraph, dr.mma, dr.mma, dr.noDec, dr.old
+		g.noGraph, g.noMMA, g.attnGrp, g.noAttnDec, g.oldGemv = dr.noGraph, dr.noMMA, dr.grp, dr.noDec, dr.old
 		sessions := make([]*model.Session, batch)
 		for i := range sessions {
 			sessions[i] = m.NewSession()
@@ -341,7 +343,7 @@ func TestBenchH200(t *testing.T) {
 			x.Free()
 		}
 	}
-	g.noGraph, g.mmaGemv, g.attnGrp, g.noAttnDec, g.oldGemv = false, false, false, false, false
+	g.noGraph, g.noMMA, g.attnGrp, g.noAttnDec, g.oldGemv = false, false, false, false, false
 
 	// The cuBLAS attention path at the 3.8B shape, per query block size,
 	// then the flash and decoding paths; each followed by a trace of one call.
@@ -531,35 +533,46 @@ func (b *Backend) benchScanVariants(t *testing.T) (map[string]float64, map[strin
 }
 
 // benchGemvShapes times back-to-back products of the 3.8B decoding shapes
-// (µs per call and weight bytes per second): for 1 and 4 rows k_gemv2 with
-// gemv2RB's choice (the default, and the reference the others are checked
-// against) and with every forced RB, the old default (k_gemv up to 32 MB,
-// else cuBLAS) and cuBLAS; for 16 rows k_gemv_mma and cuBLAS; then the
-// fused gate/up (2×9984×2816) with k_gemv2_swiglu (every RB) and the old
-// k_gemv_swiglu4 for 1 and 4 rows. The activations are bf16 values, so
-// that cuBLAS's and k_gemv_mma's rounding of them changes nothing and
-// every variant must agree with the default within 1e-5 normwise
-// (MISMATCH otherwise); the k_gemv2 variants must agree bitwise ("≠bits"
-// otherwise).
+// (µs per call and weight bytes per second), then the fused gate/up
+// (2×9984×2816), for 1, 4 and 16 rows: for one row k_gemv2 with gemv2RB's
+// choice (the default, and the reference the others are checked against)
+// and with every forced RB, k_gemv_mma with each RT, the old path (k_gemv
+// up to 32 MB, else cuBLAS; k_gemv_swiglu4) and cuBLAS; for more rows
+// mmaTakes' choice (the default), k_gemv_mma whatever the size, and
+// cuBLAS. The activations are bf16 values, so that cuBLAS's and
+// k_gemv_mma's rounding of them changes nothing and every variant must
+// agree with the default within 1e-5 normwise (MISMATCH otherwise); the
+// forced RB must agree bitwise ("≠bits" otherwise).
 func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	r := rand.New(rand.NewPCG(12, 12))
 	var lines []string
 	type variant struct {
-		name           string
-		mma, blas, old bool
-		rb             int
-		bitwise        bool // must equal the reference bitwise (k_gemv2 against k_gemv2)
+		name      string
+		blas, old bool // noGemv, oldGemv
+		one, off  bool // mmaOne, noMMA
+		all       bool // mmaAll
+		rb        int  // gemvRB
+		bitwise   bool // must equal the reference bitwise (k_gemv2 against k_gemv2, k_gemv_mma against k_gemv_mma)
 	}
-	gemv2Variants := func(auto, rows int) []variant {
-		name := fmt.Sprintf("default: k_gemv2 (RB %d)", auto)
-		if rows > 1 {
-			name = "default: cuBLAS (separate products for gate/up)"
+	// variants lists the variants for rows activation rows (nw weights):
+	// the default first (the reference), k_gemv2 with each forced RB and
+	// k_gemv_mma (one row), k_gemv_mma whatever the size (more rows), the
+	// old path (one row), cuBLAS.
+	variants := func(rows, k, nw int) []variant {
+		var vs []variant
+		if rows == 1 {
+			vs = append(vs, variant{name: fmt.Sprintf("default: k_gemv2 (RB %d)", b.gemv2RB(k, nw))})
+			for _, rb := range []int{1, 2, 4, 8} {
+				vs = append(vs, variant{name: fmt.Sprintf("RB=%d", rb), rb: rb, bitwise: true})
+			}
+			vs = append(vs, variant{name: "k_gemv_mma", one: true}, variant{name: "old path", old: true})
+		} else {
+			vs = append(vs, variant{name: "default: k_gemv_mma or cuBLAS (mmaTakes)"}, variant{name: "k_gemv_mma", all: true})
 		}
-		vs := []variant{{name: name}}
-		for _, rb := range []int{1, 2, 4, 8} {
-			vs = append(vs, variant{name: fmt.Sprintf("RB=%d", rb), rb: rb, bitwise: rows == 1})
+		if nw == 1 {
+			return append(vs, variant{name: "cuBLAS", blas: true})
 		}
-		return vs
+		return append(vs, variant{name: "cuBLAS (two products and SwiGLU)", blas: true})
 	}
 	// measure runs f 5 times, then 100 times between events, and returns
 	// µs per call.
@@ -574,14 +587,14 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		return b.stop(s, e) * 10 // ms per 100 calls → µs per call
 	}
 	set := func(v variant) {
-		b.mmaGemv, b.noGemv, b.oldGemv, b.gemvRB = v.mma, v.blas, v.old, v.rb
+		b.noGemv, b.oldGemv, b.mmaOne, b.noMMA, b.mmaAll, b.gemvRB = v.blas, v.old, v.one, v.off, v.all, v.rb
 	}
 	// check compares got with the reference (the first variant's output).
 	check := func(v variant, got, ref []float32) string {
 		if err := closeEnough(got, ref, 1e-5); err != nil {
 			return fmt.Sprintf(" MISMATCH (%v)", err)
 		}
-		if v.rb != 0 && v.bitwise && !slices.Equal(got, ref) {
+		if v.bitwise && !slices.Equal(got, ref) {
 			return " ≠bits"
 		}
 		return ""
@@ -620,13 +633,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		bytes := float64(2 * N * K)
 		for _, rows := range []int{1, 4, 16} {
 			xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
-			var vs []variant
-			if rows <= gemvRows {
-				vs = append(gemv2Variants(b.gemv2RB(K, 1), rows), variant{name: "old (k_gemv ≤ 32 MB, else cuBLAS)", old: true},
-					variant{name: "cuBLAS", blas: true})
-			} else {
-				vs = []variant{{name: "cuBLAS", blas: true}, {name: "k_gemv_mma", mma: true}}
-			}
+			vs := variants(rows, K, 1)
 			line := fmt.Sprintf("matrix-vector %5dx%-5d (%5.1f MB), %2d row(s):", N, K, bytes/1e6, rows)
 			line += timeVariants(vs, ym, func() { b.MatMul(ym, xm, w, false) }, bytes)
 			lines = append(lines, line)
@@ -647,19 +654,17 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 			t.Fatal(err)
 		}
 	}
-	x, y := b.Alloc(4*K), b.Alloc(4*N)
-	b.Write(x, 0, roundTo(dtype.BF16, randn(r, 4*K, 1)))
+	x, y := b.Alloc(16*K), b.Alloc(16*N)
+	b.Write(x, 0, roundTo(dtype.BF16, randn(r, 16*K, 1)))
 	bytes := float64(4 * N * K)
-	for _, rows := range []int{1, 4} {
+	for _, rows := range []int{1, 4, 16} {
 		xm, ym := kernels.NewMat(x, rows, K), kernels.NewMat(y, rows, N)
-		vs := append(gemv2Variants(b.gemv2RB(K, 2), rows), variant{name: "old k_gemv_swiglu4", old: true})
-		vs[0].name = strings.Replace(vs[0].name, "k_gemv2", "k_gemv2_swiglu", 1)
-		line := fmt.Sprintf("fused gate/up 2x%dx%d (%5.1f MB), %d row(s):", N, K, bytes/1e6, rows)
-		up := b.Alloc(4 * N)
+		vs := variants(rows, K, 2)
+		line := fmt.Sprintf("fused gate/up 2x%dx%d (%5.1f MB), %2d row(s):", N, K, bytes/1e6, rows)
+		up := b.Alloc(16 * N)
 		um := kernels.NewMat(up, rows, N)
 		// gated is what the model runs: the fused product, or when the
-		// backend refuses it (the default above one row) two products
-		// and SwiGLU.
+		// backend refuses it (cuBLAS) two products and SwiGLU.
 		gated := func() {
 			if !b.MatMulSwiGLU(ym, xm, ws[0], ws[1]) {
 				b.MatMul(ym, xm, ws[0], false)

@@ -17,8 +17,8 @@ import (
 // TestDecodeBench measures greedy decoding alone on the Samba_3.8B shape
 // (random bf16 weights) at batch 1 and 16, against the same bandwidth
 // bound as TestBenchH200: the default and each variant (one tuning knob
-// changed), in one process, in about 40 s (SAMBAEVAL_DECODE_VARIANTS=0:
-// the default alone). It runs only with SAMBAEVAL_CUDA_DECODE=1
+// changed), in one process, in about 40 s (SAMBAEVAL_DECODE_VARIANTS=N:
+// the first N of them, the default first; 0 or 1: the default alone). It runs only with SAMBAEVAL_CUDA_DECODE=1
 // (scripts/gpu-test.sh decode); the kernels' correctness is the tests'
 // business (TestAttention, TestMamba, TestScanDelta, TestDecodeGraph). With
 // SAMBAEVAL_CUDA_PROFILE_RANGE=1 one recorded step per batch size is
@@ -73,6 +73,8 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"cuBLAS instead of k_gemv_mma", func() { g.noMMA = true }, func() { g.noMMA = false }},
+		{"k_gemv_mma for every size", func() { g.mmaAll = true }, func() { g.mmaAll = false }},
 		{"k_kv_store after k_attn_dec", func() { g.noDecStore = true }, func() { g.noDecStore = false }},
 		{"chunked scan", func() { g.noScanDec, g.noScanDelta = true, true }, func() { g.noScanDec, g.noScanDelta = false, false }},
 		{"dt_proj as a product", func() { g.noScanDelta = true }, func() { g.noScanDelta = false }},
@@ -83,8 +85,14 @@ func TestDecodeBench(t *testing.T) {
 		{"k_attn_dec 4 tiles per block", func() { g.attnDecTiles = 4 }, func() { g.attnDecTiles = 0 }},
 		{"k_attn_dec 8 tiles per block", func() { g.attnDecTiles = 8 }, func() { g.attnDecTiles = 0 }},
 	}
-	if profile || os.Getenv("SAMBAEVAL_DECODE_VARIANTS") == "0" {
+	if profile {
 		variants = variants[:1]
+	} else if v := os.Getenv("SAMBAEVAL_DECODE_VARIANTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			t.Fatalf("SAMBAEVAL_DECODE_VARIANTS=%q: want a count", v)
+		}
+		variants = variants[:max(1, min(n, len(variants)))]
 	}
 	for _, batch := range batches {
 		for _, v := range variants {

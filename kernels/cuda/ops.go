@@ -222,13 +222,14 @@ func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 // One-row products (decoding at batch 1) run k_gemv2 whatever the size of
 // the weights: it streams them near the copy rate, where cuBLAS and the
 // previous k_gemv (one warp per weight row) did not (run 8:
-// docs/performance-gpu.md); at 4 rows cuBLAS was faster. A forced rows per
-// block (gemvRB) lets k_gemv2 take up to gemvRows rows, for tests and the
-// benchmark. With oldGemv products of up to gemvRows rows run that
-// previous path (k_gemv up to oldGemvElems weight elements, cuBLAS above;
-// k_gemv_swiglu4 for the fused gate/up), for comparison. With mmaGemv,
-// products of at most mmaRows rows run k_gemv_mma instead (measured
-// slower: it stays for comparison).
+// docs/performance-gpu.md). Products of 2 to mmaRows rows (batched
+// decoding) run k_gemv_mma on the tensor cores, streaming the weights the
+// same way (noMMA sends them to cuBLAS, the previous path; mmaOne takes
+// k_gemv_mma for one row as well). A forced rows per block (gemvRB) lets
+// k_gemv2 take up to gemvRows rows, for tests and the benchmark. With
+// oldGemv products of up to gemvRows rows run the previous one-row path
+// (k_gemv up to oldGemvElems weight elements, cuBLAS above;
+// k_gemv_swiglu4 for the fused gate/up), for comparison.
 const (
 	gemvRows     = 4
 	oldGemvElems = 16 << 20
@@ -238,18 +239,20 @@ const (
 // usesGemv reports whether MatMul(·, x, w, ·) runs k_gemv2 (or, with
 // oldGemv, k_gemv): a product that takes x unrounded.
 func (b *Backend) usesGemv(x kernels.Mat, w *Weight) bool {
-	if b.mmaGemv || !b.gemvFits(x, w) {
+	if !b.gemvFits(x, w) {
 		return false
 	}
 	return !b.oldGemv || w.rows*w.cols <= oldGemvElems && oldGemvRows(w)
 }
 
 // gemvFits reports whether k_gemv2 (or k_gemv2_swiglu) can take x·wᵀ:
-// one row of x by default (at 4 rows cuBLAS streamed the Samba_3.8B
-// weights faster, run 8: docs/performance-gpu.md), up to gemvRows rows
-// with a forced rows per block (tests and benchmark) or on the old path.
+// one row of x by default (unless mmaOne), up to gemvRows rows with a
+// forced rows per block (tests and benchmark) or on the old path.
 func (b *Backend) gemvFits(x kernels.Mat, w *Weight) bool {
 	most := 1
+	if b.mmaOne {
+		most = 0
+	}
 	if b.gemvRB != 0 || b.oldGemv {
 		most = gemvRows
 	}
@@ -310,12 +313,28 @@ func (b *Backend) gemv2RB(k, nw int) int {
 	return rb
 }
 
-// mayUseMMA reports whether a product of x by w (or by two such weights)
-// may run on k_gemv_mma: bf16 mode, 16-bit weights, at most mmaRows rows,
-// K a multiple of 8. The 16-bit copy of x must be 16-byte aligned too
-// (see mmaInput).
-func (b *Backend) mayUseMMA(x kernels.Mat, w *Weight) bool {
-	return b.mmaGemv && !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows <= mmaRows && w.cols%8 == 0
+// mmaWideBytes is the most weight bytes k_gemv_mma takes for more than 8
+// rows (two activation tiles): above it cuBLAS streamed the Samba_3.8B
+// weights faster at 16 rows (run 18, docs/performance-gpu.md: 9984×2816
+// 20.0 µs against 21.3, the head 49.9 against 55.4; at 4 rows k_gemv_mma
+// matched or beat cuBLAS everywhere, the fused gate/up 33.4 µs against
+// 40.2).
+const mmaWideBytes = 32 << 20
+
+// mmaTakes reports whether a product of x by w (or by two such weights)
+// runs on k_gemv_mma: bf16 mode, 16-bit weights, K a multiple of 8, 2 to
+// mmaRows rows (1 to mmaRows with mmaOne) unless noMMA, and for more than
+// 8 rows at most mmaWideBytes of weights unless mmaAll. The 16-bit copy of
+// x must be 16-byte aligned too (see mmaInput).
+func (b *Backend) mmaTakes(x kernels.Mat, w *Weight) bool {
+	least := 2
+	if b.mmaOne {
+		least = 1
+	}
+	if b.noMMA || b.fp32 || b.noGemv || w.dt == dtype.F32 || x.Rows < least || x.Rows > mmaRows || w.cols%8 != 0 {
+		return false
+	}
+	return x.Rows <= 8 || b.mmaAll || 2*w.rows*w.cols <= mmaWideBytes
 }
 
 // mmaInput returns the 16-bit copy of x for k_gemv_mma, or ok false when
@@ -325,25 +344,51 @@ func (b *Backend) mmaInput(x kernels.Mat, w *Weight) (p uintptr, ld int, ok bool
 	return p, ld, p%16 == 0 && ld%8 == 0
 }
 
-// gemvBlocks picks k_gemv_mma's tiles per block for N weight rows: as many
-// as keep at least eight blocks per multiprocessor (each block's 8 warps
-// split its tiles' K range among them: many warps keep many loads in
-// flight), and returns the grid size too.
-func (b *Backend) gemvBlocks(N int) (tpb, blocks int) {
-	tiles := (N + 7) / 8
-	tpb = 8
-	for tpb > 1 && (tiles+tpb-1)/tpb < 8*b.sms {
-		tpb /= 2
+// mmaKernels names k_gemv_mma_<MT> ([0]) and k_gemv_mma_swiglu_<MT> ([1])
+// by activation tiles MT (index MT-1: one tile of 8 rows for M ≤ 8, else
+// two).
+var mmaKernels = [2][2]string{{"k_gemv_mma_1", "k_gemv_mma_swiglu_1"}, {"k_gemv_mma_2", "k_gemv_mma_swiglu_2"}}
+
+// launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma, or with w2 dst =
+// SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with k_gemv_mma_swiglu; it returns false, doing
+// nothing, when x's 16-bit copy is not aligned for them.
+func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
+	xp, ld, ok := b.mmaInput(x, w1)
+	if !ok {
+		return false
 	}
-	return tpb, (tiles + tpb - 1) / tpb
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.ptr(xp)
+	b.p.i32(ld)
+	b.p.ptr(w1.ptr)
+	fused := 0
+	if w2 != nil {
+		b.p.ptr(w2.ptr)
+		fused = 1
+	}
+	b.p.i32(w1.rows)
+	b.p.i32(w1.cols)
+	b.p.i32(x.Rows)
+	b.p.i32(w1.kind())
+	if w2 == nil {
+		b.p.i32(acc)
+	}
+	b.p.ptr(sh)
+	b.p.i32(ldsh)
+	b.p.i32(kind)
+	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{(w1.rows + 15) / 16, 1, 1}, dim3{256, 1, 1}, 0)
+	b.produced(dst, sh != 0)
+	return true
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the
 // activations rounded to their type (fp32 accumulation); float32 weights,
 // and every product in fp32 mode, use pedantic float32. In bf16 mode a
-// product of at most gemvRows rows (decoding) runs k_gemv2 instead, which
-// takes the activations unrounded (see usesGemv); with mmaGemv, products
-// of at most mmaRows rows run k_gemv_mma, with cuBLAS's rounding.
+// product of one row (decoding) runs k_gemv2 instead, which takes the
+// activations unrounded (see usesGemv), and products of 2 to mmaRows rows
+// run k_gemv_mma, with cuBLAS's rounding (see mmaTakes).
 func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) {
 	wt := w.(*Weight)
 	if x.Cols != wt.cols || dst.Cols != wt.rows || dst.Rows != x.Rows {
@@ -356,32 +401,6 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 	acc := 0
 	if accumulate {
 		acc = 1
-	}
-	if b.mayUseMMA(x, wt) {
-		if xp, ld, ok := b.mmaInput(x, wt); ok {
-			sh, ldsh, kind := b.shadowOut(dst)
-			tpb, blocks := b.gemvBlocks(wt.rows)
-			b.p.reset()
-			b.p.mat(dst)
-			b.p.ptr(xp)
-			b.p.i32(ld)
-			b.p.ptr(wt.ptr)
-			b.p.i32(wt.rows)
-			b.p.i32(wt.cols)
-			b.p.i32(x.Rows)
-			b.p.i32(tpb)
-			b.p.i32(acc)
-			b.p.ptr(sh)
-			b.p.i32(ldsh)
-			b.p.i32(kind)
-			name := "k_gemv_mma"
-			if wt.dt == dtype.F16 {
-				name = "k_gemv_mma_f16"
-			}
-			b.launch(name, dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
-			b.produced(dst, sh != 0)
-			return
-		}
 	}
 	if b.usesGemv(x, wt) {
 		b.p.reset()
@@ -400,6 +419,9 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 			b.launch(gemv2Kernels[rb][0], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
 		b.produced(dst, false)
+		return
+	}
+	if b.mmaTakes(x, wt) && b.launchMMA(dst, x, wt, nil, acc) {
 		return
 	}
 	g := gemm{M: x.Rows, N: wt.rows, K: wt.cols, B: wt.ptr, ldb: wt.cols, transB: true,
@@ -430,47 +452,19 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 // MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, where MatMul
 // would run k_gemv2 (one row by default; k_gemv2_swiglu, or
 // k_gemv_swiglu4 with oldGemv; activations unrounded as k_gemv2 takes
-// them) or with mmaGemv for at most mmaRows rows (k_gemv_swiglu, rounded
-// as MatMul rounds them), it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one
-// pass over both weights. Elsewhere it does nothing and returns false.
+// them) or k_gemv_mma (k_gemv_mma_swiglu, rounded as MatMul rounds them),
+// it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over both weights.
+// Elsewhere it does nothing and returns false.
 func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 	a, c := w1.(*Weight), w2.(*Weight)
 	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
 		return false
 	}
-	if x.Rows == 0 {
+	if x.Rows == 0 || a.rows == 0 {
 		return false
 	}
 	switch {
-	case b.mayUseMMA(x, a):
-		defer b.enter()()
-		xp, ld, ok := b.mmaInput(x, a)
-		if !ok {
-			return false
-		}
-		sh, ldsh, kind := b.shadowOut(dst)
-		tpb, blocks := b.gemvBlocks(a.rows)
-		b.p.reset()
-		b.p.mat(dst)
-		b.p.ptr(xp)
-		b.p.i32(ld)
-		b.p.ptr(a.ptr)
-		b.p.ptr(c.ptr)
-		b.p.i32(a.rows)
-		b.p.i32(a.cols)
-		b.p.i32(x.Rows)
-		b.p.i32(tpb)
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
-		name := "k_gemv_swiglu"
-		if a.dt == dtype.F16 {
-			name = "k_gemv_swiglu_f16"
-		}
-		b.launch(name, dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
-		b.produced(dst, sh != 0)
-		return true
-	case !b.mmaGemv && b.gemvFits(x, a) && (!b.oldGemv || oldGemvRows(a)):
+	case b.gemvFits(x, a) && (!b.oldGemv || oldGemvRows(a)):
 		defer b.enter()()
 		sh, ldsh, kind := b.shadowOut(dst)
 		b.p.reset()
@@ -487,12 +481,15 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		b.p.i32(kind)
 		if b.oldGemv {
 			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
-		} else if a.rows > 0 {
+		} else {
 			rb := b.gemv2RB(a.cols, 2)
 			b.launch(gemv2Kernels[rb][1], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
 		b.produced(dst, sh != 0)
 		return true
+	case b.mmaTakes(x, a):
+		defer b.enter()()
+		return b.launchMMA(dst, x, a, c, 0)
 	}
 	return false
 }

@@ -59,8 +59,8 @@ func TestMatMul(t *testing.T) {
 		{130, 40, 72, dtype.F16, true, 1},
 		{17, 50, 64, dtype.F32, false, 2},
 		{200, 300, 512, dtype.BF16, true, 0},
-		// decoding products (k_gemv2 and the old k_gemv, or k_gemv_mma
-		// with mmaGemv, in bf16 mode): weight rows not a multiple of 8 nor
+		// decoding products (k_gemv2 and the old k_gemv, k_gemv_mma,
+		// in bf16 mode): weight rows not a multiple of 8 nor
 		// of k_gemv2's rows per block, K/8 not a multiple of its 8 warps
 		// (K = 8: one chunk, seven idle warps)
 		{1, 96, 256, dtype.BF16, true, 0},
@@ -82,8 +82,10 @@ func TestMatMul(t *testing.T) {
 			var ref []float32 // k_gemv2's result with gemv2RB's choice
 			// k_gemv2 needs K a multiple of 8, 16-bit weights and x's
 			// rows 16-byte aligned (newTwin offsets them by pad floats).
-			fits := c.K%8 == 0 && c.dt != dtype.F32 && c.pad%4 == 0
-			for _, v := range gemvVariants(g, c.M, fits) {
+			// k_gemv_mma takes a 16-bit copy of x, aligned whatever pad.
+			mmaFits := c.K%8 == 0 && c.dt != dtype.F32
+			fits := mmaFits && c.pad%4 == 0
+			for _, v := range gemvVariants(g, c.M, fits, mmaFits) {
 				t.Run(fmt.Sprintf("%dx%dx%d_%s_acc%v%s", c.M, c.N, c.K, c.dt, c.acc, v.name), func(t *testing.T) {
 					defer v.set(g)()
 					r := rand.New(rand.NewPCG(uint64(c.M), uint64(c.N*1000+c.K)))
@@ -108,6 +110,9 @@ func TestMatMul(t *testing.T) {
 					}
 					if v.gemv2 != (gemv && !v.old) {
 						t.Fatalf("usesGemv = %v for %d rows of %d×%d (variant %q)", gemv, c.M, c.N, c.K, v.name)
+					}
+					if mma := !gemv && g.mmaTakes(x.g, wg.(*Weight)); mma != v.mma {
+						t.Fatalf("mmaTakes = %v for %d rows of %d×%d (variant %q)", mma, c.M, c.N, c.K, v.name)
 					}
 					xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
 					init := randn(r, c.M*c.N, 1)
@@ -137,39 +142,47 @@ func TestMatMul(t *testing.T) {
 type gemvVariant struct {
 	name     string
 	gemv2    bool // k_gemv2 runs (bf16 mode, one row; at most gemvRows with a forced RB)
-	mma, old bool
+	mma      bool // k_gemv_mma runs (bf16 mode, 2 to mmaRows rows; one row with mmaOne)
+	old      bool
 	rb       int
+	one, off bool // mmaOne, noMMA
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
-	g.mmaGemv, g.oldGemv, g.gemvRB = v.mma, v.old, v.rb
-	return func() { g.mmaGemv, g.oldGemv, g.gemvRB = false, false, 0 }
+	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA = v.old, v.rb, v.one, v.off
+	return func() { g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA = false, 0, false, false }
 }
 
 // gemvVariants lists the decoding-product variants that apply to M rows of
-// a shape k_gemv2 takes when fits: the default (first), then in bf16 mode
-// k_gemv2 with each forced rows per block and the old k_gemv for at most
-// gemvRows rows, and k_gemv_mma for at most mmaRows.
-func gemvVariants(g *Backend, M int, fits bool) []gemvVariant {
+// a shape k_gemv2 takes when fits (k_gemv_mma when mmaFits): the default
+// (first), then in bf16 mode k_gemv2 with each forced rows per block and
+// the old k_gemv for at most gemvRows rows, and for at most mmaRows rows
+// k_gemv_mma for one row (mmaOne) and cuBLAS for more (noMMA).
+func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 	small := !g.fp32 && M <= gemvRows && fits
-	vs := []gemvVariant{{gemv2: small && M == 1}}
+	mma := !g.fp32 && M <= mmaRows && mmaFits
+	vs := []gemvVariant{{gemv2: small && M == 1, mma: mma && M > 1}}
 	if small {
 		for _, rb := range []int{1, 2, 4, 8} {
 			vs = append(vs, gemvVariant{name: fmt.Sprintf("_rb%d", rb), gemv2: true, rb: rb})
 		}
 		vs = append(vs, gemvVariant{name: "_k_gemv", old: true})
 	}
-	if !g.fp32 && M <= mmaRows {
-		vs = append(vs, gemvVariant{name: "_k_gemv_mma", mma: true})
+	switch {
+	case mma && M == 1:
+		vs = append(vs, gemvVariant{name: "_mma", mma: true, one: true})
+	case mma:
+		vs = append(vs, gemvVariant{name: "_cublas", off: true})
 	}
 	return vs
 }
 
 // TestMatMulSwiGLU checks the fused gate/up product (k_gemv2_swiglu with
-// each rows per block, the old k_gemv_swiglu4, and k_gemv_swiglu with
-// mmaGemv) against two products and SwiGLU on the CPU, and that a shape it
-// does not take is refused.
+// each rows per block, the old k_gemv_swiglu4, and k_gemv_mma_swiglu)
+// against two products and SwiGLU on the CPU,
+// and that what it does not take (noMMA, more than mmaRows rows) is
+// refused.
 func TestMatMulSwiGLU(t *testing.T) {
 	g := gpu(t, false)
 	cb := cpu.New()
@@ -179,10 +192,7 @@ func TestMatMulSwiGLU(t *testing.T) {
 	}{{1, 96, 256, dtype.BF16}, {4, 100, 176, dtype.BF16}, {3, 40, 64, dtype.F16}, {1, 9, 8, dtype.BF16},
 		{4, 13, 72, dtype.F16}, {2, 301, 2824, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16}} {
 		var ref []float32 // k_gemv2_swiglu's result with gemv2RB's choice
-		for _, v := range gemvVariants(g, c.M, true) {
-			if c.M > gemvRows && !v.mma {
-				continue // refused: checked below
-			}
+		for _, v := range gemvVariants(g, c.M, true, true) {
 			t.Run(fmt.Sprintf("%dx%dx%d_%s%s", c.M, c.N, c.K, c.dt, v.name), func(t *testing.T) {
 				defer v.set(g)()
 				r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
@@ -228,11 +238,11 @@ func TestMatMulSwiGLU(t *testing.T) {
 			})
 		}
 	}
-	big := newTwin(cb, g, 5, 64, 0, make([]float32, 5*64))
+	big := newTwin(cb, g, mmaRows+1, 64, 0, make([]float32, (mmaRows+1)*64))
 	w, _ := g.LoadWeight(dtype.BF16, 8, 64, make([]byte, 2*8*64))
-	d := newTwin(cb, g, 5, 8, 0, make([]float32, 5*8))
+	d := newTwin(cb, g, mmaRows+1, 8, 0, make([]float32, (mmaRows+1)*8))
 	if g.MatMulSwiGLU(d.g, big.g, w, w) {
-		t.Error("MatMulSwiGLU took 5 rows without mmaGemv")
+		t.Errorf("MatMulSwiGLU took %d rows", mmaRows+1)
 	}
 }
 
@@ -803,6 +813,35 @@ func TestGemv2RB(t *testing.T) {
 			t.Errorf("forced RB %d: got %d", rb, got)
 		}
 		for _, n := range names {
+			if !slices.Contains(kernelNames, n) {
+				t.Errorf("%s is not in kernelNames", n)
+			}
+		}
+	}
+}
+
+// TestMMATakes checks which Samba_3.8B decoding products k_gemv_mma
+// takes (no GPU needed) and that its kernels are loaded.
+func TestMMATakes(t *testing.T) {
+	var b Backend
+	for _, c := range []struct {
+		M, N, K int
+		want    bool
+	}{
+		{1, 2816, 2816, false}, {2, 2816, 2816, true}, {8, 32064, 2816, true}, {9, 32064, 2816, false},
+		{16, 2816, 5632, true}, {16, 9984, 2816, false}, {16, 208, 5632, true}, {17, 208, 5632, false}, {4, 100, 180, false},
+	} {
+		w := &Weight{rows: c.N, cols: c.K, dt: dtype.BF16}
+		if got := b.mmaTakes(kernels.Mat{Rows: c.M, Cols: c.K}, w); got != c.want {
+			t.Errorf("mmaTakes(%d rows, %d×%d) = %v, want %v", c.M, c.N, c.K, got, c.want)
+		}
+	}
+	b.mmaAll = true
+	if !b.mmaTakes(kernels.Mat{Rows: 16, Cols: 2816}, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}) {
+		t.Error("mmaAll: 16 rows of 9984×2816 not taken")
+	}
+	for _, byMT := range mmaKernels {
+		for _, n := range byMT {
 			if !slices.Contains(kernelNames, n) {
 				t.Errorf("%s is not in kernelNames", n)
 			}

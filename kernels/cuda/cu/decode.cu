@@ -33,161 +33,199 @@ __device__ __forceinline__ void mma_16816(float* c, unsigned a0, unsigned a1, un
 #endif
 }
 
-// GV_UNROLL is how many 32-wide steps along K a warp loads before using them.
-#define GV_UNROLL 4
-
-// gemv_tile accumulates into c the 16×8 tile of X·Wᵀ for weight rows n0 …
-// n0+7 over the 32-wide K steps [s0, s1). X is 16-bit [M ≤ 16, ldx]; W is
-// 16-bit [N, K] with K a multiple of 8 and 16-byte aligned rows. Lane (g, t)
-// (g = lane/4, t = lane%4) loads 8 consecutive K elements of weight row
-// n0+g and of X rows g and g+8 per step: the dot product does not depend on
-// the order of K, so the mma's k index 2t+i stands for element 8t+i and
-// 2t+8+i for 8t+2+i (the second mma of a step takes 8t+4 … 8t+7). Rows and
-// elements out of range load zeros.
-template <bool F16>
-__device__ __forceinline__ void gemv_tile(float* c, const u16* __restrict__ X, int ldx, int M, const u16* __restrict__ W,
-                                          int N, int K, int n0, int s0, int s1) {
-    int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    bool wok = n0 + g < N, x0ok = g < M, x1ok = g + 8 < M;
-    const u16* wr = W + (long long)(wok ? n0 + g : 0) * K;
-    const u16* x0 = X + (long long)(x0ok ? g : 0) * ldx;
-    const u16* x1 = X + (long long)(x1ok ? g + 8 : 0) * ldx;
-    const uint4 zero = make_uint4(0, 0, 0, 0);
-    float c2[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // a second chain for odd steps
-    for (int s = s0; s < s1; s += GV_UNROLL) {
-        uint4 w[GV_UNROLL], a[GV_UNROLL], b[GV_UNROLL];
-#pragma unroll
-        for (int u = 0; u < GV_UNROLL; u++) {
-            int k = (s + u) * 32 + 8 * t;
-            bool ok = s + u < s1 && k < K;
-            w[u] = ok && wok ? __ldg((const uint4*)(wr + k)) : zero;
-            a[u] = ok && x0ok ? __ldg((const uint4*)(x0 + k)) : zero;
-            b[u] = ok && x1ok ? __ldg((const uint4*)(x1 + k)) : zero;
-        }
-#pragma unroll
-        for (int u = 0; u < GV_UNROLL; u++) {
-            float* cc = u & 1 ? c2 : c;
-            mma_16816<F16>(cc, a[u].x, b[u].x, a[u].y, b[u].y, w[u].x, w[u].y);
-            mma_16816<F16>(cc, a[u].z, b[u].z, a[u].w, b[u].w, w[u].z, w[u].w);
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < 4; i++) c[i] += c2[i];
-}
-
-// gemv_split returns the warp's weight tile and K range: a block of 8 warps
-// covers tpb tiles of 8 weight rows, each split along K over 8/tpb warps.
-__device__ __forceinline__ void gemv_split(int K, int tpb, int* n0, int* s0, int* s1) {
-    int w = threadIdx.x >> 5, ks = 8 / tpb, split = w / tpb;
-    int steps = (K + 31) / 32;
-    *n0 = (blockIdx.x * tpb + w % tpb) * 8;
-    *s0 = split * steps / ks;
-    *s1 = (split + 1) * steps / ks;
-}
-
-// gemv_reduce sums the K splits of each tile in a fixed order through red
-// and leaves the totals in the c of the first tpb warps; it returns whether
-// this warp holds a total.
-__device__ __forceinline__ bool gemv_reduce(float* c, float (*red)[32][4], int tpb) {
-    int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    if (tpb == 8) return true;
-#pragma unroll
-    for (int i = 0; i < 4; i++) red[w][lane][i] = c[i];
-    __syncthreads();
-    if (w >= tpb) return false;
-    int ks = 8 / tpb;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        float v = red[w][lane][i];
-        for (int sp = 1; sp < ks; sp++) v += red[sp * tpb + w][lane][i];
-        c[i] = v;
-    }
-    return true;
-}
-
-// k_gemv_mma computes dst[m, n] (+)= Σ_k X[m, k]·W[n, k] for M ≤ 16 rows:
-// the decoding path's products, bandwidth-bound on W, which is read once
-// for all rows. X is the 16-bit copy of the activations (as cuBLAS takes
-// them in bf16 mode). Grid: ceil(N / (8·tpb)) blocks of 256 threads. With
+// k_gemv_mma: the decoding products of 2–16 activation rows on the tensor
+// cores, bandwidth-bound on the 16-bit weights, which are read once for all
+// rows; k_gemv_mma_swiglu, the fused gate/up version reading two weights.
+//
+// Work split, as k_gemv2's. A block of 256 threads (8 warps) computes 16
+// consecutive weight rows n0 … n0+15 (n0 = 16·blockIdx.x; grid ceil(N/16)
+// blocks) for all M rows of X. Each row's K range is cut into 32-element
+// steps and the steps into 8 contiguous slices, one per warp, so every warp
+// streams the same bytes (±1 step per row) and the block's 8 partial sums
+// are added in a fixed order (no atomics).
+//
+// Within a warp, each step is two m16n8k16 mma per 8 activation rows: the
+// weights are the A operand (16 rows), the activations the B operand (8
+// rows: MT = 1 tile for M ≤ 8, 2 for M ≤ 16). Lane (g, c) (g = lane/4, c =
+// lane%4) loads 16 bytes (8 elements k … k+7, k = 32·s + 8c) of weight rows
+// g and g+8 and of activation row g (and g+8); the dot product does not
+// depend on the order of K, so the first mma's k indices 2c, 2c+1, 2c+8,
+// 2c+9 stand for elements k … k+3 and the second mma's for k+4 … k+7. One
+// load instruction thus reads 64 contiguous bytes of each of 8 weight rows.
+// Each lane loads TC_STEPS steps (NW·2·TC_STEPS weight loads, through the
+// read-only path without allocating in L1, which is left to the activations
+// every block rereads) before it uses them: 256 contiguous bytes of every
+// row of the warp in flight. Measured on an H200 (run 18,
+// docs/performance-gpu.md): 128 bytes per row streamed at ~2.5 TB/s, 256 at
+// ~3.1–3.4 (k_gemv2, 1 KB per row of 4 rows, ~3.5–4.1).
+//
+// Rows past N re-read row N-1 (not stored); activation rows past M and
+// elements past K load zeros. The order of every floating-point operation
+// for output (m, n) depends on K only, not on M or N.
+//
+// X is the 16-bit copy of the activations (as cuBLAS takes them in bf16
+// mode), 16-byte aligned with ldx a multiple of 8; W is 16-bit (kind
+// bf16/f16) [N, K] with K a multiple of 8 and 16-byte aligned rows. With
 // sh, the results are also written in 16 bits (a shadow copy).
-template <bool F16>
-__device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
-                                         const u16* __restrict__ W, int N, int K, int M, int tpb, int accumulate,
-                                         u16* __restrict__ sh, int ldsh, int shkind) {
-    __shared__ float red[8][32][4];
-    int n0, s0, s1;
-    gemv_split(K, tpb, &n0, &s0, &s1);
-    float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    gemv_tile<F16>(c, X, ldx, M, W, N, K, n0, s0, s1);
-    if (!gemv_reduce(c, red, tpb)) return;
-    int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+
+#define TC_STEPS 4
+
+// mma_kind is mma_16816 for weights and activations of kind.
+__device__ __forceinline__ void mma_kind(int kind, float* c, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                         unsigned b0, unsigned b1) {
+    if (kind == KIND_F16)
+        mma_16816<true>(c, a0, a1, a2, a3, b0, b1);
+    else
+        mma_16816<false>(c, a0, a1, a2, a3, b0, b1);
+}
+
+// tc_partial computes warp w's partial sums: acc[(i·MT + t)·4 + j] holds
+// element j of the mma accumulator tile of weight i < NW (rows n0 …
+// n0+15) and activation rows 8t … 8t+7.
+template <int NW, int MT>
+__device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X, int ldx, int M, const u16* __restrict__ W1,
+                                           const u16* __restrict__ W2, int N, int K, int kind, int n0) {
+    const int J = TC_STEPS;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int S = (K + 31) >> 5;
+    const int s0 = S * warp / 8, s1 = S * (warp + 1) / 8;
+    const u16* wr[NW][2];
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-        int m = g + (i >= 2 ? 8 : 0), n = n0 + 2 * t + (i & 1);
+    for (int i = 0; i < NW; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) wr[i][h] = (i == 0 ? W1 : W2) + (long long)min(n0 + 8 * h + g, N - 1) * K + 8 * c;
+    const u16* xr[MT];
+    bool xok[MT];
+#pragma unroll
+    for (int t = 0; t < MT; t++) {
+        xok[t] = 8 * t + g < M;
+        xr[t] = X + (long long)(xok[t] ? 8 * t + g : 0) * ldx + 8 * c;
+    }
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    for (int s = s0; s < s1; s += J) {
+        uint4 w[J][NW][2], x[J][MT];
+#pragma unroll
+        for (int u = 0; u < J; u++) {
+            int k = (s + u) * 32;
+            bool ok = s + u < s1 && k + 8 * c < K;
+#pragma unroll
+            for (int i = 0; i < NW; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) w[u][i][h] = ok ? ld_weight((const uint4*)(wr[i][h] + k)) : zero;
+#pragma unroll
+            for (int t = 0; t < MT; t++) x[u][t] = ok && xok[t] ? __ldg((const uint4*)(xr[t] + k)) : zero;
+        }
+#pragma unroll
+        for (int u = 0; u < J; u++)
+#pragma unroll
+            for (int i = 0; i < NW; i++)
+#pragma unroll
+                for (int t = 0; t < MT; t++) {
+                    float* cc = acc + (i * MT + t) * 4;
+                    const uint4 lo = w[u][i][0], hi = w[u][i][1], b = x[u][t];
+                    mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
+                    mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
+                }
+    }
+}
+
+// tc_reduce stores each warp's V partial sums in red[warp][v][lane] and
+// waits for the block; tc_total(red, V, v, lane) adds the 8 warps' values
+// in warp order.
+template <int V>
+__device__ __forceinline__ void tc_reduce(const float* acc, float* red) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+#pragma unroll
+    for (int v = 0; v < V; v++) red[(warp * V + v) * 32 + lane] = acc[v];
+    __syncthreads();
+}
+
+__device__ __forceinline__ float tc_total(const float* red, int V, int v, int lane) {
+    float s = red[v * 32 + lane];
+#pragma unroll
+    for (int w = 1; w < 8; w++) s += red[(w * V + v) * 32 + lane];
+    return s;
+}
+
+// tc_output maps value v of lane l of one weight's accumulators to its
+// weight row n and activation row m.
+__device__ __forceinline__ void tc_output(int v, int l, int n0, int* n, int* m) {
+    int t = v / 4, j = v & 3;
+    *n = n0 + (l >> 2) + (j >= 2 ? 8 : 0);
+    *m = 8 * t + 2 * (l & 3) + (j & 1);
+}
+
+// k_gemv_mma_<MT> computes dst[m, n] (+)= Σ_k X[m, k]·W[n, k].
+template <int MT>
+__device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
+                                         const u16* __restrict__ W, int N, int K, int M, int kind, int accumulate,
+                                         u16* __restrict__ sh, int ldsh, int shkind) {
+    const int V = MT * 4;
+    __shared__ float red[8 * V * 32];
+    const int n0 = blockIdx.x * 16;
+    float acc[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) acc[i] = 0.0f;
+    tc_partial<1, MT>(acc, X, ldx, M, W, W, N, K, kind, n0);
+    tc_reduce<V>(acc, red);
+    for (int o = threadIdx.x; o < V * 32; o += blockDim.x) {
+        int n, m;
+        tc_output(o >> 5, o & 31, n0, &n, &m);
         if (m < M && n < N) {
             float* d = dst + (long long)m * ldd + n;
-            float v = accumulate ? *d + c[i] : c[i];
+            float v = tc_total(red, V, o >> 5, o & 31);
+            if (accumulate) v += *d;
             *d = v;
             shadow(sh, ldsh, shkind, m, n, v);
         }
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-    k_gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K,
-               int M, int tpb, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {
-    pdl_start();
-    gemv_mma<false>(dst, ldd, X, ldx, W, N, K, M, tpb, accumulate, sh, ldsh, shkind);
-}
-
-extern "C" __global__ void __launch_bounds__(256)
-    k_gemv_mma_f16(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N,
-                   int K, int M, int tpb, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {
-    pdl_start();
-    gemv_mma<true>(dst, ldd, X, ldx, W, N, K, M, tpb, accumulate, sh, ldsh, shkind);
-}
-
-// k_gemv_swiglu computes dst = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ) for M ≤ 16 rows, the
-// two products as k_gemv_mma does them, and the 16-bit shadow of dst.
-template <bool F16>
-__device__ __forceinline__ void gemv_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
-                                            const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                            int tpb, u16* __restrict__ sh, int ldsh, int shkind) {
-    __shared__ float red[8][32][4];
-    int n0, s0, s1;
-    gemv_split(K, tpb, &n0, &s0, &s1);
-    float cg[4] = {0.0f, 0.0f, 0.0f, 0.0f}, cu[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    gemv_tile<F16>(cg, X, ldx, M, W1, N, K, n0, s0, s1);
-    gemv_tile<F16>(cu, X, ldx, M, W2, N, K, n0, s0, s1);
-    bool mine = gemv_reduce(cg, red, tpb);
-    __syncthreads();
-    gemv_reduce(cu, red, tpb);
-    if (!mine) return;
-    int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+// k_gemv_mma_swiglu_<MT> computes dst = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each
+// product as k_gemv_mma computes it, and the 16-bit shadow of dst.
+template <int MT>
+__device__ __forceinline__ void gemv_mma_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
+                                                const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
+                                                int kind, u16* __restrict__ sh, int ldsh, int shkind) {
+    const int H = MT * 4, V = 2 * H; // gate values, then up values
+    __shared__ float red[8 * V * 32];
+    const int n0 = blockIdx.x * 16;
+    float acc[V];
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-        int m = g + (i >= 2 ? 8 : 0), n = n0 + 2 * t + (i & 1);
+    for (int i = 0; i < V; i++) acc[i] = 0.0f;
+    tc_partial<2, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0);
+    tc_reduce<V>(acc, red);
+    for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
+        int n, m, v = o >> 5, l = o & 31;
+        tc_output(v, l, n0, &n, &m);
         if (m < M && n < N) {
-            float v = silu(cg[i]) * cu[i];
-            dst[(long long)m * ldd + n] = v;
-            shadow(sh, ldsh, shkind, m, n, v);
+            float y = silu(tc_total(red, V, v, l)) * tc_total(red, V, H + v, l);
+            dst[(long long)m * ldd + n] = y;
+            shadow(sh, ldsh, shkind, m, n, y);
         }
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-    k_gemv_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
-                  const u16* __restrict__ W2, int N, int K, int M, int tpb, u16* __restrict__ sh, int ldsh, int shkind) {
-    pdl_start();
-    gemv_swiglu<false>(dst, ldd, X, ldx, W1, W2, N, K, M, tpb, sh, ldsh, shkind);
-}
+// The kernels for each MT (activation tiles); the host picks one
+// (launchMMA in ops.go). Two blocks per multiprocessor at least (≤ 128
+// registers).
+#define GEMV_MMA_KERNELS(mt)                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
+        k_gemv_mma_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, \
+                        int K, int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {                   \
+        pdl_start();                                                                                                            \
+        gemv_mma<mt>(dst, ldd, X, ldx, W, N, K, M, kind, accumulate, sh, ldsh, shkind);                                         \
+    }                                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
+        k_gemv_mma_swiglu_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,                           \
+                               const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,          \
+                               u16* __restrict__ sh, int ldsh, int shkind) {                                                    \
+        pdl_start();                                                                                                            \
+        gemv_mma_swiglu<mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind);                                         \
+    }
 
-extern "C" __global__ void __launch_bounds__(256)
-    k_gemv_swiglu_f16(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
-                      const u16* __restrict__ W2, int N, int K, int M, int tpb, u16* __restrict__ sh, int ldsh, int shkind) {
-    pdl_start();
-    gemv_swiglu<true>(dst, ldd, X, ldx, W1, W2, N, K, M, tpb, sh, ldsh, shkind);
-}
+GEMV_MMA_KERNELS(1)
+GEMV_MMA_KERNELS(2)
 
 // Grouped decoding attention. AG_WARPS warps per block; AG_KEYS keys per
 // warp step; AG_MAXG query heads per key/value head at most.
