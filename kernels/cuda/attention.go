@@ -237,9 +237,13 @@ func adSmem(Hg, hd, ks, T int) int {
 // run one after the other: fewer, longer blocks are slower when they are
 // the only work); batch 16 4.450, 4.547, 4.392, 4.353 (fewer partials to
 // combine, loads of a tile overlapping the previous tile's work).
+// Below adTilesMinSeqs blocks take adTilesFew tiles: run 19, batch 1,
+// 2.854 ms per step with 2 tiles of 16 keys (64 blocks) against 2.877 with
+// one (128 blocks).
 const (
 	adTilesDefault = 8
 	adTilesMinSeqs = 8
+	adTilesFew     = 2
 )
 
 // attnDec reports whether the short chunks can run k_attn_dec, with how
@@ -249,11 +253,12 @@ const (
 // adMaxG query heads per key/value head, 16-byte aligned rows for the
 // float4 copies (the caches are allocations, rows of G·hd floats).
 // Blocks take adTilesDefault tiles of 16 keys for at least adTilesMinSeqs
-// key/value heads × sequences where that leaves at least 8 splits
-// (Samba_3.8B at batch 16, window 2048: 16 splits of 128 keys, so that
-// k_attn_combine merges 16 partials, not 64); else one tile of 32 keys
-// unless that leaves multiprocessors idle or needs more shared memory than
-// a block may have (then 16: batch 1 takes 128 blocks of 16 keys).
+// key/value heads × sequences, adTilesFew for fewer, where that leaves at
+// least 8 splits (Samba_3.8B at batch 16, window 2048: 16 splits of 128
+// keys, so that k_attn_combine merges 16 partials, not 64; at batch 1 64
+// splits of 32 keys); else one tile of 32 keys unless that leaves
+// multiprocessors idle or needs more shared memory than a block may have
+// (then 16).
 // attnDecKeys and attnDecTiles override. keys is the most keys a query
 // sees (attnKeys), so the grid never depends on the positions.
 func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, T, smem *int) bool {
@@ -273,8 +278,12 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 	}
 	if t == 0 {
 		t = 1
-		if n != 32 && G*nseq >= adTilesMinSeqs && keys >= adTilesDefault*16*8 && adSmem(H/G, hd, 16, adTilesDefault) <= limit {
-			t, n = adTilesDefault, 16
+		few := adTilesFew
+		if G*nseq >= adTilesMinSeqs {
+			few = adTilesDefault
+		}
+		if n != 32 && keys >= few*16*8 && adSmem(H/G, hd, 16, few) <= limit {
+			t, n = few, 16
 		}
 	}
 	if n == 0 {

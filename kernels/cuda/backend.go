@@ -175,8 +175,10 @@ type Backend struct {
 	// k_kv_store instead of k_attn_dec or k_attn_decm; noScanDec runs a
 	// decoding step's scan on the chunked kernels instead of k_scan_dec;
 	// noScanDelta makes SelectiveScanDelta decline (dt_proj then runs as a
-	// product before the scan). The defaults are the faster on an H200
-	// (docs/performance-gpu.md).
+	// product before the scan); noEarly makes k_gemv2 and k_gemv_mma
+	// load their first weights after waiting for the previous kernel
+	// rather than before.
+	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
 	softmaxWarp  bool
@@ -198,6 +200,7 @@ type Backend struct {
 	noDecStore   bool
 	noScanDec    bool
 	noScanDelta  bool
+	noEarly      bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool

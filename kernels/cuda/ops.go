@@ -271,6 +271,16 @@ var gemv2Kernels = map[int][2]string{
 	8: {"k_gemv2_8", "k_gemv2_swiglu_8"},
 }
 
+// early is k_gemv2's and k_gemv_mma's early argument: 1 (load the first
+// weights before waiting for the previous kernel, pdl_start) unless
+// noEarly.
+func (b *Backend) early() int {
+	if b.noEarly {
+		return 0
+	}
+	return 1
+}
+
 // gemvWarpBytes is the least weight bytes gemv2RB wants per warp.
 const gemvWarpBytes = 2560
 
@@ -378,6 +388,7 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	b.p.ptr(sh)
 	b.p.i32(ldsh)
 	b.p.i32(kind)
+	b.p.i32(b.early())
 	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{(w1.rows + 15) / 16, 1, 1}, dim3{256, 1, 1}, 0)
 	b.produced(dst, sh != 0)
 	return true
@@ -415,6 +426,7 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		if b.oldGemv {
 			b.launch("k_gemv", grid1(wt.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else {
+			b.p.i32(b.early())
 			rb := b.gemv2RB(wt.cols, 1)
 			b.launch(gemv2Kernels[rb][0], dim3{(wt.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}
@@ -482,6 +494,7 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		if b.oldGemv {
 			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else {
+			b.p.i32(b.early())
 			rb := b.gemv2RB(a.cols, 2)
 			b.launch(gemv2Kernels[rb][1], dim3{(a.rows + rb - 1) / rb, 1, 1}, dim3{256, 1, 1}, 0)
 		}

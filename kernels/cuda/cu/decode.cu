@@ -79,12 +79,30 @@ __device__ __forceinline__ void mma_kind(int kind, float* c, unsigned a0, unsign
         mma_16816<false>(c, a0, a1, a2, a3, b0, b1);
 }
 
+// tc_load_w loads the weights of TC_STEPS steps from step s on (zeros at
+// or past s1, or past K).
+template <int NW>
+__device__ __forceinline__ void tc_load_w(uint4 (*w)[NW][2], const u16* const (*wr)[2], int s, int s1, int K) {
+    const int c = threadIdx.x & 3;
+#pragma unroll
+    for (int u = 0; u < TC_STEPS; u++) {
+        int k = (s + u) * 32;
+        bool ok = s + u < s1 && k + 8 * c < K;
+#pragma unroll
+        for (int i = 0; i < NW; i++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) w[u][i][h] = ok ? ld_weight((const uint4*)(wr[i][h] + k)) : make_uint4(0, 0, 0, 0);
+    }
+}
+
 // tc_partial computes warp w's partial sums: acc[(i·MT + t)·4 + j] holds
 // element j of the mma accumulator tile of weight i < NW (rows n0 …
-// n0+15) and activation rows 8t … 8t+7.
+// n0+15) and activation rows 8t … 8t+7. It calls pdl_start: with early,
+// after loading its first steps' weights, which no kernel writes, so that
+// these loads overlap the previous kernel's tail; X is read after.
 template <int NW, int MT>
 __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X, int ldx, int M, const u16* __restrict__ W1,
-                                           const u16* __restrict__ W2, int N, int K, int kind, int n0) {
+                                           const u16* __restrict__ W2, int N, int K, int kind, int n0, int early) {
     const int J = TC_STEPS;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
     const int S = (K + 31) >> 5;
@@ -101,19 +119,18 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
         xok[t] = 8 * t + g < M;
         xr[t] = X + (long long)(xok[t] ? 8 * t + g : 0) * ldx + 8 * c;
     }
-    const uint4 zero = make_uint4(0, 0, 0, 0);
+    uint4 w[J][NW][2];
+    if (early) tc_load_w<NW>(w, wr, s0, s1, K);
+    pdl_start();
+    if (!early) tc_load_w<NW>(w, wr, s0, s1, K);
     for (int s = s0; s < s1; s += J) {
-        uint4 w[J][NW][2], x[J][MT];
+        uint4 x[J][MT];
 #pragma unroll
         for (int u = 0; u < J; u++) {
             int k = (s + u) * 32;
             bool ok = s + u < s1 && k + 8 * c < K;
 #pragma unroll
-            for (int i = 0; i < NW; i++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) w[u][i][h] = ok ? ld_weight((const uint4*)(wr[i][h] + k)) : zero;
-#pragma unroll
-            for (int t = 0; t < MT; t++) x[u][t] = ok && xok[t] ? __ldg((const uint4*)(xr[t] + k)) : zero;
+            for (int t = 0; t < MT; t++) x[u][t] = ok && xok[t] ? __ldg((const uint4*)(xr[t] + k)) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int u = 0; u < J; u++)
@@ -126,6 +143,7 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
                     mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
                     mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
                 }
+        if (s + J < s1) tc_load_w<NW>(w, wr, s + J, s1, K);
     }
 }
 
@@ -159,14 +177,14 @@ __device__ __forceinline__ void tc_output(int v, int l, int n0, int* n, int* m) 
 template <int MT>
 __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W, int N, int K, int M, int kind, int accumulate,
-                                         u16* __restrict__ sh, int ldsh, int shkind) {
+                                         u16* __restrict__ sh, int ldsh, int shkind, int early) {
     const int V = MT * 4;
     __shared__ float red[8 * V * 32];
     const int n0 = blockIdx.x * 16;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    tc_partial<1, MT>(acc, X, ldx, M, W, W, N, K, kind, n0);
+    tc_partial<1, MT>(acc, X, ldx, M, W, W, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
     for (int o = threadIdx.x; o < V * 32; o += blockDim.x) {
         int n, m;
@@ -186,14 +204,14 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
 template <int MT>
 __device__ __forceinline__ void gemv_mma_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                                 const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                                int kind, u16* __restrict__ sh, int ldsh, int shkind) {
+                                                int kind, u16* __restrict__ sh, int ldsh, int shkind, int early) {
     const int H = MT * 4, V = 2 * H; // gate values, then up values
     __shared__ float red[8 * V * 32];
     const int n0 = blockIdx.x * 16;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    tc_partial<2, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0);
+    tc_partial<2, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
     for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
         int n, m, v = o >> 5, l = o & 31;
@@ -212,16 +230,14 @@ __device__ __forceinline__ void gemv_mma_swiglu(float* __restrict__ dst, int ldd
 #define GEMV_MMA_KERNELS(mt)                                                                                                    \
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
         k_gemv_mma_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, \
-                        int K, int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {                   \
-        pdl_start();                                                                                                            \
-        gemv_mma<mt>(dst, ldd, X, ldx, W, N, K, M, kind, accumulate, sh, ldsh, shkind);                                         \
+                        int K, int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {        \
+        gemv_mma<mt>(dst, ldd, X, ldx, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early);                                  \
     }                                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
         k_gemv_mma_swiglu_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,                           \
                                const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,          \
-                               u16* __restrict__ sh, int ldsh, int shkind) {                                                    \
-        pdl_start();                                                                                                            \
-        gemv_mma_swiglu<mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind);                                         \
+                               u16* __restrict__ sh, int ldsh, int shkind, int early) {                                         \
+        gemv_mma_swiglu<mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind, early);                                  \
     }
 
 GEMV_MMA_KERNELS(1)

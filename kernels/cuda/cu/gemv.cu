@@ -130,12 +130,28 @@ __device__ __forceinline__ int gv2_index(int lane) {
     return lane >> shift;
 }
 
+// gemv2_load loads the weights of one step of a lane: STEPS chunks (32
+// apart from chunk c on) of the RB rows of the NW weights; chunks at or
+// past c1 load zeros.
+template <int STEPS, int NW, int RB>
+__device__ __forceinline__ void gemv2_load(uint4 (*q)[NW][RB], const uint4* const* wp, const long long* roff, int c, int c1) {
+#pragma unroll
+    for (int s = 0; s < STEPS; s++)
+#pragma unroll
+        for (int i = 0; i < NW; i++)
+#pragma unroll
+            for (int r = 0; r < RB; r++)
+                q[s][i][r] = c + 32 * s < c1 ? ld_weight(wp[i] + roff[r] + c + 32 * s) : make_uint4(0, 0, 0, 0);
+}
+
 // gemv2_partial computes warp w's partial sums for the block's rows:
 // acc[(i·RB + r)·4 + m] += Σ over the warp's chunks of x[m]·Wi[n0+r] for
-// weights i < NW (M ≤ 4; entries m ≥ M stay 0).
+// weights i < NW (M ≤ 4; entries m ≥ M stay 0). It calls pdl_start: with
+// early, after loading its first step's weights, which no kernel writes,
+// so that these loads overlap the previous kernel's tail; x is read after.
 template <int RB, int NW>
 __device__ __forceinline__ void gemv2_partial(float* acc, const float* __restrict__ x, int ldx, const u16* __restrict__ W1,
-                                              const u16* __restrict__ W2, int N, int K, int M, int kind, int n0) {
+                                              const u16* __restrict__ W2, int N, int K, int M, int kind, int n0, int early) {
     const int STEPS = GV2_LOADS / (RB * NW) > 0 ? GV2_LOADS / (RB * NW) : 1;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int C = K >> 3;
@@ -145,15 +161,12 @@ __device__ __forceinline__ void gemv2_partial(float* acc, const float* __restric
 #pragma unroll
     for (int r = 0; r < RB; r++) roff[r] = (long long)min(n0 + r, N - 1) * C;
     const uint4* wp[2] = {(const uint4*)W1, (const uint4*)(NW > 1 ? W2 : W1)};
-    for (int c = (int)((long long)C * warp / 8) + lane; c < c1; c += 32 * STEPS) {
-        uint4 q[STEPS][NW][RB];
-#pragma unroll
-        for (int s = 0; s < STEPS; s++)
-#pragma unroll
-            for (int i = 0; i < NW; i++)
-#pragma unroll
-                for (int r = 0; r < RB; r++)
-                    q[s][i][r] = c + 32 * s < c1 ? ld_weight(wp[i] + roff[r] + c + 32 * s) : make_uint4(0, 0, 0, 0);
+    int c = (int)((long long)C * warp / 8) + lane;
+    uint4 q[STEPS][NW][RB];
+    if (early) gemv2_load<STEPS, NW, RB>(q, wp, roff, c, c1);
+    pdl_start();
+    if (!early) gemv2_load<STEPS, NW, RB>(q, wp, roff, c, c1);
+    while (c < c1) {
 #pragma unroll
         for (int s = 0; s < STEPS; s++) {
             int ch = c + 32 * s;
@@ -181,6 +194,8 @@ __device__ __forceinline__ void gemv2_partial(float* acc, const float* __restric
                 }
             }
         }
+        c += 32 * STEPS;
+        if (c < c1) gemv2_load<STEPS, NW, RB>(q, wp, roff, c, c1);
     }
 }
 
@@ -212,14 +227,14 @@ __device__ __forceinline__ float gemv2_total(const float (*red)[V], int i) {
 // k_gemv2<RB> computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4.
 template <int RB>
 __device__ __forceinline__ void gemv2(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W,
-                                      int N, int K, int M, int kind, int accumulate) {
+                                      int N, int K, int M, int kind, int accumulate, int early) {
     const int V = RB * 4;
     __shared__ float red[8][V];
     const int n0 = blockIdx.x * RB;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 1>(acc, x, ldx, W, W, N, K, M, kind, n0);
+    gemv2_partial<RB, 1>(acc, x, ldx, W, W, N, K, M, kind, n0, early);
     gemv2_reduce<V>(acc, red);
     // Thread t = 4·r + m writes output (m, n0 + r).
     int t = threadIdx.x, r = t >> 2, m = t & 3;
@@ -236,14 +251,14 @@ __device__ __forceinline__ void gemv2(float* dst, int ldd, const float* __restri
 template <int RB>
 __device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx,
                                              const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                             int kind, u16* __restrict__ sh, int ldsh, int shkind) {
+                                             int kind, u16* __restrict__ sh, int ldsh, int shkind, int early) {
     const int V = RB * 8; // gate values, then up values
     __shared__ float red[8][V];
     const int n0 = blockIdx.x * RB;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 2>(acc, x, ldx, W1, W2, N, K, M, kind, n0);
+    gemv2_partial<RB, 2>(acc, x, ldx, W1, W2, N, K, M, kind, n0, early);
     gemv2_reduce<V>(acc, red);
     // Thread t = 4·r + m writes output (m, n0 + r).
     int t = threadIdx.x, r = t >> 2, m = t & 3;
@@ -258,14 +273,14 @@ __device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, c
 #define GEMV2_KERNELS(rb)                                                                                                       \
     extern "C" __global__ void __launch_bounds__(256, GV2_MINB(rb))                                                             \
         k_gemv2_##rb(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W, int N, int K, int M, \
-                     int kind, int accumulate) { pdl_start();                                                                                \
-        gemv2<rb>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate);                                                              \
+                     int kind, int accumulate, int early) {                                                                     \
+        gemv2<rb>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate, early);                                                       \
     }                                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256, GV2_SWIGLU_MINB(rb))                                                      \
         k_gemv2_swiglu_##rb(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1, \
                             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh,          \
-                            int shkind) { pdl_start();                                                                                       \
-        gemv2_swiglu<rb>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind);                                            \
+                            int shkind, int early) {                                                                            \
+        gemv2_swiglu<rb>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind, early);                                     \
     }
 
 GEMV2_KERNELS(1)
