@@ -687,17 +687,22 @@ func (b *Backend) launchScan(name string, grid0 int, dst, u, delta, B, C, z kern
 // SelectiveScanDelta implements kernels.DeltaScan: for a decoding step of
 // at most gemvRows sequences that k_scan_dec takes (bf16 mode, 16 states),
 // k_scan_dec_dtf computes delta = dlow·dtProjᵀ itself (16-bit weights, R a
-// multiple of 8, dlow's rows 16-byte aligned) and runs the scan, one
+// multiple of 8 up to dtfMaxR, dlow's rows 16-byte aligned) and runs the scan, one
 // kernel instead of a product and a scan. Elsewhere it does nothing and
 // returns false. (Run 10, Samba_3.8B: one sequence 3.016 ms per step with
 // it, 3.024 without; 16 sequences 4.476 with it, 4.454 without, where each
 // thread group rereads its weight row for every sequence and cuBLAS takes
 // the product.)
+// dtfMaxR is the widest dt_proj k_scan_dec_dtf takes (DTF_CHUNKS in
+// mamba.cu: each thread keeps its part of the weight row in registers).
+const dtfMaxR = 256
+
 func (b *Backend) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, p kernels.ScanParams,
 	states []*kernels.MambaState, seqs []kernels.Seq) bool {
 	w := dtProj.(*Weight)
 	E, N := u.Cols, B.Cols
-	if b.fp32 || b.noScanDelta || len(seqs) > gemvRows || w.dt == dtype.F32 || w.rows != E || w.cols != dlow.Cols || w.cols%8 != 0 || !aligned4(dlow) ||
+	if b.fp32 || b.noScanDelta || len(seqs) > gemvRows || w.dt == dtype.F32 || w.rows != E || w.cols != dlow.Cols || w.cols%8 != 0 ||
+		w.cols > dtfMaxR || !aligned4(dlow) ||
 		!b.scanDec(B, C, p.A, N, seqs) {
 		return false
 	}

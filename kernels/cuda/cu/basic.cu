@@ -65,18 +65,25 @@ extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ld
 extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int ldd, const float* x, int ldx,
                                                                 const float* __restrict__ w, int rows, int cols, float eps,
                                                                 u16* __restrict__ sh, int ldsh, int shkind) {
-    pdl_start();
     __shared__ double red[32];
     const int n = blockDim.x;
+    // The weights, which no kernel writes, are loaded before pdl_start, so
+    // that those loads overlap the previous kernel's tail.
+    float wv[RMS_CACHE];
+#pragma unroll
+    for (int i = 0; i < RMS_CACHE; i++) {
+        int c = threadIdx.x + i * n;
+        wv[i] = c < cols ? w[c] : 0.0f;
+    }
+    pdl_start();
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
         float* dr = dst + (long long)r * ldd;
-        float xv[RMS_CACHE], wv[RMS_CACHE];
+        float xv[RMS_CACHE];
 #pragma unroll
         for (int i = 0; i < RMS_CACHE; i++) {
             int c = threadIdx.x + i * n;
             xv[i] = c < cols ? xr[c] : 0.0f;
-            wv[i] = c < cols ? w[c] : 0.0f;
         }
         double ss = 0.0;
 #pragma unroll

@@ -42,6 +42,7 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     int first = window > 0 ? max(0, P - window + 1) : 0;
     int kbeg = first + sp * DM_KEYS * T, nkb = min(P - kbeg + 1, DM_KEYS * T);
     if (nkb <= 0) {
+        pdl_start();
         ad_empty_split(part, orow, H, g, Hg, nsplit, sp, HD);
         return;
     }
@@ -62,8 +63,20 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     const float* vcache = (const float*)vc.p[s];
     int cp = cap.v[s];
     long long kvDim = (long long)G * HD;
-    ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
-    ad_commit();
+    // The first tile's copies are issued before pdl_start when it holds
+    // only cached keys (earlier steps wrote them), so that they overlap the
+    // previous kernel's tail; a tile with the step's own key (written by
+    // the kernels before) waits.
+    bool cached = kbeg + min(nkb, DM_KEYS) - 1 < P;
+    if (cached) {
+        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_commit();
+    }
+    pdl_start();
+    if (!cached) {
+        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_commit();
+    }
 
     // This warp's Q fragments (A operand: rows = heads, k = dimensions).
     const int KS = HD / 16, KPW = (KS + DM_WARPS - 1) / DM_WARPS;
@@ -194,7 +207,6 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
         Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
         float* __restrict__ part, int ks, int store, int T) {                                                                  \
-        pdl_start();                                                                                                           \
         attn_decm<hd>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,        \
                       nsplit, part, store, T);                                                                                 \
     }

@@ -22,27 +22,38 @@ extern "C" __global__ void __launch_bounds__(128)
     k_mamba_conv(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const float* __restrict__ w, int ldw,
                  const float* __restrict__ bias, int E, int K, int tile, int fused, Seqs seqs, Ptrs conv, u16* __restrict__ sh,
                  int ldsh, int shkind) {
-    pdl_start();
+    // The weights, the bias and the carried window (last written by this
+    // layer's convolution of the previous chunk) are loaded before
+    // pdl_start, so that those loads overlap the previous kernel's tail;
+    // x is read after.
     int e = blockIdx.x * blockDim.x + threadIdx.x;
     int s = blockIdx.z;
-    if (e >= E || s >= seqs.n) return;
-    int len = seqs.len[s], row = seqs.row[s];
+    int len = s < seqs.n ? seqs.len[s] : 0, row = s < seqs.n ? seqs.row[s] : 0;
     int t0 = blockIdx.y * tile;
-    if (t0 >= len) return;
-    float* st = (float*)conv.p[s];
-    float wk[MAXK], win[MAXK];
+    bool active = e < E && s < seqs.n && t0 < len;
+    float* st = active ? (float*)conv.p[s] : (float*)0;
+    float wk[MAXK], win[MAXK], b = 0.0f;
 #pragma unroll
     for (int j = 0; j < MAXK; j++) {
         int k = j - (MAXK - K);
-        wk[j] = k >= 0 ? w[(long long)e * ldw + k] : 0.0f;
+        wk[j] = active && k >= 0 ? w[(long long)e * ldw + k] : 0.0f;
         win[j] = 0.0f;
     }
     // win[j] holds the input at time t - (MAXK-1-j) when producing time t.
 #pragma unroll
-    for (int j = 0; j < MAXK - 1; j++)
-        if (j >= MAXK - K) win[j] = conv_input(x, ldx, st, row, E, K, t0 - (MAXK - 1 - j), e);
+    for (int j = 0; j < MAXK - 1; j++) {
+        int t = t0 - (MAXK - 1 - j);
+        if (active && j >= MAXK - K && t < 0) win[j] = st[(long long)(K - 1 + t) * E + e];
+    }
+    if (active) b = bias[e];
+    pdl_start();
+    if (!active) return;
+#pragma unroll
+    for (int j = 0; j < MAXK - 1; j++) {
+        int t = t0 - (MAXK - 1 - j);
+        if (j >= MAXK - K && t >= 0) win[j] = x[(long long)(row + t) * ldx + e];
+    }
     int t1 = min(t0 + tile, len);
-    float b = bias[e];
     for (int t = t0; t < t1; t++) {
         win[MAXK - 1] = x[(long long)(row + t) * ldx + e];
         float c = b;
@@ -344,6 +355,13 @@ extern "C" __global__ void k_scan_any(SCAN_PARAMS) {
 // four threads take its weight row's 16-byte chunks in turn (q, q+4, …),
 // sum them in float32 with the activations unrounded (as k_gemv2), and add
 // their partial sums with two shuffles.
+// The channel's parameters, its carried state and (k_scan_dec_dtf) its
+// dt_proj weight row are loaded before pdl_start, so that those loads
+// overlap the previous kernel's tail: no kernel of the step writes them
+// before the scan (the state was last written by this layer's scan in the
+// previous step). The activations are read after.
+#define DTF_CHUNKS 8 // 16-byte chunks of W_dt per thread: R ≤ 4·8·8 = 256
+
 template <bool FAST, bool PROJ>
 __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const float* __restrict__ u, int ldu,
                                          const float* __restrict__ delta, int lddt, const float* __restrict__ B, int ldb,
@@ -355,31 +373,49 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
     int e = min(i >> 2, E - 1), q = (i & 3) * 4; // clamped channel: the shuffles need every lane
     bool live = (i >> 2) < E && len > 0;
     long long r = row;
+    float4 h = make_float4(0.0f, 0.0f, 0.0f, 0.0f), a = h, b = h, c = h;
+    float* st = st_ + (long long)e * 16 + q;
+    float bias = 0.0f, dv = 0.0f;
+    uint4 wq[PROJ ? DTF_CHUNKS : 1];
+    if (live) {
+        h = *(const float4*)st;
+        a = *(const float4*)(A + (long long)e * lda + q);
+        bias = dbias[e];
+        dv = Dv[e];
+        if (PROJ) {
+            const uint4* wr = (const uint4*)(Wdt + (long long)e * R);
+#pragma unroll
+            for (int j = 0; j < DTF_CHUNKS; j++) {
+                int ch = (i & 3) + 4 * j;
+                wq[j] = ch < (R >> 3) ? __ldg(wr + ch) : make_uint4(0, 0, 0, 0);
+            }
+        }
+    }
+    pdl_start();
     float draw = 0.0f;
     if (PROJ) {
         // delta (before its bias) = Σ_k dlow[k]·W_dt[e, k]
-        const uint4* wr = (const uint4*)(Wdt + (long long)e * R);
         const float* xr = delta + r * lddt;
         if (live)
-            for (int c = i & 3; c < (R >> 3); c += 4) {
-                float w[8];
-                widen8(__ldg(wr + c), kind, w);
-                float4 a = __ldg((const float4*)(xr + 8 * c)), b = __ldg((const float4*)(xr + 8 * c + 4));
-                float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
 #pragma unroll
-                for (int j = 0; j < 8; j++) draw = fmaf(w[j], xv[j], draw);
+            for (int j = 0; j < DTF_CHUNKS; j++) {
+                int ch = (i & 3) + 4 * j;
+                if (ch < (R >> 3)) {
+                    float w[8];
+                    widen8(wq[j], kind, w);
+                    float4 a4 = __ldg((const float4*)(xr + 8 * ch)), b4 = __ldg((const float4*)(xr + 8 * ch + 4));
+                    float xv[8] = {a4.x, a4.y, a4.z, a4.w, b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+                    for (int k = 0; k < 8; k++) draw = fmaf(w[k], xv[k], draw);
+                }
             }
         draw += __shfl_xor_sync(FULL_MASK, draw, 1);
         draw += __shfl_xor_sync(FULL_MASK, draw, 2);
     }
     float ut = 0.0f, dt = 0.0f;
-    float4 h = make_float4(0.0f, 0.0f, 0.0f, 0.0f), a = h, b = h, c = h;
-    float* st = st_ + (long long)e * 16 + q;
     if (live) {
         ut = u[r * ldu + e];
-        dt = softplus((PROJ ? draw : delta[r * lddt + e]) + dbias[e]);
-        h = *(const float4*)st;
-        a = *(const float4*)(A + (long long)e * lda + q);
+        dt = softplus((PROJ ? draw : delta[r * lddt + e]) + bias);
         b = *(const float4*)(B + r * ldb + q);
         c = *(const float4*)(C + r * ldc + q);
     }
@@ -398,7 +434,7 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
     *(float4*)st = make_float4(hv[0], hv[1], hv[2], hv[3]);
     if (q == 0) {
         float gz = z ? silu(z[r * ldz + e]) : 1.0f;
-        float o = (y + Dv[e] * ut) * gz;
+        float o = (y + dv * ut) * gz;
         dst[r * ldd + e] = o;
         shadow(sh, ldsh, shkind, r, e, o);
     }
@@ -409,17 +445,14 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
         (float*)ssm.p[blockIdx.y], sh, ldsh, shkind
 
 extern "C" __global__ void __launch_bounds__(128) k_scan_dec(SCAN_PARAMS) {
-    pdl_start();
     scan_dec<false, false>(SCAN_DEC_ARGS, 0, 0, 0);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_scan_decf(SCAN_PARAMS) {
-    pdl_start();
     scan_dec<true, false>(SCAN_DEC_ARGS, 0, 0, 0);
 }
 
 // k_scan_dec_dtf: delta is dlow (the x_proj output's first R columns).
 extern "C" __global__ void __launch_bounds__(128) k_scan_dec_dtf(SCAN_PARAMS, const u16* __restrict__ Wdt, int R, int kind) {
-    pdl_start();
     scan_dec<true, true>(SCAN_DEC_ARGS, Wdt, R, kind);
 }
