@@ -258,25 +258,35 @@ extern "C" __global__ void __launch_bounds__(256)
 // Decoding steps take one head per block (more blocks for a few rows),
 // prefill ROPE_HEADS (one angle for many heads).
 #define ROPE_HEADS 16
+
+// rope_seq returns the sequence holding row r, or -1.
+__device__ __forceinline__ int rope_seq(const Seqs& seqs, int r) {
+    for (int i = 0; i < seqs.n; i++)
+        if (r >= seqs.row[i] && r < seqs.row[i] + seqs.len[i]) return i;
+    return -1;
+}
+
 extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, const double* __restrict__ invFreq, Seqs seqs,
                                   int rows, const int* __restrict__ dpos, int hpb) {
-    pdl_start();
     int half = headDim / 2;
+    // The block's first angle (row blockIdx.x, pair threadIdx.x) is
+    // computed before pdl_start: the positions come from the host, not
+    // from the kernels before.
+    double sn0 = 0.0, cs0 = 1.0;
+    int s0 = rope_seq(seqs, blockIdx.x);
+    if (blockIdx.x < rows && s0 >= 0 && threadIdx.x < half)
+        sincos((double)(seq_pos(seqs, dpos, s0) + ((int)blockIdx.x - seqs.row[s0])) * invFreq[threadIdx.x], &sn0, &cs0);
+    pdl_start();
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-        int s = -1;
-        for (int i = 0; i < seqs.n; i++)
-            if (r >= seqs.row[i] && r < seqs.row[i] + seqs.len[i]) {
-                s = i;
-                break;
-            }
+        int s = rope_seq(seqs, r);
         if (s < 0) continue;
         double pos = (double)(seq_pos(seqs, dpos, s) + (r - seqs.row[s]));
         float* xr = x + (long long)r * ldx;
         for (int h0 = blockIdx.y * hpb; h0 < nHeads; h0 += gridDim.y * hpb) {
             int nh = min(hpb, nHeads - h0);
             for (int j = threadIdx.x; j < half; j += blockDim.x) {
-                double sn, cs;
-                sincos(pos * invFreq[j], &sn, &cs);
+                double sn = sn0, cs = cs0;
+                if (r != (int)blockIdx.x || j != (int)threadIdx.x) sincos(pos * invFreq[j], &sn, &cs);
                 float c = (float)cs, sf = (float)sn;
                 float x1[ROPE_HEADS], x2[ROPE_HEADS];
 #pragma unroll
