@@ -320,6 +320,9 @@ extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V
     const float* lr = L + (long long)r * ld;
     float mx = -INF_F;
     int ai = 0x7fffffff;
+    // Unrolled so that several loads are in flight (the order of the
+    // comparisons, and of the sum below, stays that of c).
+#pragma unroll 8
     for (int c = threadIdx.x; c < V; c += blockDim.x) {
         float v = lr[c];
         if (v > mx) {
@@ -358,6 +361,7 @@ extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V
         return;
     }
     double sum = 0.0;
+#pragma unroll 8
     for (int c = threadIdx.x; c < V; c += blockDim.x) sum += (double)expf(lr[c] - mx);
     sum = block_sum_d(sum, rsum);
     if (threadIdx.x == 0) {
