@@ -799,7 +799,7 @@ func (b *Backend) LogProbs(out []kernels.TokenScore, logits kernels.Mat, targets
 		b.p.i32(r1 - r0)
 		b.putInts()
 		b.p.ptr(res + uintptr(12*r0))
-		b.launch("k_logprobs", dim3{r1 - r0, 1, 1}, dim3{512, 1, 1}, 0)
+		b.launch("k_logprobs", dim3{r1 - r0, 1, 1}, dim3{1024, 1, 1}, 0)
 	}
 	host := make([]int32, 3*M)
 	b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&host[0])), res, uintptr(12*M), b.stream))

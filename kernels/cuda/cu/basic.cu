@@ -310,7 +310,8 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
 // on ties) and, for a non-negative target, its log-softmax. out holds three
 // ints per row: the log-probability's float bits, the argmax, and whether
 // the target is the argmax.
-extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V, int rows, Ints tg, int* __restrict__ out) {
+extern "C" __global__ void __launch_bounds__(1024)
+    k_logprobs(const float* __restrict__ L, int ld, int V, int rows, Ints tg, int* __restrict__ out) {
     pdl_start();
     __shared__ float rmax[32];
     __shared__ int ridx[32];
@@ -322,7 +323,7 @@ extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V
     int ai = 0x7fffffff;
     // Unrolled so that several loads are in flight (the order of the
     // comparisons, and of the sum below, stays that of c).
-#pragma unroll 8
+#pragma unroll 16
     for (int c = threadIdx.x; c < V; c += blockDim.x) {
         float v = lr[c];
         if (v > mx) {
@@ -361,7 +362,7 @@ extern "C" __global__ void k_logprobs(const float* __restrict__ L, int ld, int V
         return;
     }
     double sum = 0.0;
-#pragma unroll 8
+#pragma unroll 16
     for (int c = threadIdx.x; c < V; c += blockDim.x) sum += (double)expf(lr[c] - mx);
     sum = block_sum_d(sum, rsum);
     if (threadIdx.x == 0) {
