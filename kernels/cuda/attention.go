@@ -237,7 +237,7 @@ func adSmem(Hg, hd, ks, T int) int {
 // run one after the other: fewer, longer blocks are slower when they are
 // the only work); batch 16 4.450, 4.547, 4.392, 4.353 (fewer partials to
 // combine, loads of a tile overlapping the previous tile's work).
-// Below adTilesMinSeqs blocks take adTilesFew tiles: run 19, batch 1,
+// Below adTilesMinSeqs blocks take adTilesFew tiles: run 21, batch 1,
 // 2.854 ms per step with 2 tiles of 16 keys (64 blocks) against 2.877 with
 // one (128 blocks).
 const (

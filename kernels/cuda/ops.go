@@ -325,7 +325,7 @@ func (b *Backend) gemv2RB(k, nw int) int {
 
 // mmaWideBytes is the most weight bytes k_gemv_mma takes for more than 8
 // rows (two activation tiles): above it cuBLAS streamed the Samba_3.8B
-// weights faster at 16 rows (run 18, docs/performance-gpu.md: 9984×2816
+// weights faster at 16 rows (run 19, docs/performance-gpu.md: 9984×2816
 // 20.0 µs against 21.3, the head 49.9 against 55.4; at 4 rows k_gemv_mma
 // matched or beat cuBLAS everywhere, the fused gate/up 33.4 µs against
 // 40.2).
