@@ -501,12 +501,7 @@ func shortHash(h string) string {
 
 // MarshalJSON writes the report with NaN numbers as null.
 func (r *Report) MarshalJSON() ([]byte, error) {
-	num := func(v float64) *float64 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return &v
-	}
+	num := results.JSONNumber
 	type cell struct {
 		Label   string   `json:"label"`
 		Run     string   `json:"run"`

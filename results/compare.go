@@ -92,14 +92,18 @@ type Diff struct {
 // Failed reports whether the diff fails the comparison.
 func (d Diff) Failed() bool { return d.Verdict == Regression || d.Verdict == Missing }
 
+// JSONNumber returns v as a JSON number: nil (null) for NaN and ±Inf,
+// which JSON cannot hold.
+func JSONNumber(v float64) *float64 {
+	if bad(v) {
+		return nil
+	}
+	return &v
+}
+
 // MarshalJSON writes NaN numbers as null.
 func (d Diff) MarshalJSON() ([]byte, error) {
-	num := func(v float64) *float64 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return &v
-	}
+	num := JSONNumber
 	return json.Marshal(struct {
 		Task           string   `json:"task"`
 		Group          string   `json:"group,omitempty"`
