@@ -109,9 +109,20 @@ func mmapFile(path string) ([]byte, error) {
 // OpenSafetensors memory-maps the safetensors files and returns their tensors
 // as one Source. A tensor name that appears in two files is an error.
 func OpenSafetensors(paths ...string) (Source, error) {
+	m, err := mapShards(paths, nil, func(p string) string { return p })
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mapShards memory-maps the shard files, file f at path(f), and reads them
+// as one Map (readShards: where is the index's weight map, or nil).
+func mapShards(files []string, where map[string]string, path func(f string) string) (*mapped, error) {
 	m := &mapped{}
 	var err error
-	m.Map, err = readShards(paths, nil, func(p string) (string, []byte, error) {
+	m.Map, err = readShards(files, where, func(f string) (string, []byte, error) {
+		p := path(f)
 		b, err := mmapFile(p)
 		if err == nil {
 			m.maps = append(m.maps, b)
@@ -217,17 +228,8 @@ func OpenDir(dir string) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	m := &mapped{}
-	m.Map, err = readShards(files, where, func(f string) (string, []byte, error) {
-		p := filepath.Join(dir, f)
-		b, err := mmapFile(p)
-		if err == nil {
-			m.maps = append(m.maps, b)
-		}
-		return p, b, err
-	})
+	m, err := mapShards(files, where, func(f string) string { return filepath.Join(dir, f) })
 	if err != nil {
-		m.Close()
 		if strings.HasPrefix(err.Error(), IndexFile) {
 			err = fmt.Errorf("%s: %w", dir, err)
 		}
