@@ -91,6 +91,16 @@ func newTwin(cb *cpu.Backend, g *Backend, rows, cols, pad int, vals []float32) t
 	return twin{c: view(cb), g: view(g)}
 }
 
+// scanDecay returns n values of Mamba's A = -exp(A_log), A_log standard
+// normal.
+func scanDecay(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = -float32(math.Exp(r.NormFloat64()))
+	}
+	return v
+}
+
 // randn returns n normal values times scale.
 func randn(r *rand.Rand, n int, scale float64) []float32 {
 	v := make([]float32, n)

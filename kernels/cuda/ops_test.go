@@ -269,10 +269,7 @@ func TestScanDelta(t *testing.T) {
 			states = append(states, s)
 			sc, sg = append(sc, s.c), append(sg, s.g)
 		}
-		aVals := make([]float32, E*N)
-		for i := range aVals {
-			aVals[i] = -float32(math.Exp(r.NormFloat64()))
-		}
+		aVals := scanDecay(r, E*N)
 		A := newTwin(cb, g, E, N, 4, aVals)
 		Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
 		DB := newTwin(cb, g, 1, E, 0, randn(r, E, 0.5))
@@ -510,10 +507,7 @@ func testMamba(t *testing.T, cb *cpu.Backend, g *Backend, mc mambaCase) {
 	}
 	convW := newTwin(cb, g, E, K, 0, randn(r, E*K, 0.5))
 	convB := newTwin(cb, g, 1, E, 0, randn(r, E, 0.1))
-	aVals := make([]float32, E*N)
-	for i := range aVals {
-		aVals[i] = -float32(math.Exp(r.NormFloat64()))
-	}
+	aVals := scanDecay(r, E*N)
 	A := newTwin(cb, g, E, N, 4, aVals) // padded rows, 16-byte aligned (k_scan_dec)
 	Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
 	dbias := make([]float32, E)

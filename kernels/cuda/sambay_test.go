@@ -121,10 +121,7 @@ func TestSambaYUngatedScan(t *testing.T) {
 					}
 					states[i] = st{mk(cb), mk(g)}
 				}
-				aVals := make([]float32, E*N)
-				for i := range aVals {
-					aVals[i] = -float32(math.Exp(r.NormFloat64()))
-				}
+				aVals := scanDecay(r, E*N)
 				A := newTwin(cb, g, E, N, 2, aVals)
 				Dv := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
 				DB := newTwin(cb, g, 1, E, 0, randn(r, E, 1))
