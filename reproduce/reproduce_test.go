@@ -16,7 +16,7 @@ import (
 
 	"github.com/sambaeval/sambaeval/evaluator"
 	_ "github.com/sambaeval/sambaeval/kernels/cpu"
-	"github.com/sambaeval/sambaeval/model"
+	"github.com/sambaeval/sambaeval/model/modeltest"
 	"github.com/sambaeval/sambaeval/results"
 	"github.com/sambaeval/sambaeval/tasks"
 	_ "github.com/sambaeval/sambaeval/tasks/all"
@@ -91,18 +91,8 @@ var testTable = &Table{
 	},
 }
 
-func openTiny(t *testing.T) *model.Model {
-	t.Helper()
-	m, err := model.Open(model.Spec{Device: "cpu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 func TestReproduce(t *testing.T) {
-	m := openTiny(t)
+	m := modeltest.Tiny(t)
 	dir := t.TempDir()
 	o := Options{Options: tasks.Options{Env: tasks.Env{Model: m, Seed: 1234}, BatchSize: 1, ChunkSize: 64, OutputDir: dir}, PaperModel: "B"}
 	rep, err := Reproduce(testTable, o)

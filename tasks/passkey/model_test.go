@@ -7,22 +7,12 @@ import (
 	"testing"
 
 	_ "github.com/sambaeval/sambaeval/kernels/cpu"
-	"github.com/sambaeval/sambaeval/model"
+	"github.com/sambaeval/sambaeval/model/modeltest"
 	"github.com/sambaeval/sambaeval/results"
 	"github.com/sambaeval/sambaeval/tasks"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func tinyModel(t testing.TB) *model.Model {
-	t.Helper()
-	m, err := model.Open(model.Spec{Device: "cpu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
 
 // readme is the samba-tiny README's passkey table: correct trials (of 4)
 // at depths 0, 0.25, 0.5, 0.75, 1.
@@ -51,7 +41,7 @@ func TestSambaTinyReadme(t *testing.T) {
 	var log bytes.Buffer
 	dir := t.TempDir()
 	res, err := tasks.Run([]tasks.Task{tk}, tasks.Options{
-		Env:       tasks.Env{Model: tinyModel(t), Seed: 1234, Log: &log},
+		Env:       tasks.Env{Model: modeltest.Tiny(t), Seed: 1234, Log: &log},
 		BatchSize: 4, ChunkSize: 2048, OutputDir: dir,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sambaeval/sambaeval/evaluator"
+	"github.com/sambaeval/sambaeval/model/modeltest"
 	"github.com/sambaeval/sambaeval/results"
 	"github.com/sambaeval/sambaeval/tasks"
 	"github.com/sambaeval/sambaeval/tokenizer"
@@ -206,7 +207,7 @@ func TestAggregateAndReport(t *testing.T) {
 }
 
 func TestBuild(t *testing.T) {
-	env := &tasks.Env{Model: tinyModel(t), Seed: 1234}
+	env := &tasks.Env{Model: modeltest.Tiny(t), Seed: 1234}
 	tk := &task{protocol: "samba-tiny", lengths: "1K,2K", depths: "0,1"}
 	plan, err := tk.Build(env)
 	if err != nil {

@@ -11,19 +11,10 @@ import (
 
 	_ "github.com/sambaeval/sambaeval/kernels/cpu"
 	"github.com/sambaeval/sambaeval/model"
+	"github.com/sambaeval/sambaeval/model/modeltest"
 	"github.com/sambaeval/sambaeval/results"
 	"github.com/sambaeval/sambaeval/tasks"
 )
-
-func tinyModel(t testing.TB) *model.Model {
-	t.Helper()
-	m, err := model.Open(model.Spec{Device: "cpu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
 
 // run evaluates the task with the given settings on samba-tiny.
 func run(t *testing.T, m *model.Model, tk *task) (*results.TaskResult, string, string) {
@@ -79,7 +70,7 @@ func direct(t *testing.T, m *model.Model, seq []int32) float64 {
 }
 
 func TestStreamingMatchesDirect(t *testing.T) {
-	m := tinyModel(t)
+	m := modeltest.Tiny(t)
 	ids := corpusIDs(t, m)
 	tr, log, dir := run(t, m, &task{data: "testdata/corpus", lengths: "16,64,100", mode: Streaming, buckets: "32", window: "4K", stride: "4K"})
 	for _, L := range []int{16, 64, 100} {
@@ -106,7 +97,7 @@ func TestStreamingMatchesDirect(t *testing.T) {
 }
 
 func TestRollingWholeCorpus(t *testing.T) {
-	m := tinyModel(t)
+	m := modeltest.Tiny(t)
 	ids := corpusIDs(t, m)
 	n := len(ids)
 	want, _, _ := golden(t)
@@ -146,7 +137,7 @@ func TestRollingWholeCorpus(t *testing.T) {
 }
 
 func TestSlidingMatchesDirect(t *testing.T) {
-	m := tinyModel(t)
+	m := modeltest.Tiny(t)
 	ids := corpusIDs(t, m)
 	tr, _, _ := run(t, m, &task{data: "testdata/corpus", lengths: "40", mode: Sliding, stride: "16", tokens: "100", window: "4K", buckets: "4K"})
 	// ArchScale: starts range(0, 100-40, 16) = 0, 16, 32, 48, the last dropped.
@@ -162,7 +153,7 @@ func TestSlidingMatchesDirect(t *testing.T) {
 }
 
 func TestFlagErrors(t *testing.T) {
-	env := &tasks.Env{Model: tinyModel(t)}
+	env := &tasks.Env{Model: modeltest.Tiny(t)}
 	base := task{data: "testdata/corpus", lengths: "64", mode: Streaming, window: "4K", stride: "4K", buckets: "4K"}
 	for _, c := range []struct {
 		edit func(*task)
@@ -216,7 +207,7 @@ func TestSambaTinyReadme(t *testing.T) {
 	if os.Getenv("SAMBAEVAL_LONG_TESTS") != "" {
 		lengths = "2048,8192,32768"
 	}
-	tr, log, _ := run(t, tinyModel(t), &task{docs: "little_women", lengths: lengths, mode: Streaming, buckets: "2K", window: "4K", stride: "4K"})
+	tr, log, _ := run(t, modeltest.Tiny(t), &task{docs: "little_women", lengths: lengths, mode: Streaming, buckets: "2K", window: "4K", stride: "4K"})
 	t.Logf("\n%s", log)
 	for _, c := range []struct {
 		n        string
