@@ -20,9 +20,10 @@ import (
 // changed), in one process, in about 40 s (SAMBAEVAL_DECODE_VARIANTS=N:
 // the first N of them, the default first; 0 or 1: the default alone). It
 // runs only with SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode); the
-// kernels' correctness is the tests' business (TestAttention, TestMamba, TestScanDelta, TestDecodeGraph). With
-// SAMBAEVAL_CUDA_PROFILE_RANGE=1 one recorded step per batch size is
-// wrapped in cuProfilerStart/cuProfilerStop, so that
+// kernels' correctness is the tests' business (TestAttention, TestMamba,
+// TestScanDelta, TestDecodeGraph). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
+// recorded step per batch size is wrapped in cuProfilerStart/cuProfilerStop,
+// so that
 // `ncu --profile-from-start off` times exactly the kernels of a step
 // (scripts/gpu-test.sh profile); SAMBAEVAL_DECODE_BATCH=N measures batch N
 // only; SAMBAEVAL_DECODE_GEMV=1 first times the products of the 3.8B shapes
