@@ -177,7 +177,9 @@ type Backend struct {
 	// noScanDelta makes SelectiveScanDelta decline (dt_proj then runs as a
 	// product before the scan); noEarly makes k_gemv2 and k_gemv_mma
 	// load their first weights after waiting for the previous kernel
-	// rather than before.
+	// rather than before; noPair keeps the gate/up products of 2 to
+	// pairRows rows that k_gemv_mma declines as two cuBLAS products
+	// instead of gateUpPair's batch of two.
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -201,6 +203,7 @@ type Backend struct {
 	noScanDec    bool
 	noScanDelta  bool
 	noEarly      bool
+	noPair       bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -217,6 +220,7 @@ type Backend struct {
 
 	// scratch buffers, grown on demand
 	conv16 scratch // activations converted for a GEMM
+	pair   scratch // gateUpPair's two products
 	ids    scratch // token ids
 	scores scratch // LogProbs output
 	att    attnScratch

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,7 +19,9 @@ import (
 // (random bf16 weights) at batch 1 and 16, against the same bandwidth
 // bound as TestBenchH200: the default and each variant (one tuning knob
 // changed), in one process, in about 40 s (SAMBAEVAL_DECODE_VARIANTS=N:
-// the first N of them, the default first; 0 or 1: the default alone). It
+// the first N of them, the default first; 0 or 1: the default alone;
+// SAMBAEVAL_DECODE_ONLY=RE: the default and the variants whose name
+// matches RE). It
 // runs only with SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode); the
 // kernels' correctness is the tests' business (TestAttention, TestMamba,
 // TestScanDelta, TestDecodeGraph). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
@@ -74,6 +77,7 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"gate and up as two cuBLAS products", func() { g.noPair = true }, func() { g.noPair = false }},
 		{"cuBLAS instead of k_gemv_mma", func() { g.noMMA = true }, func() { g.noMMA = false }},
 		{"k_gemv_mma for every size", func() { g.mmaAll = true }, func() { g.mmaAll = false }},
 		{"k_gemv2 loads after the wait", func() { g.noEarly = true }, func() { g.noEarly = false }},
@@ -95,6 +99,18 @@ func TestDecodeBench(t *testing.T) {
 			t.Fatalf("SAMBAEVAL_DECODE_VARIANTS=%q: want a count", v)
 		}
 		variants = variants[:max(1, min(n, len(variants)))]
+	} else if v := os.Getenv("SAMBAEVAL_DECODE_ONLY"); v != "" {
+		re, err := regexp.Compile(v)
+		if err != nil {
+			t.Fatalf("SAMBAEVAL_DECODE_ONLY=%q: %v", v, err)
+		}
+		keep := variants[:1]
+		for _, x := range variants[1:] {
+			if re.MatchString(x.name) {
+				keep = append(keep, x)
+			}
+		}
+		variants = keep
 	}
 	for _, batch := range batches {
 		for _, v := range variants {

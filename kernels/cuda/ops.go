@@ -28,7 +28,7 @@ func (b *Backend) grow(s *scratch, bytes int) uintptr {
 }
 
 func (b *Backend) freeScratch() {
-	for _, s := range []*scratch{&b.conv16, &b.ids, &b.scores, &b.att.kall, &b.att.vall, &b.att.q, &b.att.s, &b.att.p, &b.att.o} {
+	for _, s := range []*scratch{&b.conv16, &b.pair, &b.ids, &b.scores, &b.att.kall, &b.att.vall, &b.att.q, &b.att.s, &b.att.p, &b.att.o} {
 		b.free(s.ptr)
 		*s = scratch{}
 	}
@@ -465,8 +465,9 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 // would run k_gemv2 (one row by default; k_gemv2_swiglu, or
 // k_gemv_swiglu4 with oldGemv; activations unrounded as k_gemv2 takes
 // them) or k_gemv_mma (k_gemv_mma_swiglu, rounded as MatMul rounds them),
-// it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over both weights.
-// Elsewhere it does nothing and returns false.
+// it computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) in one pass over both weights;
+// for other products of up to pairRows rows, as one batched cuBLAS call
+// and SwiGLU (gateUpPair). Elsewhere it does nothing and returns false.
 func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 	a, c := w1.(*Weight), w2.(*Weight)
 	if a.rows != c.rows || a.cols != c.cols || a.dt != c.dt || x.Cols != a.cols || dst.Cols != a.rows || dst.Rows != x.Rows {
@@ -503,8 +504,75 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 	case b.mmaTakes(x, a):
 		defer b.enter()()
 		return b.launchMMA(dst, x, a, c, 0)
+	case b.pairTakes(x, a):
+		defer b.enter()()
+		b.gateUpPair(dst, x, a, c)
+		return true
 	}
 	return false
+}
+
+// pairRows is the most rows gateUpPair takes.
+const pairRows = 64
+
+// pairTakes reports whether gateUpPair runs the fused gate/up product of x
+// by w and a weight like it: bf16 mode, 16-bit weights, 2 to pairRows rows
+// (batched decoding where k_gemv_mma declined: weights above mmaWideBytes,
+// or noMMA), unless noPair.
+func (b *Backend) pairTakes(x kernels.Mat, w *Weight) bool {
+	return !b.noPair && !b.fp32 && !b.noGemv && w.dt != dtype.F32 && x.Rows >= 2 && x.Rows <= pairRows
+}
+
+// gateUpPair computes dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) as one cuBLAS strided
+// batched product of the two weights (batch 2: the stride is the distance
+// between them in memory, the lower one first) into scratch, then SwiGLU.
+// For few rows cuBLAS tiles a product into blocks of 128 weight rows, fewer
+// blocks than multiprocessors at Samba_3.8B's 9984 rows (78 of 132): as two
+// products one after the other each streamed its weights at ~2.9 TB/s; as
+// one batch of two cuBLAS runs 104 blocks of 192 rows for both, 3.2 TB/s
+// (ncu, run 33 of docs/performance-gpu.md; batch 16 3.788 ms per step
+// against 3.867, run 32).
+func (b *Backend) gateUpPair(dst, x kernels.Mat, w1, w2 *Weight) {
+	M, N := x.Rows, w1.rows
+	lo, hi := w1, w2
+	if hi.ptr < lo.ptr {
+		lo, hi = hi, lo
+	}
+	out := b.grow(&b.pair, 2*4*M*N)
+	g := gemm{M: M, N: N, K: w1.cols, B: lo.ptr, ldb: w1.cols, transB: true, C: out, ldc: N,
+		alpha: &b.one, beta: &b.zero, compute: compute32F,
+		batch: 2, sB: int64(hi.ptr-lo.ptr) / 2, sC: int64(M * N)}
+	g.A, g.lda = b.half(x, w1.kind())
+	g.aType, g.bType = typeBF16, typeBF16
+	if w1.dt == dtype.F16 {
+		g.aType, g.bType = typeF16, typeF16
+	}
+	if err := b.blas.run(&g); err != nil {
+		panic(err)
+	}
+	b.traced("cublas gate/up pair")
+	gate, up := out, out+uintptr(4*M*N)
+	if lo != w1 {
+		gate, up = up, gate
+	}
+	sh, ldsh, kind := b.shadowOut(dst)
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.ptr(gate)
+	b.p.i32(N)
+	b.p.ptr(up)
+	b.p.i32(N)
+	b.p.i32(M)
+	b.p.i32(N)
+	b.p.ptr(sh)
+	b.p.i32(ldsh)
+	b.p.i32(kind)
+	if aligned4(dst) && N%4 == 0 && ldsh%4 == 0 {
+		b.launch("k_swiglu4", grid2(M, N/4, 256), dim3{256, 1, 1}, 0)
+	} else {
+		b.launch("k_swiglu", grid2(M, N, 256), dim3{256, 1, 1}, 0)
+	}
+	b.produced(dst, sh != 0)
 }
 
 // setSeqs fills the sequence table with seqs (at most maxSeq) and returns

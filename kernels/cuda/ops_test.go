@@ -146,12 +146,13 @@ type gemvVariant struct {
 	old      bool
 	rb       int
 	one, off bool // mmaOne, noMMA
+	noPair   bool
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
-	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA = v.old, v.rb, v.one, v.off
-	return func() { g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA = false, 0, false, false }
+	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair = v.old, v.rb, v.one, v.off, v.noPair
+	return func() { g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair = false, 0, false, false, false }
 }
 
 // gemvVariants lists the decoding-product variants that apply to M rows of
@@ -179,10 +180,10 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 }
 
 // TestMatMulSwiGLU checks the fused gate/up product (k_gemv2_swiglu with
-// each rows per block, the old k_gemv_swiglu4, and k_gemv_mma_swiglu)
-// against two products and SwiGLU on the CPU,
-// and that what it does not take (noMMA, more than mmaRows rows) is
-// refused.
+// each rows per block, the old k_gemv_swiglu4, k_gemv_mma_swiglu, and
+// gateUpPair where k_gemv_mma declines) against two products and SwiGLU on
+// the CPU, with the weights in either order in memory, and that what it
+// does not take (noPair, more than pairRows rows) is refused.
 func TestMatMulSwiGLU(t *testing.T) {
 	g := gpu(t, false)
 	cb := cpu.New()
@@ -190,9 +191,15 @@ func TestMatMulSwiGLU(t *testing.T) {
 		M, N, K int
 		dt      dtype.DType
 	}{{1, 96, 256, dtype.BF16}, {4, 100, 176, dtype.BF16}, {3, 40, 64, dtype.F16}, {1, 9, 8, dtype.BF16},
-		{4, 13, 72, dtype.F16}, {2, 301, 2824, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16}} {
+		{4, 13, 72, dtype.F16}, {2, 301, 2824, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16},
+		{5, 13, 72, dtype.F16}, {40, 60, 96, dtype.BF16}} {
 		var ref []float32 // k_gemv2_swiglu's result with gemv2RB's choice
-		for _, v := range gemvVariants(g, c.M, true, true) {
+		vs := gemvVariants(g, c.M, true, true)
+		if c.M > 1 {
+			vs = append(vs, gemvVariant{name: "_two", off: true, noPair: true})
+		}
+		for _, v := range vs {
+			pair := !v.gemv2 && !v.old && !v.mma && !v.noPair && c.M >= 2 && c.M <= pairRows // gateUpPair runs
 			t.Run(fmt.Sprintf("%dx%dx%d_%s%s", c.M, c.N, c.K, c.dt, v.name), func(t *testing.T) {
 				defer v.set(g)()
 				r := rand.New(rand.NewPCG(5, uint64(c.M*c.N)))
@@ -208,7 +215,7 @@ func TestMatMulSwiGLU(t *testing.T) {
 				}
 				x := newTwin(cb, g, c.M, c.K, 4, xv)
 				xref := xv // k_gemv2_swiglu and k_gemv_swiglu4 take x unrounded
-				if v.mma {
+				if v.mma || pair {
 					xref = roundTo(c.dt, xv)
 				}
 				xc := newTwin(cb, g, c.M, c.K, 0, xref).c
@@ -218,7 +225,7 @@ func TestMatMulSwiGLU(t *testing.T) {
 				cb.MatMul(up.c, xc, wc[1], false)
 				cb.SwiGLU(gate.c, gate.c, up.c)
 				took := g.MatMulSwiGLU(gate.g, x.g, wg[0], wg[1])
-				if want := v.gemv2 || v.old || v.mma; took != want {
+				if want := v.gemv2 || v.old || v.mma || pair; took != want {
 					t.Fatalf("MatMulSwiGLU took the product: %v, want %v", took, want)
 				}
 				if !took {
@@ -227,6 +234,17 @@ func TestMatMulSwiGLU(t *testing.T) {
 				got := readMat(g, gate.g)
 				if err := closeEnough(got, readMat(cb, gate.c), 1e-5); err != nil {
 					t.Fatal(err)
+				}
+				// The weights the other way round: the second (higher in
+				// memory) is now the gate.
+				cb.MatMul(gate.c, xc, wc[1], false)
+				cb.MatMul(up.c, xc, wc[0], false)
+				cb.SwiGLU(gate.c, gate.c, up.c)
+				if !g.MatMulSwiGLU(gate.g, x.g, wg[1], wg[0]) {
+					t.Fatal("MatMulSwiGLU declined the weights in the other order")
+				}
+				if err := closeEnough(readMat(g, gate.g), readMat(cb, gate.c), 1e-5); err != nil {
+					t.Fatalf("weights in the other order: %v", err)
 				}
 				if v.gemv2 {
 					if ref == nil {
@@ -238,11 +256,11 @@ func TestMatMulSwiGLU(t *testing.T) {
 			})
 		}
 	}
-	big := newTwin(cb, g, mmaRows+1, 64, 0, make([]float32, (mmaRows+1)*64))
+	big := newTwin(cb, g, pairRows+1, 64, 0, make([]float32, (pairRows+1)*64))
 	w, _ := g.LoadWeight(dtype.BF16, 8, 64, make([]byte, 2*8*64))
-	d := newTwin(cb, g, mmaRows+1, 8, 0, make([]float32, (mmaRows+1)*8))
+	d := newTwin(cb, g, pairRows+1, 8, 0, make([]float32, (pairRows+1)*8))
 	if g.MatMulSwiGLU(d.g, big.g, w, w) {
-		t.Errorf("MatMulSwiGLU took %d rows", mmaRows+1)
+		t.Errorf("MatMulSwiGLU took %d rows", pairRows+1)
 	}
 }
 
