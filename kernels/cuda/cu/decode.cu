@@ -173,52 +173,33 @@ __device__ __forceinline__ void tc_output(int v, int l, int n0, int* n, int* m) 
     *m = 8 * t + 2 * (l & 3) + (j & 1);
 }
 
-// k_gemv_mma_<MT> computes dst[m, n] (+)= Σ_k X[m, k]·W[n, k].
-template <int MT>
+// gemv_mma<NW, MT> is k_gemv_mma_<MT> for NW = 1: dst[m, n] (+)= Σ_k
+// X[m, k]·W1[n, k]; and k_gemv_mma_swiglu_<MT> for NW = 2: dst =
+// SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each product as for NW = 1 (accumulate unused).
+// With sh, dst is also written in 16 bits.
+template <int NW, int MT>
 __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
-                                         const u16* __restrict__ W, int N, int K, int M, int kind, int accumulate,
-                                         u16* __restrict__ sh, int ldsh, int shkind, int early) {
-    const int V = MT * 4;
+                                         const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
+                                         int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {
+    const int H = MT * 4, V = NW * H; // first weight's values, then the second's
     __shared__ float red[8 * V * 32];
     const int n0 = blockIdx.x * 16;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    tc_partial<1, MT>(acc, X, ldx, M, W, W, N, K, kind, n0, early);
-    tc_reduce<V>(acc, red);
-    for (int o = threadIdx.x; o < V * 32; o += blockDim.x) {
-        int n, m;
-        tc_output(o >> 5, o & 31, n0, &n, &m);
-        if (m < M && n < N) {
-            float* d = dst + (long long)m * ldd + n;
-            float v = tc_total(red, V, o >> 5, o & 31);
-            if (accumulate) v += *d;
-            *d = v;
-            shadow(sh, ldsh, shkind, m, n, v);
-        }
-    }
-}
-
-// k_gemv_mma_swiglu_<MT> computes dst = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each
-// product as k_gemv_mma computes it, and the 16-bit shadow of dst.
-template <int MT>
-__device__ __forceinline__ void gemv_mma_swiglu(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
-                                                const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                                int kind, u16* __restrict__ sh, int ldsh, int shkind, int early) {
-    const int H = MT * 4, V = 2 * H; // gate values, then up values
-    __shared__ float red[8 * V * 32];
-    const int n0 = blockIdx.x * 16;
-    float acc[V];
-#pragma unroll
-    for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    tc_partial<2, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
+    tc_partial<NW, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
     for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
         int n, m, v = o >> 5, l = o & 31;
         tc_output(v, l, n0, &n, &m);
         if (m < M && n < N) {
-            float y = silu(tc_total(red, V, v, l)) * tc_total(red, V, H + v, l);
-            dst[(long long)m * ldd + n] = y;
+            float* d = dst + (long long)m * ldd + n;
+            float y = tc_total(red, V, v, l);
+            if (NW == 2)
+                y = silu(y) * tc_total(red, V, H + v, l);
+            else if (accumulate)
+                y += *d;
+            *d = y;
             shadow(sh, ldsh, shkind, m, n, y);
         }
     }
@@ -231,13 +212,13 @@ __device__ __forceinline__ void gemv_mma_swiglu(float* __restrict__ dst, int ldd
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
         k_gemv_mma_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, \
                         int K, int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {        \
-        gemv_mma<mt>(dst, ldd, X, ldx, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early);                                  \
+        gemv_mma<1, mt>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early);                           \
     }                                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
         k_gemv_mma_swiglu_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,                           \
                                const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,          \
                                u16* __restrict__ sh, int ldsh, int shkind, int early) {                                         \
-        gemv_mma_swiglu<mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind, early);                                  \
+        gemv_mma<2, mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early);                                   \
     }
 
 GEMV_MMA_KERNELS(1)

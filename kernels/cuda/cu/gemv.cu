@@ -224,48 +224,33 @@ __device__ __forceinline__ float gemv2_total(const float (*red)[V], int i) {
     return s;
 }
 
-// k_gemv2<RB> computes dst[m, n] (+)= Σ_k x[m, k]·W[n, k] for M ≤ 4.
-template <int RB>
-__device__ __forceinline__ void gemv2(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W,
-                                      int N, int K, int M, int kind, int accumulate, int early) {
-    const int V = RB * 4;
+// gemv2<RB, NW> is k_gemv2_<RB> for NW = 1: dst[m, n] (+)= Σ_k
+// x[m, k]·W1[n, k] for M ≤ 4; and k_gemv2_swiglu_<RB> for NW = 2: dst =
+// SiLU(x·W1ᵀ) ⊙ (x·W2ᵀ), each product as for NW = 1 (accumulate unused),
+// and the 16-bit shadow of dst when sh is set (as k_gemv_swiglu4).
+template <int RB, int NW>
+__device__ __forceinline__ void gemv2(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx,
+                                      const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
+                                      int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {
+    const int V = RB * 4 * NW; // first weight's values, then the second's
     __shared__ float red[8][V];
     const int n0 = blockIdx.x * RB;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 1>(acc, x, ldx, W, W, N, K, M, kind, n0, early);
-    gemv2_reduce<V>(acc, red);
-    // Thread t = 4·r + m writes output (m, n0 + r).
-    int t = threadIdx.x, r = t >> 2, m = t & 3;
-    if (t < V && m < M && n0 + r < N) {
-        float s = gemv2_total<V>(red, t);
-        float* d = dst + (long long)m * ldd + n0 + r;
-        *d = accumulate ? *d + s : s;
-    }
-}
-
-// k_gemv2_swiglu<RB> computes dst = SiLU(x·W1ᵀ) ⊙ (x·W2ᵀ) for M ≤ 4 rows,
-// each product as k_gemv2 computes it, and the 16-bit shadow of dst when sh
-// is set (as k_gemv_swiglu4).
-template <int RB>
-__device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx,
-                                             const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M,
-                                             int kind, u16* __restrict__ sh, int ldsh, int shkind, int early) {
-    const int V = RB * 8; // gate values, then up values
-    __shared__ float red[8][V];
-    const int n0 = blockIdx.x * RB;
-    float acc[V];
-#pragma unroll
-    for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    gemv2_partial<RB, 2>(acc, x, ldx, W1, W2, N, K, M, kind, n0, early);
+    gemv2_partial<RB, NW>(acc, x, ldx, W1, W2, N, K, M, kind, n0, early);
     gemv2_reduce<V>(acc, red);
     // Thread t = 4·r + m writes output (m, n0 + r).
     int t = threadIdx.x, r = t >> 2, m = t & 3;
     if (t < RB * 4 && m < M && n0 + r < N) {
-        float v = silu(gemv2_total<V>(red, t)) * gemv2_total<V>(red, RB * 4 + t);
-        dst[(long long)m * ldd + n0 + r] = v;
-        shadow(sh, ldsh, shkind, m, n0 + r, v);
+        float* d = dst + (long long)m * ldd + n0 + r;
+        float y = gemv2_total<V>(red, t);
+        if (NW == 2)
+            y = silu(y) * gemv2_total<V>(red, RB * 4 + t);
+        else if (accumulate)
+            y = *d + y;
+        *d = y;
+        shadow(sh, ldsh, shkind, m, n0 + r, y);
     }
 }
 
@@ -274,13 +259,13 @@ __device__ __forceinline__ void gemv2_swiglu(float* __restrict__ dst, int ldd, c
     extern "C" __global__ void __launch_bounds__(256, GV2_MINB(rb))                                                             \
         k_gemv2_##rb(float* dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W, int N, int K, int M, \
                      int kind, int accumulate, int early) {                                                                     \
-        gemv2<rb>(dst, ldd, x, ldx, W, N, K, M, kind, accumulate, early);                                                       \
+        gemv2<rb, 1>(dst, ldd, x, ldx, W, W, N, K, M, kind, accumulate, 0, 0, 0, early);                                       \
     }                                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256, GV2_SWIGLU_MINB(rb))                                                      \
         k_gemv2_swiglu_##rb(float* __restrict__ dst, int ldd, const float* __restrict__ x, int ldx, const u16* __restrict__ W1, \
                             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh,          \
                             int shkind, int early) {                                                                            \
-        gemv2_swiglu<rb>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, sh, ldsh, shkind, early);                                     \
+        gemv2<rb, 2>(dst, ldd, x, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early);                                      \
     }
 
 GEMV2_KERNELS(1)
