@@ -198,20 +198,29 @@ func (b *Backend) SwiGLU(dst, gate, up kernels.Mat) {
 		return
 	}
 	defer b.enter()()
+	b.swiglu(dst, addr(gate), gate.Stride, addr(up), up.Stride, gate.Rows, gate.Cols)
+}
+
+// swiglu launches dst = SiLU(g) ⊙ u for rows × cols float32 values at g
+// and u (row strides ldg, ldu): k_swiglu4, four columns at a time, where
+// every row is 16-byte aligned, else k_swiglu.
+func (b *Backend) swiglu(dst kernels.Mat, g uintptr, ldg int, u uintptr, ldu int, rows, cols int) {
 	sh, ldsh, kind := b.shadowOut(dst)
 	b.p.reset()
 	b.p.mat(dst)
-	b.p.mat(gate)
-	b.p.mat(up)
-	b.p.i32(gate.Rows)
-	b.p.i32(gate.Cols)
+	b.p.ptr(g)
+	b.p.i32(ldg)
+	b.p.ptr(u)
+	b.p.i32(ldu)
+	b.p.i32(rows)
+	b.p.i32(cols)
 	b.p.ptr(sh)
 	b.p.i32(ldsh)
 	b.p.i32(kind)
-	if aligned4(dst) && aligned4(gate) && aligned4(up) && gate.Cols%4 == 0 && ldsh%4 == 0 {
-		b.launch("k_swiglu4", grid2(gate.Rows, gate.Cols/4, 256), dim3{256, 1, 1}, 0)
+	if aligned4(dst) && g%16 == 0 && ldg%4 == 0 && u%16 == 0 && ldu%4 == 0 && cols%4 == 0 && ldsh%4 == 0 {
+		b.launch("k_swiglu4", grid2(rows, cols/4, 256), dim3{256, 1, 1}, 0)
 	} else {
-		b.launch("k_swiglu", grid2(gate.Rows, gate.Cols, 256), dim3{256, 1, 1}, 0)
+		b.launch("k_swiglu", grid2(rows, cols, 256), dim3{256, 1, 1}, 0)
 	}
 	b.produced(dst, sh != 0)
 }
@@ -555,24 +564,7 @@ func (b *Backend) gateUpPair(dst, x kernels.Mat, w1, w2 *Weight) {
 	if lo != w1 {
 		gate, up = up, gate
 	}
-	sh, ldsh, kind := b.shadowOut(dst)
-	b.p.reset()
-	b.p.mat(dst)
-	b.p.ptr(gate)
-	b.p.i32(N)
-	b.p.ptr(up)
-	b.p.i32(N)
-	b.p.i32(M)
-	b.p.i32(N)
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
-	if aligned4(dst) && N%4 == 0 && ldsh%4 == 0 {
-		b.launch("k_swiglu4", grid2(M, N/4, 256), dim3{256, 1, 1}, 0)
-	} else {
-		b.launch("k_swiglu", grid2(M, N, 256), dim3{256, 1, 1}, 0)
-	}
-	b.produced(dst, sh != 0)
+	b.swiglu(dst, gate, N, up, N, M, N)
 }
 
 // setSeqs fills the sequence table with seqs (at most maxSeq) and returns
