@@ -450,7 +450,19 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 	if accumulate {
 		g.beta = &b.one
 	}
-	switch wt.dt {
+	b.gemmInput(&g, x, wt)
+	if err := b.blas.run(&g); err != nil {
+		panic(err)
+	}
+	b.traced("cublas MatMul")
+	b.produced(dst, false)
+}
+
+// gemmInput sets g's activations x and the operand types for weights w:
+// bf16/f16 weights take x's 16-bit copy (half) of their type, float32
+// weights x itself, in pedantic float32 in fp32 mode.
+func (b *Backend) gemmInput(g *gemm, x kernels.Mat, w *Weight) {
+	switch w.dt {
 	case dtype.F32:
 		g.A, g.lda, g.aType, g.bType = addr(x), x.Stride, typeF32, typeF32
 		if b.fp32 {
@@ -463,11 +475,6 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		g.A, g.lda = b.half(x, kindF16)
 		g.aType, g.bType = typeF16, typeF16
 	}
-	if err := b.blas.run(&g); err != nil {
-		panic(err)
-	}
-	b.traced("cublas MatMul")
-	b.produced(dst, false)
 }
 
 // MatMulSwiGLU implements kernels.GatedMatMul: in bf16 mode, where MatMul
@@ -551,11 +558,7 @@ func (b *Backend) gateUpPair(dst, x kernels.Mat, w1, w2 *Weight) {
 	g := gemm{M: M, N: N, K: w1.cols, B: lo.ptr, ldb: w1.cols, transB: true, C: out, ldc: N,
 		alpha: &b.one, beta: &b.zero, compute: compute32F,
 		batch: 2, sB: int64(hi.ptr-lo.ptr) / 2, sC: int64(M * N)}
-	g.A, g.lda = b.half(x, w1.kind())
-	g.aType, g.bType = typeBF16, typeBF16
-	if w1.dt == dtype.F16 {
-		g.aType, g.bType = typeF16, typeF16
-	}
+	b.gemmInput(&g, x, w1)
 	if err := b.blas.run(&g); err != nil {
 		panic(err)
 	}
