@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -37,9 +36,8 @@ func TestBenchH200(t *testing.T) {
 	copyBW := g.benchCopy(t, 1<<30, 20)
 	say("device-to-device copy of 1 GiB: %.0f GB/s (bytes read + written)", copyBW/1e9)
 
-	// Kernel variants, each checked against the tested default before it
-	// may be chosen for the model runs below.
-	// Kernel variants (the model runs below use the defaults).
+	// Kernel variants, each checked against the tested default (the model
+	// runs below use the defaults).
 	best16, bestMS := defaultScan16, math.Inf(1)
 	scanMS, scanErr := g.benchScanVariants(t)
 	for _, v := range []string{"s4", "s8", "p4", "p8", "p16", "q8", "q16"} {
@@ -127,29 +125,13 @@ func TestBenchH200(t *testing.T) {
 		say("%s", l)
 	}
 
-	cfg, err := model.Named("Samba_3.8B")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	weights, err := randomCheckpoint(cfg, 38)
-	if err != nil {
-		t.Fatal(err)
-	}
-	genTime := time.Since(start)
 	prof := &profiler{Backend: g}
-	start = time.Now()
-	m, err := model.New(cfg, weights, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights = nil
-	runtime.GC()
+	cfg, m, genTime, loadTime := bench38B(t, prof)
 	V, D := int64(cfg.PaddedVocabSize), int64(cfg.NEmbd)
 	params := cfg.ParamCount()
 	nonEmb := params - V*D
 	say("Samba_3.8B shape: %.3fB parameters (%.3fB without the tied embedding/head); weights generated in %v, uploaded in %v",
-		float64(params)/1e9, float64(nonEmb)/1e9, genTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		float64(params)/1e9, float64(nonEmb)/1e9, genTime.Round(time.Millisecond), loadTime.Round(time.Millisecond))
 	_, total, _ := g.MemInfo()
 
 	randomIDs := randomTokens(cfg.VocabSize)
@@ -216,7 +198,7 @@ func TestBenchH200(t *testing.T) {
 	s.ChunkSize = best
 	var used32K uint64
 	var nll float64
-	start = time.Now()
+	start := time.Now()
 	for p := 0; p+piece < len(ids); p += piece {
 		sc, err := s.Score(ids[p:p+piece], ids[p+1:p+piece+1])
 		if err != nil {
@@ -308,6 +290,7 @@ func TestBenchH200(t *testing.T) {
 		}
 		var pf *os.File
 		if path := os.Getenv("SAMBAEVAL_BENCH_PPROF"); path != "" && batch == 1 && !dr.noGraph {
+			var err error
 			if pf, err = os.Create(path); err == nil {
 				pprof.StartCPUProfile(pf)
 			}

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,20 +44,7 @@ func TestDecodeBench(t *testing.T) {
 			say("%s", l)
 		}
 	}
-	cfg, err := model.Named("Samba_3.8B")
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights, err := randomCheckpoint(cfg, 38)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(cfg, weights, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights = nil
-	runtime.GC()
+	cfg, m, _, _ := bench38B(t, g)
 	weightBytes := float64(2 * cfg.ParamCount())
 	bound := copyBW / weightBytes
 	randomIDs := randomTokens(cfg.VocabSize)

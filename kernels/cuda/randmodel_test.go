@@ -7,11 +7,39 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/sambaeval/sambaeval/checkpoint"
 	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/model"
 )
+
+// bench38B opens the benchmarks' model on be: the Samba_3.8B shape with
+// randomCheckpoint's weights (seed 38), dropped from host memory once
+// uploaded. gen is the time the weights took to generate, load the time
+// model.New took to upload them.
+func bench38B(t testing.TB, be kernels.Backend) (cfg *model.Config, m *model.Model, gen, load time.Duration) {
+	t.Helper()
+	cfg, err := model.Named("Samba_3.8B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	weights, err := randomCheckpoint(cfg, 38)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, start = time.Since(start), time.Now()
+	if m, err = model.New(cfg, weights, be); err != nil {
+		t.Fatal(err)
+	}
+	load = time.Since(start)
+	weights = nil
+	runtime.GC()
+	return cfg, m, gen, load
+}
 
 // randomCheckpoint returns bf16 weights for cfg with the names and shapes
 // model.New expects, drawn from seed so that activations stay of order one:
