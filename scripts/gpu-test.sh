@@ -27,6 +27,11 @@
 #                                     every kernel of one recorded decoding
 #                                     step at batch 1 and at batch 16
 #                                     (profile-b1.txt, profile-b16.txt)
+#   DIR/gpu-test.sh timeline          on the GPU machine: decode with the
+#                                     kernels compiled with a trace: what
+#                                     each kernel cost 8 recorded steps at
+#                                     batch 1 and 16, overlap included
+#                                     (timeline.txt)
 #   DIR/gpu-test.sh kernel RE [B]     on the GPU machine: ncu's detailed
 #                                     sections (speed of light, memory,
 #                                     occupancy, warp stalls) for the first
@@ -53,9 +58,9 @@ build)
 	echo "  bash $dir/gpu-test.sh all"
 	exit 0
 	;;
-test | poison | bench | decode | profile | kernel | all) ;;
+test | poison | bench | decode | profile | timeline | kernel | all) ;;
 *)
-	echo "usage: $0 build [DIR] | test [RE] | poison | bench | decode | profile | kernel RE [B] | all" >&2
+	echo "usage: $0 build [DIR] | test [RE] | poison | bench | decode | profile | timeline | kernel RE [B] | all" >&2
 	exit 2
 	;;
 esac
@@ -149,6 +154,16 @@ PY
 	done
 }
 
+# run_timeline compiles the kernels with the timeline trace and reports,
+# for 8 recorded decoding steps at batch 1 and 16, what each kernel cost the
+# step (TestDecodeBench, trace_test.go).
+run_timeline() {
+	# The default alone unless SAMBAEVAL_DECODE_ONLY or _VARIANTS say more.
+	[[ -z ${SAMBAEVAL_DECODE_ONLY:-} ]] && export SAMBAEVAL_DECODE_VARIANTS=${SAMBAEVAL_DECODE_VARIANTS:-0}
+	SAMBAEVAL_CUDA_TRACE=1 SAMBAEVAL_CUDA_DECODE=1 SAMBAEVAL_BENCH_OUT=$out/timeline.txt \
+		timeout 300 "$bin" -test.run '^TestDecodeBench$' -test.v -test.timeout 290s 2>&1 | grep -vE '^(=== RUN)'
+}
+
 # run_kernel prints ncu's detailed sections for the first kernel matching
 # $1 in one recorded decoding step at batch ${2:-1}.
 run_kernel() {
@@ -163,6 +178,7 @@ test) run_tests "${2:-}" ;;
 kernel) run_kernel "${2:?kernel regex}" "${3:-1}" ;;
 decode) run_decode ;;
 profile) run_profile ;;
+timeline) run_timeline ;;
 poison) poison_tests ;;
 bench) run_bench ;;
 all)

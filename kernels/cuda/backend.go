@@ -327,9 +327,14 @@ func (b *Backend) init(cb *cublas) error {
 	}
 	// SAMBAEVAL_CUDA_PDL=wait keeps programmatic launches but compiles the
 	// kernels without the early trigger (a diagnostic setting).
+	// SAMBAEVAL_CUDA_TRACE=1 compiles them with the timeline trace
+	// (kernels/cuda/trace_test.go).
 	var opts []string
 	if os.Getenv("SAMBAEVAL_CUDA_PDL") == "wait" {
-		opts = []string{"-DSAMBAEVAL_PDL_NO_TRIGGER"}
+		opts = append(opts, "-DSAMBAEVAL_PDL_NO_TRIGGER")
+	}
+	if os.Getenv("SAMBAEVAL_CUDA_TRACE") == "1" {
+		opts = append(opts, "-DSAMBAEVAL_TRACE")
 	}
 	cubin, cached, err := cachedCompile(b.nv, d.version, source(), b.cc, opts)
 	if err != nil {

@@ -24,8 +24,8 @@ import (
 // runs only with SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode); the
 // kernels' correctness is the tests' business (TestAttention, TestMamba,
 // TestScanDelta, TestDecodeGraph). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
-// recorded step per batch size is wrapped in cuProfilerStart/cuProfilerStop,
-// so that
+// recorded step per batch size (SAMBAEVAL_PROFILE_STEPS=N: N steps) is
+// wrapped in cuProfilerStart/cuProfilerStop, so that
 // `ncu --profile-from-start off` times exactly the kernels of a step
 // (scripts/gpu-test.sh profile); SAMBAEVAL_DECODE_BATCH=N measures batch N
 // only; SAMBAEVAL_DECODE_GEMV=1 first times the products of the 3.8B shapes
@@ -127,7 +127,17 @@ func decodeRun(t *testing.T, g *Backend, m *model.Model, batch int, name string,
 			t.Fatal(err)
 		}
 	}
-	for range 4 {
+	// The first step runs directly: its launches name the traced kernels
+	// (cuBLAS's are not traced).
+	var names []string
+	g.onLaunch = func(name string) {
+		if !strings.HasPrefix(name, "cublas") && name != "graph" {
+			names = append(names, name)
+		}
+	}
+	step()
+	g.onLaunch = nil
+	for range 3 {
 		step()
 	}
 	// Three timed rounds; the median is reported.
@@ -144,10 +154,29 @@ func decodeRun(t *testing.T, g *Backend, m *model.Model, batch int, name string,
 	rate := float64(batch) / med
 	say("decode, batch %2d (recorded steps, greedy; %s): %6.0f tokens/s (%.3f ms per step, median of 3 rounds of %d: %.3f/%.3f/%.3f); bound %.0f tokens/s: %.1f%%",
 		batch, name, rate, 1e3*med, steps, 1e3*perStep[0], 1e3*perStep[1], 1e3*perStep[2], bound*float64(batch), 100*rate/(bound*float64(batch)))
+	if os.Getenv("SAMBAEVAL_CUDA_TRACE") == "1" {
+		if !g.traceReset() {
+			t.Fatal("SAMBAEVAL_CUDA_TRACE=1 but the kernels have no trace buffer")
+		}
+		for range 8 {
+			step()
+		}
+		for _, line := range timeline(g.traceRead(), names, fmt.Sprintf("batch %d, %s", batch, name)) {
+			say("%s", line)
+		}
+	}
 	if profile && g.d.cuProfilerStart != 0 {
+		n := 1
+		if v := os.Getenv("SAMBAEVAL_PROFILE_STEPS"); v != "" {
+			if n, _ = strconv.Atoi(v); n < 1 {
+				t.Fatalf("SAMBAEVAL_PROFILE_STEPS=%q: want a positive count", v)
+			}
+		}
 		g.Synchronize()
 		call(g.d.cuProfilerStart)
-		step()
+		for range n {
+			step()
+		}
 		g.Synchronize()
 		call(g.d.cuProfilerStop)
 	}

@@ -69,6 +69,7 @@ type driver struct {
 	cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute                      uintptr
 	cuLaunchKernelEx                                                            uintptr // CUDA 12: launch attributes (programmatic dependent launch)
 	cuProfilerStart, cuProfilerStop                                             uintptr // optional: bound a profiler's capture range (ncu --profile-from-start off)
+	cuModuleGetGlobal                                                           uintptr // optional: the kernels' trace buffer (SAMBAEVAL_CUDA_TRACE)
 }
 
 var (
@@ -132,6 +133,7 @@ func openDriver() (*driver, error) {
 		{dst: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
 		{dst: &d.cuProfilerStart, names: []string{"cuProfilerStart"}, optional: true},
 		{dst: &d.cuProfilerStop, names: []string{"cuProfilerStop"}, optional: true},
+		{dst: &d.cuModuleGetGlobal, names: []string{"cuModuleGetGlobal_v2"}, optional: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CUDA driver: %w", err)

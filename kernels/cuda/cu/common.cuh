@@ -164,11 +164,33 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 // once every block of this one has started, so that its launch latency
 // overlaps this kernel's tail. Both are no-ops without the launch
 // attribute and compile to nothing before sm_90.
+//
+// Compiled with -DSAMBAEVAL_TRACE (SAMBAEVAL_CUDA_TRACE=1, a diagnostic
+// build), the first thread of block 0 also writes the time it passed the
+// wait, with its grid and block sizes, to sambaeval_trace: kernel i passes
+// it when kernel i-1 has completed, so consecutive times are how long each
+// kernel held up the next one (TestDecodeBench's timeline).
+#ifdef SAMBAEVAL_TRACE
+#define TRACE_MAX 65536
+__device__ unsigned long long sambaeval_trace[2 * TRACE_MAX];
+__device__ unsigned int sambaeval_trace_n;
+#endif
 __device__ __forceinline__ void pdl_start() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #ifndef SAMBAEVAL_PDL_NO_TRIGGER
     asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
+#endif
+#ifdef SAMBAEVAL_TRACE
+    if ((blockIdx.x | blockIdx.y | blockIdx.z | threadIdx.x | threadIdx.y | threadIdx.z) == 0) {
+        unsigned long long t;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+        unsigned i = atomicAdd(&sambaeval_trace_n, 1u);
+        if (i < TRACE_MAX) {
+            sambaeval_trace[2 * i] = t;
+            sambaeval_trace[2 * i + 1] = ((unsigned long long)gridDim.x << 32) | ((unsigned long long)gridDim.y << 16) | blockDim.x;
+        }
+    }
 #endif
 }
