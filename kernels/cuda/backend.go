@@ -124,7 +124,7 @@ var kernelNames = []string{
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
-	"k_layernorm", "k_add_bias", "k_add_scaled",
+	"k_layernorm", "k_add_bias", "k_add_scaled", "k_splitk_sum",
 }
 
 // Backend is the CUDA backend. It is safe for concurrent use (operations
@@ -179,7 +179,8 @@ type Backend struct {
 	// load their first weights after waiting for the previous kernel
 	// rather than before; noPair keeps the gate/up products of 2 to
 	// pairRows rows that k_gemv_mma declines as two cuBLAS products
-	// instead of gateUpPair's batch of two.
+	// instead of gateUpPair's batch of two; noSplitK keeps k_gemv_mma's
+	// K whole for products of few weight rows (see mmaSplit).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -204,6 +205,7 @@ type Backend struct {
 	noScanDelta  bool
 	noEarly      bool
 	noPair       bool
+	noSplitK     bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -221,6 +223,7 @@ type Backend struct {
 	// scratch buffers, grown on demand
 	conv16 scratch // activations converted for a GEMM
 	pair   scratch // gateUpPair's two products
+	splitK scratch // a split-K k_gemv_mma's partial sums
 	ids    scratch // token ids
 	scores scratch // LogProbs output
 	att    attnScratch

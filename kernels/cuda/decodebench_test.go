@@ -63,6 +63,7 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"k_gemv_mma without split K", func() { g.noSplitK = true }, func() { g.noSplitK = false }},
 		{"gate and up as two cuBLAS products", func() { g.noPair = true }, func() { g.noPair = false }},
 		{"cuBLAS instead of k_gemv_mma", func() { g.noMMA = true }, func() { g.noMMA = false }},
 		{"k_gemv_mma for every size", func() { g.mmaAll = true }, func() { g.mmaAll = false }},

@@ -28,7 +28,7 @@ func (b *Backend) grow(s *scratch, bytes int) uintptr {
 }
 
 func (b *Backend) freeScratch() {
-	for _, s := range []*scratch{&b.conv16, &b.pair, &b.ids, &b.scores, &b.att.kall, &b.att.vall, &b.att.q, &b.att.s, &b.att.p, &b.att.o} {
+	for _, s := range []*scratch{&b.conv16, &b.pair, &b.splitK, &b.ids, &b.scores, &b.att.kall, &b.att.vall, &b.att.q, &b.att.s, &b.att.p, &b.att.o} {
 		b.free(s.ptr)
 		*s = scratch{}
 	}
@@ -377,8 +377,20 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		return false
 	}
 	sh, ldsh, kind := b.shadowOut(dst)
+	blocks := (w1.rows + 15) / 16
+	ks := 1
+	if w2 == nil {
+		ks = b.mmaSplit(w1.rows, w1.cols)
+	}
+	var part uintptr
 	b.p.reset()
-	b.p.mat(dst)
+	if ks > 1 {
+		part = b.grow(&b.splitK, 4*ks*x.Rows*w1.rows)
+		b.p.ptr(part)
+		b.p.i32(w1.rows)
+	} else {
+		b.p.mat(dst)
+	}
 	b.p.ptr(xp)
 	b.p.i32(ld)
 	b.p.ptr(w1.ptr)
@@ -391,16 +403,49 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	b.p.i32(w1.cols)
 	b.p.i32(x.Rows)
 	b.p.i32(w1.kind())
-	if w2 == nil {
-		b.p.i32(acc)
+	if ks > 1 {
+		b.p.i32(0)
+		b.p.ptr(0)
+		b.p.i32(0)
+		b.p.i32(0)
+	} else {
+		if w2 == nil {
+			b.p.i32(acc)
+		}
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
 	}
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
 	b.p.i32(b.early())
-	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{(w1.rows + 15) / 16, 1, 1}, dim3{256, 1, 1}, 0)
+	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{blocks, ks, 1}, dim3{256, 1, 1}, 0)
+	if ks > 1 {
+		b.p.reset()
+		b.p.mat(dst)
+		b.p.ptr(part)
+		b.p.i32(w1.rows)
+		b.p.i32(x.Rows)
+		b.p.i32(ks)
+		b.p.i32(acc)
+		b.p.ptr(sh)
+		b.p.i32(ldsh)
+		b.p.i32(kind)
+		b.launch("k_splitk_sum", grid1(x.Rows*w1.rows, 256), dim3{256, 1, 1}, 0)
+	}
 	b.produced(dst, sh != 0)
 	return true
+}
+
+// mmaSplit is how many parts k_gemv_mma splits K into for n weight rows of
+// k elements: 1 unless its ceil(n/16) blocks would leave more than half
+// the multiprocessors idle (x_proj: 13 blocks), then enough parts to give
+// every multiprocessor about one block, at most 8, and at least 8 steps of
+// 32 elements per part (one per warp). k_splitk_sum then adds the parts.
+func (b *Backend) mmaSplit(n, k int) int {
+	blocks := (n + 15) / 16
+	if b.noSplitK || 2*blocks > b.sms {
+		return 1
+	}
+	return max(1, min(8, b.sms/blocks, (k+31)/32/8))
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the

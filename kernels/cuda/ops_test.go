@@ -75,6 +75,9 @@ func TestMatMul(t *testing.T) {
 		{9, 100, 176, dtype.BF16, true, 3},
 		{5, 64, 136, dtype.F16, false, 0},
 		{16, 3000, 256, dtype.BF16, true, 0},
+		// x_proj's shape (split K in k_gemv_mma)
+		{16, 208, 5632, dtype.BF16, true, 0},
+		{6, 208, 5632, dtype.BF16, false, 4},
 	}
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
@@ -147,12 +150,13 @@ type gemvVariant struct {
 	rb       int
 	one, off bool // mmaOne, noMMA
 	noPair   bool
+	noSplit  bool // noSplitK
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
-	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair = v.old, v.rb, v.one, v.off, v.noPair
-	return func() { g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair = false, 0, false, false, false }
+	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = v.old, v.rb, v.one, v.off, v.noPair, v.noSplit
+	return func() { g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = false, 0, false, false, false, false }
 }
 
 // gemvVariants lists the decoding-product variants that apply to M rows of
@@ -174,7 +178,7 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 	case mma && M == 1:
 		vs = append(vs, gemvVariant{name: "_mma", mma: true, one: true})
 	case mma:
-		vs = append(vs, gemvVariant{name: "_cublas", off: true})
+		vs = append(vs, gemvVariant{name: "_cublas", off: true}, gemvVariant{name: "_nosplit", mma: true, noSplit: true})
 	}
 	return vs
 }
@@ -851,6 +855,20 @@ func TestMMATakes(t *testing.T) {
 	b.mmaAll = true
 	if !b.mmaTakes(kernels.Mat{Rows: 16, Cols: 2816}, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}) {
 		t.Error("mmaAll: 16 rows of 9984×2816 not taken")
+	}
+	// K is split where the blocks would leave more than half of an
+	// H200's 132 multiprocessors idle, with at least 8 steps per part.
+	b.sms = 132
+	for _, c := range []struct{ N, K, want int }{
+		{208, 5632, 8}, {2816, 2816, 1}, {5632, 176, 1}, {208, 512, 2}, {64, 256, 1}, {1000, 5632, 2}, {1056, 5632, 2}, {1100, 5632, 1},
+	} {
+		if got := b.mmaSplit(c.N, c.K); got != c.want {
+			t.Errorf("mmaSplit(%d×%d) = %d, want %d", c.N, c.K, got, c.want)
+		}
+	}
+	b.noSplitK = true
+	if got := b.mmaSplit(208, 5632); got != 1 {
+		t.Errorf("noSplitK: mmaSplit(208×5632) = %d, want 1", got)
 	}
 	for _, byMT := range mmaKernels {
 		for _, n := range byMT {

@@ -105,8 +105,11 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
                                            const u16* __restrict__ W2, int N, int K, int kind, int n0, int early) {
     const int J = TC_STEPS;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    // The block's steps (all of K, or its part of a split K: gridDim.y
+    // parts), cut into 8 slices, one per warp.
     const int S = (K + 31) >> 5;
-    const int s0 = S * warp / 8, s1 = S * (warp + 1) / 8;
+    const int b0 = S * blockIdx.y / gridDim.y, nb = S * (blockIdx.y + 1) / gridDim.y - b0;
+    const int s0 = b0 + nb * warp / 8, s1 = b0 + nb * (warp + 1) / 8;
     const u16* wr[NW][2];
 #pragma unroll
     for (int i = 0; i < NW; i++)
@@ -177,6 +180,11 @@ __device__ __forceinline__ void tc_output(int v, int l, int n0, int* n, int* m) 
 // X[m, k]·W1[n, k]; and k_gemv_mma_swiglu_<MT> for NW = 2: dst =
 // SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each product as for NW = 1 (accumulate unused).
 // With sh, dst is also written in 16 bits.
+//
+// Split K (NW = 1, gridDim.y > 1: products with too few rows of weights to
+// give every multiprocessor a block, such as x_proj): block (x, y) sums
+// part y of the K steps and stores its totals in dst[(y·M + m)·ldd + n]
+// (accumulate and sh unused); k_splitk_sum then adds the parts in order.
 template <int NW, int MT>
 __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
@@ -193,8 +201,12 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
         int n, m, v = o >> 5, l = o & 31;
         tc_output(v, l, n0, &n, &m);
         if (m < M && n < N) {
-            float* d = dst + (long long)m * ldd + n;
             float y = tc_total(red, V, v, l);
+            if (NW == 1 && gridDim.y > 1) {
+                dst[((long long)blockIdx.y * M + m) * ldd + n] = y;
+                continue;
+            }
+            float* d = dst + (long long)m * ldd + n;
             if (NW == 2)
                 y = silu(y) * tc_total(red, V, H + v, l);
             else if (accumulate)
@@ -223,6 +235,22 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
 
 GEMV_MMA_KERNELS(1)
 GEMV_MMA_KERNELS(2)
+
+// k_splitk_sum finishes a split-K k_gemv_mma: dst[m, n] (+)= Σ_y part[(y·M
+// + m)·N + n] for y = 0 … KS-1 in order, and the 16-bit shadow with sh.
+extern "C" __global__ void k_splitk_sum(float* __restrict__ dst, int ldd, const float* __restrict__ part, int N, int M, int KS,
+                                        int accumulate, u16* __restrict__ sh, int ldsh, int shkind) {
+    pdl_start();
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= M * N) return;
+    int m = i / N, n = i - m * N;
+    float y = part[i];
+    for (int k = 1; k < KS; k++) y += part[(long long)k * M * N + i];
+    float* d = dst + (long long)m * ldd + n;
+    if (accumulate) y += *d;
+    *d = y;
+    shadow(sh, ldsh, shkind, m, n, y);
+}
 
 // Grouped decoding attention. AG_WARPS warps per block; AG_KEYS keys per
 // warp step; AG_MAXG query heads per key/value head at most.
