@@ -180,7 +180,9 @@ type Backend struct {
 	// rather than before; noPair keeps the gate/up products of 2 to
 	// pairRows rows that k_gemv_mma declines as two cuBLAS products
 	// instead of gateUpPair's batch of two; noSplitK keeps k_gemv_mma's
-	// K whole for products of few weight rows (see mmaSplit).
+	// K whole (see mmaSplit), splitFill splits every product into enough
+	// parts for splitFill blocks per multiprocessor (-1: never, as for more
+	// than 8 rows).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -206,6 +208,7 @@ type Backend struct {
 	noEarly      bool
 	noPair       bool
 	noSplitK     bool
+	splitFill    int
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool

@@ -380,7 +380,7 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	blocks := (w1.rows + 15) / 16
 	ks := 1
 	if w2 == nil {
-		ks = b.mmaSplit(w1.rows, w1.cols)
+		ks = b.mmaSplit(x.Rows, w1.rows, w1.cols)
 	}
 	var part uintptr
 	b.p.reset()
@@ -435,17 +435,31 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	return true
 }
 
-// mmaSplit is how many parts k_gemv_mma splits K into for n weight rows of
-// k elements: 1 unless its ceil(n/16) blocks would leave more than half
-// the multiprocessors idle (x_proj: 13 blocks), then enough parts to give
-// every multiprocessor about one block, at most 8, and at least 8 steps of
-// 32 elements per part (one per warp). k_splitk_sum then adds the parts.
-func (b *Backend) mmaSplit(n, k int) int {
-	blocks := (n + 15) / 16
-	if b.noSplitK || 2*blocks > b.sms {
+// mmaSplit is how many parts k_gemv_mma splits K into for m activation
+// rows and n weight rows of k elements (k_splitk_sum then adds the parts),
+// at most 8 and with at least 8 steps of 32 elements per part (one per
+// warp). For at most 8 rows (k_gemv_mma_1) enough parts for 2 blocks per
+// multiprocessor; for more rows (k_gemv_mma_2, whose registers allow 2
+// blocks per multiprocessor) only where ceil(n/16) blocks would leave more
+// than half the multiprocessors idle (x_proj: 13 blocks), then about one
+// block per multiprocessor. Measured on an H200 (docs/performance-gpu.md).
+func (b *Backend) mmaSplit(m, n, k int) int {
+	if b.noSplitK {
 		return 1
 	}
-	return max(1, min(8, b.sms/blocks, (k+31)/32/8))
+	blocks := (n + 15) / 16
+	most := min(8, (k+31)/32/8)
+	fill := b.splitFill // -1: none
+	if fill == 0 && m <= 8 {
+		fill = 2
+	}
+	if fill > 0 {
+		return max(1, min(most, (fill*b.sms+blocks-1)/blocks))
+	}
+	if 2*blocks > b.sms {
+		return 1
+	}
+	return max(1, min(most, b.sms/blocks))
 }
 
 // MatMul implements kernels.Backend with cuBLAS: bf16/f16 weights take the

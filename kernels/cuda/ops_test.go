@@ -858,18 +858,26 @@ func TestMMATakes(t *testing.T) {
 	if !b.mmaTakes(kernels.Mat{Rows: 16, Cols: 2816}, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}) {
 		t.Error("mmaAll: 16 rows of 9984×2816 not taken")
 	}
-	// K is split where the blocks would leave more than half of an
-	// H200's 132 multiprocessors idle, with at least 8 steps per part.
+	// K is split for 2 blocks per multiprocessor at ≤ 8 rows, and above 8
+	// rows where the blocks would leave more than half of an H200's 132
+	// multiprocessors idle; with at least 8 steps per part.
 	b.sms = 132
-	for _, c := range []struct{ N, K, want int }{
-		{208, 5632, 8}, {2816, 2816, 1}, {5632, 176, 1}, {208, 512, 2}, {64, 256, 1}, {1000, 5632, 2}, {1056, 5632, 2}, {1100, 5632, 1},
+	for _, c := range []struct{ M, N, K, want int }{
+		{16, 208, 5632, 8}, {16, 2816, 2816, 1}, {16, 5632, 176, 1}, {16, 208, 512, 2}, {16, 64, 256, 1},
+		{16, 1000, 5632, 2}, {16, 1056, 5632, 2}, {16, 1100, 5632, 1},
+		{8, 2816, 2816, 2}, {2, 2816, 9984, 2}, {4, 11264, 2816, 1}, {8, 208, 5632, 8}, {8, 5632, 176, 1},
 	} {
-		if got := b.mmaSplit(c.N, c.K); got != c.want {
-			t.Errorf("mmaSplit(%d×%d) = %d, want %d", c.N, c.K, got, c.want)
+		if got := b.mmaSplit(c.M, c.N, c.K); got != c.want {
+			t.Errorf("mmaSplit(%d rows, %d×%d) = %d, want %d", c.M, c.N, c.K, got, c.want)
 		}
 	}
+	b.splitFill = -1
+	if got := b.mmaSplit(8, 2816, 2816); got != 1 {
+		t.Errorf("splitFill -1: mmaSplit(8 rows, 2816×2816) = %d, want 1", got)
+	}
+	b.splitFill = 0
 	b.noSplitK = true
-	if got := b.mmaSplit(208, 5632); got != 1 {
+	if got := b.mmaSplit(16, 208, 5632); got != 1 {
 		t.Errorf("noSplitK: mmaSplit(208×5632) = %d, want 1", got)
 	}
 	for _, byMT := range mmaKernels {
