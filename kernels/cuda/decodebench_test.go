@@ -66,7 +66,6 @@ func TestDecodeBench(t *testing.T) {
 		{"k_gemv_mma without split K", func() { g.noSplitK = true }, func() { g.noSplitK = false }},
 		{"k_gemv_mma split K for few blocks only", func() { g.splitFill = -1 }, func() { g.splitFill = 0 }},
 		{"k_gemv_mma split K for 2 blocks per SM", func() { g.splitFill = 2 }, func() { g.splitFill = 0 }},
-		{"k_gemv_mma split K for 3 blocks per SM", func() { g.splitFill = 3 }, func() { g.splitFill = 0 }},
 		{"gate and up as two cuBLAS products", func() { g.noPair = true }, func() { g.noPair = false }},
 		{"cuBLAS instead of k_gemv_mma", func() { g.noMMA = true }, func() { g.noMMA = false }},
 		{"k_gemv_mma for every size", func() { g.mmaAll = true }, func() { g.mmaAll = false }},
