@@ -20,7 +20,8 @@ import (
 // changed), in one process, in about 40 s (SAMBAEVAL_DECODE_VARIANTS=N:
 // the first N of them, the default first; 0 or 1: the default alone;
 // SAMBAEVAL_DECODE_ONLY=RE: the default and the variants whose name
-// matches RE). It
+// matches RE; with any variant, the default is measured again last, as a
+// noise estimate). It
 // runs only with SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode); the
 // kernels' correctness is the tests' business (TestAttention, TestMamba,
 // TestScanDelta, TestDecodeGraph). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
@@ -100,6 +101,12 @@ func TestDecodeBench(t *testing.T) {
 			}
 		}
 		variants = keep
+	}
+	if len(variants) > 1 {
+		// The default once more at the end: how far two measurements of
+		// the same setting in one process differ (fresh sessions land at
+		// other addresses) is the noise the variants are compared against.
+		variants = append(variants, variant{"default again", func() {}, func() {}})
 	}
 	for _, batch := range batches {
 		for _, v := range variants {
