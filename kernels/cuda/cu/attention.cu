@@ -230,40 +230,6 @@ extern "C" __global__ void __launch_bounds__(256)
 #define AD_MAXG 16
 #define AD_HPT 4
 
-// ad_copy16 copies 16 bytes from global to shared memory: with cp.async
-// on sm_80 and later (no registers, every copy of the block in flight at
-// once), through a register before. ad_copy_wait waits for this thread's
-// copies; a __syncthreads must follow before others read them.
-__device__ __forceinline__ void ad_copy16(float* dst, const float* __restrict__ src) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(src));
-#else
-    *(float4*)dst = __ldg((const float4*)src);
-#endif
-}
-
-__device__ __forceinline__ void ad_copy_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
-#endif
-}
-
-// ad_commit closes this thread's group of copies; ad_wait_prev waits for
-// every group but the last one (the tile being prefetched).
-__device__ __forceinline__ void ad_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void ad_wait_prev() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
-#endif
-}
-
 // ad_copy_tile issues this thread's copies of k_attn_dec's tile t (keys
 // kbeg + t·ks …, at most up to P) into buffer t % nbuf: rows r0, r0 +
 // rstep, … of the keys and values, float4 column c4. A key at position j
@@ -289,8 +255,8 @@ __device__ __forceinline__ void ad_copy_tile(float* s_k, float* s_v, int t, int 
             kr = kcache + o;
             vr = vcache + o;
         }
-        ad_copy16(bk + r * ld + c4, kr + c4);
-        ad_copy16(bv + r * ld + c4, vr + c4);
+        cp_async16(bk + r * ld + c4, kr + c4);
+        cp_async16(bv + r * ld + c4, vr + c4);
     }
 }
 
@@ -303,10 +269,10 @@ __device__ __forceinline__ void ad_next_tile(float* s_k, float* s_v, int t, int 
                                              long long kvDim, int r0, int rstep, int c4) {
     if (t + 1 < ntile) {
         ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
-        ad_commit();
-        ad_wait_prev();
+        cp_async_commit();
+        cp_async_wait_prev();
     } else {
-        ad_copy_wait();
+        cp_async_wait_all();
     }
     __syncthreads();
 }
@@ -458,10 +424,10 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
     long long kvDim = (long long)G * hd;
     if (r0 < rstep) {
         const float* qg = q + orow * ldq + (long long)g * Hg * hd;
-        for (int r = r0; r < Hg; r += rstep) ad_copy16(s_q + r * ld + c4, qg + r * hd + c4);
+        for (int r = r0; r < Hg; r += rstep) cp_async16(s_q + r * ld + c4, qg + r * hd + c4);
     }
     ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
-    ad_commit();
+    cp_async_commit();
 
     int groups = rstep;
     float4 o[AD_HPT];

@@ -70,12 +70,12 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     bool cached = kbeg + min(nkb, DM_KEYS) - 1 < P;
     if (cached) {
         ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
-        ad_commit();
+        cp_async_commit();
     }
     pdl_start();
     if (!cached) {
         ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
-        ad_commit();
+        cp_async_commit();
     }
 
     // This warp's Q fragments (A operand: rows = heads, k = dimensions).

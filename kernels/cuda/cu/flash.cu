@@ -11,32 +11,6 @@
 #define FA_WARPS 4
 #define FA_BM (16 * FA_WARPS)
 
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-    unsigned a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-    return a;
-}
-
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-#if PRE_SM80
-    __trap();
-#else
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src));
-#endif
-}
-
-__device__ __forceinline__ void cp_async_commit() {
-#if !PRE_SM80
-    asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-
-__device__ __forceinline__ void cp_async_wait_all() {
-#if !PRE_SM80
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-#endif
-}
-
 __device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
