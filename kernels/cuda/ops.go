@@ -368,9 +368,11 @@ func (b *Backend) mmaInput(x kernels.Mat, w *Weight) (p uintptr, ld int, ok bool
 // two).
 var mmaKernels = [2][2]string{{"k_gemv_mma_1", "k_gemv_mma_swiglu_1"}, {"k_gemv_mma_2", "k_gemv_mma_swiglu_2"}}
 
-// launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma, or with w2 dst =
-// SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with k_gemv_mma_swiglu; it returns false, doing
-// nothing, when x's 16-bit copy is not aligned for them.
+// launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma (its K split over
+// blocks as mmaSplit says, the parts' sums in scratch, then k_splitk_sum
+// adding them into dst), or with w2 dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with
+// k_gemv_mma_swiglu; it returns false, doing nothing, when x's 16-bit copy
+// is not aligned for them.
 func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	xp, ld, ok := b.mmaInput(x, w1)
 	if !ok {
@@ -404,6 +406,7 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	b.p.i32(x.Rows)
 	b.p.i32(w1.kind())
 	if ks > 1 {
+		// The parts: no accumulation, no 16-bit copy (k_splitk_sum's).
 		b.p.i32(0)
 		b.p.ptr(0)
 		b.p.i32(0)
