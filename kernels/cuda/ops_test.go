@@ -75,9 +75,12 @@ func TestMatMul(t *testing.T) {
 		{9, 100, 176, dtype.BF16, true, 3},
 		{5, 64, 136, dtype.F16, false, 0},
 		{16, 3000, 256, dtype.BF16, true, 0},
-		// x_proj's shape (split K in k_gemv_mma)
+		// x_proj's shape (split K in k_gemv_mma), and split K with the
+		// residual added (o_proj, out_proj and down at ≤ 8 rows)
 		{16, 208, 5632, dtype.BF16, true, 0},
 		{6, 208, 5632, dtype.BF16, false, 4},
+		{4, 96, 1024, dtype.BF16, true, 0},
+		{8, 300, 2816, dtype.F16, true, 4},
 	}
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
