@@ -111,9 +111,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.putPtrs(&b.ptrB)
 		b.putInts()
 		b.p.ptr(b.graph.pos())
-		b.p.ptr(shp)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(shp, ldsh, kind)
 		b.p.i32(nsplit)
 		b.p.ptr(part)
 		switch {
@@ -135,9 +133,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.p.i32(hd)
 			b.p.i32(nsplit)
 			b.putSeqs()
-			b.p.ptr(shp)
-			b.p.i32(ldsh)
-			b.p.i32(kind)
+			b.p.shadow(shp, ldsh, kind)
 			b.launch("k_attn_combine", dim3{H * ((hd + combineDims - 1) / combineDims), longest, hi - lo}, dim3{256, 1, 1}, 0)
 		}
 	})
@@ -453,9 +449,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 		b.p.i32(ctx)
 		b.p.i32(W)
 		b.p.f32(float32(float64(sh.Scale) * math.Log2E))
-		b.p.ptr(shp)
-		b.p.i32(ldsh)
-		b.p.i32(shkind)
+		b.p.shadow(shp, ldsh, shkind)
 		b.launch(name, dim3{(T*Hg + flashRows - 1) / flashRows, G, 1}, dim3{flashWarps * 32, 1, 1}, smem)
 		return
 	}
@@ -538,9 +532,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 	b.p.i32(H)
 	b.p.i32(G)
 	b.p.i32(hd)
-	b.p.ptr(shp)
-	b.p.i32(ldsh)
-	b.p.i32(shkind)
+	b.p.shadow(shp, ldsh, shkind)
 	b.launch("k_scatter_o", grid2(T, H*hd, 256), dim3{256, 1, 1}, 0)
 }
 

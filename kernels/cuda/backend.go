@@ -764,6 +764,10 @@ func (p *params) f32(v float32)     { p.put(unsafe.Pointer(&v), 4) }
 func (p *params) argv() uintptr     { return uintptr(unsafe.Pointer(&p.ptrs[0])) }
 func (p *params) mat(m kernels.Mat) { p.ptr(addr(m)); p.i32(m.Stride) }
 
+// shadow puts the 16-bit copy of a kernel's output: its address (0: none),
+// row stride and element kind (shadowOut's results).
+func (p *params) shadow(sh uintptr, ld, kind int) { p.ptr(sh); p.i32(ld); p.i32(kind) }
+
 // checkInt panics when n does not fit the kernels' int arithmetic.
 func checkInt(what string, n int) {
 	if n > math.MaxInt32 {

@@ -166,9 +166,7 @@ func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 	b.p.i32(x.Rows)
 	b.p.i32(x.Cols)
 	b.p.f32(eps)
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
+	b.p.shadow(sh, ldsh, kind)
 	name := "k_rmsnorm"
 	if x.Rows <= fewRows && x.Cols <= rmsCache*256 {
 		name = "k_rmsnorm_reg"
@@ -214,9 +212,7 @@ func (b *Backend) swiglu(dst kernels.Mat, g uintptr, ldg int, u uintptr, ldu int
 	b.p.i32(ldu)
 	b.p.i32(rows)
 	b.p.i32(cols)
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
+	b.p.shadow(sh, ldsh, kind)
 	if aligned4(dst) && g%16 == 0 && ldg%4 == 0 && u%16 == 0 && ldu%4 == 0 && cols%4 == 0 && ldsh%4 == 0 {
 		b.launch("k_swiglu4", grid2(rows, cols/4, 256), dim3{256, 1, 1}, 0)
 	} else {
@@ -408,16 +404,12 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	if ks > 1 {
 		// The parts: no accumulation, no 16-bit copy (k_splitk_sum's).
 		b.p.i32(0)
-		b.p.ptr(0)
-		b.p.i32(0)
-		b.p.i32(0)
+		b.p.shadow(0, 0, 0)
 	} else {
 		if w2 == nil {
 			b.p.i32(acc)
 		}
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(sh, ldsh, kind)
 	}
 	b.p.i32(b.early())
 	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{blocks, ks, 1}, dim3{256, 1, 1}, 0)
@@ -429,9 +421,7 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		b.p.i32(x.Rows)
 		b.p.i32(ks)
 		b.p.i32(acc)
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(sh, ldsh, kind)
 		b.launch("k_splitk_sum", grid1(x.Rows*w1.rows, 256), dim3{256, 1, 1}, 0)
 	}
 	b.produced(dst, sh != 0)
@@ -567,9 +557,7 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		b.p.i32(a.cols)
 		b.p.i32(x.Rows)
 		b.p.i32(a.kind())
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(sh, ldsh, kind)
 		if b.oldGemv {
 			b.launch("k_gemv_swiglu4", grid1(a.rows*32, 256), dim3{256, 1, 1}, 0)
 		} else {
@@ -705,9 +693,7 @@ func (b *Backend) MambaConv(dst, x, weight, bias kernels.Mat, states []*kernels.
 		b.p.i32(fused)
 		b.putSeqs()
 		b.putPtrs(&b.ptrA)
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(sh, ldsh, kind)
 		b.launch("k_mamba_conv", dim3{(E + 127) / 128, tiles, hi - lo}, dim3{128, 1, 1}, 0)
 		if fused == 0 {
 			b.p.reset()
@@ -796,9 +782,7 @@ func (b *Backend) launchScan(name string, grid0 int, dst, u, delta, B, C, z kern
 		b.p.i32(N)
 		b.putSeqs()
 		b.putPtrs(&b.ptrA)
-		b.p.ptr(sh)
-		b.p.i32(ldsh)
-		b.p.i32(kind)
+		b.p.shadow(sh, ldsh, kind)
 		if dt != nil {
 			b.p.ptr(dt.ptr)
 			b.p.i32(dt.cols)

@@ -30,9 +30,7 @@ func (b *Backend) LayerNorm(dst, x, w, bias kernels.Mat, eps float32) {
 	b.p.i32(x.Rows)
 	b.p.i32(x.Cols)
 	b.p.f32(eps)
-	b.p.ptr(sh)
-	b.p.i32(ldsh)
-	b.p.i32(kind)
+	b.p.shadow(sh, ldsh, kind)
 	b.launch("k_layernorm", grid1(x.Rows, 1), dim3{256, 1, 1}, 0)
 	b.produced(dst, sh != 0)
 }
