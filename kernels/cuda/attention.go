@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/sambaeval/sambaeval/kernels"
 )
@@ -65,13 +64,13 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		longest := b.setSeqs(sub)
 		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
 		var nsplit, ks, tiles, smem int
-		kernel := "k_attn"
+		kernel, dec := "k_attn", false // dec: k_attn_dec or k_attn_decm
 		switch {
 		case grouped:
 			kernel = "k_attn_grp" + strconv.Itoa(dpl)
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
 		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &tiles, &smem):
-			kernel = "k_attn_dec"
+			kernel, dec = "k_attn_dec", true
 			if name, mm, ok := b.attnDecMMA(sh, keys, tiles); ok {
 				kernel, ks, smem = name, 16, mm
 			}
@@ -80,7 +79,6 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		default:
 			nsplit = b.keySplits(H, longest, hi-lo, keys)
 		}
-		dec := strings.HasPrefix(kernel, "k_attn_dec")
 		store := dec && !b.noDecStore
 		if store {
 			for _, i := range short[lo:hi] {
@@ -315,11 +313,19 @@ func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles int) (string, int
 	default:
 		return "", 0, false
 	}
-	smem := 4 * (2*adTileBufs(tiles)*16*(hd+4) + 8*16*17 + 16*17)
+	smem := adSmemMMA(hd, tiles)
 	if smem > b.adSmemLimit() {
 		return "", 0, false
 	}
 	return "k_attn_decm" + strconv.Itoa(hd), smem, true
+}
+
+// adSmemMMA is k_attn_decm's dynamic shared memory in bytes for head size
+// hd and T tiles of 16 keys per block (see decattn.cu): the key and value
+// tiles [nbuf][16][hd+4], the 8 warps' partial scores [8][16][17], the
+// probabilities [16][17].
+func adSmemMMA(hd, T int) int {
+	return 4 * (2*adTileBufs(T)*16*(hd+4) + 8*16*17 + 16*17)
 }
 
 // adSmemLimit is the most dynamic shared memory k_attn_dec or k_attn_decm

@@ -19,9 +19,9 @@
 #define DM_WARPS 8
 #define DM_KEYS 16
 
-// dm_smem_floats is the dynamic shared memory of k_attn_decm in floats
-// (adSmemMMA in attention.go): key and value tiles [nbuf][16][HD+4], the
-// warps' partial scores [8][16][17], the probabilities [16][17].
+// k_attn_decm's dynamic shared memory (floats; adSmemMMA in attention.go
+// gives its bytes): key and value tiles [nbuf][16][HD+4], the warps'
+// partial scores [8][16][17], the probabilities [16][17].
 #define DM_LD(hd) ((hd) + 4)
 
 template <int HD>
