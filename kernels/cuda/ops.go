@@ -793,19 +793,19 @@ func (b *Backend) launchScan(name string, grid0 int, dst, u, delta, B, C, z kern
 	b.produced(dst, sh != 0)
 }
 
-// SelectiveScanDelta implements kernels.DeltaScan: for a decoding step of
-// at most gemvRows sequences that k_scan_dec takes (bf16 mode, 16 states),
-// k_scan_dec_dtf computes delta = dlow·dtProjᵀ itself (16-bit weights, R a
-// multiple of 8 up to dtfMaxR, dlow's rows 16-byte aligned) and runs the scan, one
-// kernel instead of a product and a scan. Elsewhere it does nothing and
-// returns false. (Run 10, Samba_3.8B: one sequence 3.016 ms per step with
-// it, 3.024 without; 16 sequences 4.476 with it, 4.454 without, where each
-// thread group rereads its weight row for every sequence and cuBLAS takes
-// the product.)
 // dtfMaxR is the widest dt_proj k_scan_dec_dtf takes (DTF_CHUNKS in
 // mamba.cu: each thread keeps its part of the weight row in registers).
 const dtfMaxR = 256
 
+// SelectiveScanDelta implements kernels.DeltaScan: for a decoding step of
+// at most gemvRows sequences that k_scan_dec takes (bf16 mode, 16 states),
+// k_scan_dec_dtf computes delta = dlow·dtProjᵀ itself (16-bit weights, R a
+// multiple of 8 up to dtfMaxR, dlow's rows 16-byte aligned) and runs the
+// scan, one kernel instead of a product and a scan. Elsewhere it does
+// nothing and returns false. (Run 10, Samba_3.8B: one sequence 3.016 ms
+// per step with it, 3.024 without; 16 sequences 4.476 with it, 4.454
+// without, where each thread group rereads its weight row for every
+// sequence and cuBLAS takes the product.)
 func (b *Backend) SelectiveScanDelta(dst, u, dlow kernels.Mat, dtProj kernels.Weight, B, C, z kernels.Mat, p kernels.ScanParams,
 	states []*kernels.MambaState, seqs []kernels.Seq) bool {
 	w := dtProj.(*Weight)
