@@ -23,26 +23,24 @@ type traceEvent struct {
 	gridX, gridY, blockX int
 }
 
-// global returns the device address of the module's global name, 0 when
-// the driver or the module lacks it.
-func (b *Backend) global(name string) uintptr {
+// global returns the device address and size in bytes of the module's
+// global name, 0 when the driver or the module lacks it.
+func (b *Backend) global(name string) (p, size uintptr) {
 	if b.d.cuModuleGetGlobal == 0 {
-		return 0
+		return 0, 0
 	}
 	defer b.enter()()
-	var p uintptr
-	var size uintptr
 	cn := cstring(name)
 	if call(b.d.cuModuleGetGlobal, uintptr(unsafe.Pointer(&p)), uintptr(unsafe.Pointer(&size)), b.module, uintptr(unsafe.Pointer(&cn[0]))) != 0 {
-		return 0
+		return 0, 0
 	}
-	return p
+	return p, size
 }
 
 // traceReset empties the trace (after the queued work); it reports false
 // when the kernels were compiled without it.
 func (b *Backend) traceReset() bool {
-	n := b.global("sambaeval_trace_n")
+	n, _ := b.global("sambaeval_trace_n")
 	if n == 0 {
 		return false
 	}
@@ -55,13 +53,14 @@ func (b *Backend) traceReset() bool {
 
 // traceRead waits for the queued work and returns the trace's records.
 func (b *Backend) traceRead() []traceEvent {
-	np, tp := b.global("sambaeval_trace_n"), b.global("sambaeval_trace")
+	np, _ := b.global("sambaeval_trace_n")
+	tp, tbytes := b.global("sambaeval_trace")
 	defer b.enter()()
 	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
 	var n uint32
 	b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&n)), np, 4, b.stream))
 	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
-	n = min(n, 65536) // TRACE_MAX
+	n = min(n, uint32(tbytes/16)) // records past TRACE_MAX were dropped
 	if n == 0 {
 		return nil
 	}
