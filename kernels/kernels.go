@@ -17,9 +17,11 @@ import (
 	"github.com/sambaeval/sambaeval/dtype"
 )
 
-// Buffer is a block of float32 memory owned by a backend.
+// Buffer is a block of memory owned by a backend: float32 elements, except
+// in the key/value cache buffers of a backend with KVCacheAllocator, whose
+// elements may be narrower (see there).
 type Buffer interface {
-	// Len is the number of float32 elements.
+	// Len is the number of elements.
 	Len() int
 }
 
@@ -89,6 +91,24 @@ type MambaState struct {
 type KVCache struct {
 	K, V Buffer // [Cap, NKV*HeadDim]
 	Cap  int
+}
+
+// KVCacheAllocator is an optional Backend interface for a backend that
+// keeps key/value caches in a narrower type than float32 (the CUDA
+// backend's bf16 mode keeps them in bf16, to which its attention kernels
+// round the keys and values anyway). The model allocates its caches
+// through it; without it they are float32 buffers from Alloc.
+type KVCacheAllocator interface {
+	// KVBytes is the size in bytes of an element of the buffers AllocKV
+	// returns: 4 for float32, 2 for bf16.
+	KVBytes() int
+	// AllocKV returns a zeroed buffer for the keys or values of n cache
+	// positions of dim elements each. Its Len and the offsets and counts
+	// of Write, Read and Copy count its elements (Copy only between two
+	// buffers of the same type); Write rounds the values to the buffer's
+	// type (to nearest, ties to even), Read widens them exactly; Zero and
+	// Free take it like any buffer.
+	AllocKV(n, dim int) Buffer
 }
 
 // AttnShape describes an attention layer.

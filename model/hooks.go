@@ -8,8 +8,9 @@ import (
 )
 
 // This file holds the model's uses of optional backend interfaces
-// (kernels.StepRecorder, kernels.GatedMatMul, kernels.DeltaScan); a
-// backend without them runs the plain operations.
+// (kernels.StepRecorder, kernels.GatedMatMul, kernels.DeltaScan,
+// kernels.KVCacheAllocator); a backend without them runs the plain
+// operations and keeps float32 caches.
 
 // run is forward for one batch. When every sequence feeds one token
 // (decoding) and the backend records steps, the step goes through
@@ -45,4 +46,24 @@ func (m *Model) stepKey(states []*State) string {
 func (m *Model) gatedMLP(dst, x kernels.Mat, w *swiglu) bool {
 	g, ok := m.be.(kernels.GatedMatMul)
 	return ok && g.MatMulSwiGLU(dst, x, w.gate, w.up)
+}
+
+// kvBytes is the size in bytes of an element of the key/value caches
+// allocKV makes: the backend's cache type's (kernels.KVCacheAllocator),
+// else float32's.
+func (m *Model) kvBytes() int {
+	if a, ok := m.be.(kernels.KVCacheAllocator); ok {
+		return a.KVBytes()
+	}
+	return 4
+}
+
+// allocKV returns a zeroed buffer for the keys or values of n cache
+// positions ([n, NQueryGroups·HeadSize]) in the backend's cache type.
+func (m *Model) allocKV(n int) kernels.Buffer {
+	dim := m.Config.NQueryGroups * m.Config.HeadSize
+	if a, ok := m.be.(kernels.KVCacheAllocator); ok {
+		return a.AllocKV(n, dim)
+	}
+	return m.be.Alloc(n * dim)
 }

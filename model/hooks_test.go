@@ -1,6 +1,7 @@
 package model
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/sambaeval/sambaeval/kernels"
@@ -110,5 +111,85 @@ func TestStepHooks(t *testing.T) {
 	}
 	if rec.scans < 2 {
 		t.Errorf("the model asked for %d scans with dt_proj inside, want some taken and some declined", rec.scans)
+	}
+}
+
+// halfKV is the CPU backend with kernels.KVCacheAllocator: its caches are
+// the CPU's float32 buffers, but it reports 2-byte cache elements, as the
+// CUDA backend's bf16 mode does, and notes each AllocKV's positions and
+// width.
+type halfKV struct {
+	*cpu.Backend
+	allocs [][2]int
+}
+
+func (h *halfKV) KVBytes() int { return 2 }
+
+func (h *halfKV) AllocKV(n, dim int) kernels.Buffer {
+	h.allocs = append(h.allocs, [2]int{n, dim})
+	return h.Alloc(n * dim)
+}
+
+// TestKVCacheAllocator runs the tiny SambaY (sliding-window rings, a
+// growing full-attention cache, cross-attention reading it) through a
+// backend with kernels.KVCacheAllocator: every cache, the rings at
+// creation and the full cache as it grows, comes from AllocKV with the
+// model's key/value width; the state's memory and Config.StateBytes count
+// the backend's element size; snapshots resume exactly; and the scores are
+// those of the plain backend.
+func TestKVCacheAllocator(t *testing.T) {
+	hb := &halfKV{Backend: cpu.New()}
+	m, err := LoadDir(filepath.Join(archDir, "sambay"), hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.AllowLongContext = true
+	c := &m.Config
+	kvDim := c.NQueryGroups * c.HeadSize
+	ids := randomIDs(300, c.VocabSize, 5)
+	s := m.NewSession()
+	rings := len(hb.allocs)
+	if rings == 0 {
+		t.Fatal("no cache made through AllocKV for the sliding-window layers")
+	}
+	got, err := s.Score(ids[:256], nextTargets(ids[:256])) // the full cache grows to exactly 256 positions
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hb.allocs) == rings {
+		t.Error("the full-attention cache did not grow through AllocKV")
+	}
+	for _, a := range hb.allocs {
+		if a[1] != kvDim {
+			t.Errorf("AllocKV(%d, %d): want width %d", a[0], a[1], kvDim)
+		}
+	}
+	if got, want := s.StateBytes(), c.StateBytes(256, 2); got != want {
+		t.Errorf("state after 256 tokens: %d bytes, StateBytes(256, 2) says %d", got, want)
+	}
+	if c.StateBytes(256, 2) >= c.StateBytes(256, 4) {
+		t.Errorf("2-byte caches take %d bytes, float32 ones %d", c.StateBytes(256, 2), c.StateBytes(256, 4))
+	}
+	want := score(t, loadArch(t, "sambay"), ids[:256], 2048)
+	if d := maxDiff(got[:len(want)], want); d != 0 {
+		t.Errorf("scores differ from the plain backend's by %g", d)
+	}
+
+	snap := s.Snapshot()
+	defer snap.Free()
+	more, err := s.Score(ids[256:], nextTargets(ids[256:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Score(ids[256:], nextTargets(ids[256:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(again, more); d != 0 {
+		t.Errorf("scoring after Restore differs by %g", d)
 	}
 }

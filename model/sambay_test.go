@@ -55,11 +55,15 @@ func TestPhi4FlashConfig(t *testing.T) {
 			t.Errorf("%s: unexpected config %+v", cfg.Name, cfg)
 		}
 		// The growing cache is layer 17's keys and values: 2 · 20 heads ·
-		// 64 · 4 bytes per token; the rest is 9 Mamba states and 8 rings
-		// of 511 positions.
-		fixed := int64(9*(3*5120+5120*16)*4 + 8*511*2*1280*4)
-		if got, want := cfg.StateBytes(1000), fixed+1000*10240; got != want {
+		// 64 · 4 bytes per token (2 bytes per element in bf16); the rest
+		// is 9 Mamba states (float32 either way) and 8 rings of 511
+		// positions.
+		mamba, rings := int64(9*(3*5120+5120*16)*4), int64(8*511*2*1280)
+		if got, want := cfg.StateBytes(1000, 4), mamba+4*rings+1000*10240; got != want {
 			t.Errorf("%s: state after 1000 tokens %d bytes, want %d", cfg.Name, got, want)
+		}
+		if got, want := cfg.StateBytes(1000, 2), mamba+2*rings+1000*5120; got != want {
+			t.Errorf("%s: state after 1000 tokens with bf16 caches %d bytes, want %d", cfg.Name, got, want)
 		}
 	}
 	if c.Name != "microsoft/Phi-4-mini-flash-reasoning" || c.LocalWindow != 512 {
@@ -115,10 +119,10 @@ func TestSambaYState(t *testing.T) {
 	if err := s.Prefill(randomIDs(256, c.VocabSize, 1)); err != nil { // the cache grows to exactly 256 positions
 		t.Fatal(err)
 	}
-	if got, want := s.StateBytes(), c.StateBytes(256); got != want {
+	if got, want := s.StateBytes(), c.StateBytes(256, 4); got != want {
 		t.Errorf("state after 256 tokens: %d bytes, StateBytes says %d", got, want)
 	}
-	if per := c.StateBytes(257) - c.StateBytes(256); per != 2*2*8*4 {
+	if per := c.StateBytes(257, 4) - c.StateBytes(256, 4); per != 2*2*8*4 {
 		t.Errorf("growing cache: %d bytes per token, want %d (2 · 2 heads · 8 · 4 bytes)", per, 2*2*8*4)
 	}
 

@@ -17,13 +17,15 @@ type State struct {
 	Pos   int
 	mamba []*kernels.MambaState // per mixer slot; nil for other mixers
 	kv    []*kernels.KVCache    // per mixer slot; nil for other mixers
+	// kvBytes is the size of an element of the caches (Model.kvBytes when
+	// the state was made).
+	kvBytes int
 }
 
 // newState allocates a zero state.
 func (m *Model) newState() *State {
 	c, be := &m.Config, m.be
-	s := &State{mamba: make([]*kernels.MambaState, m.slots), kv: make([]*kernels.KVCache, m.slots)}
-	kvDim := c.NQueryGroups * c.HeadSize
+	s := &State{mamba: make([]*kernels.MambaState, m.slots), kv: make([]*kernels.KVCache, m.slots), kvBytes: m.kvBytes()}
 	for _, blk := range m.blocks {
 		for _, mx := range blk.mixers {
 			switch {
@@ -34,7 +36,7 @@ func (m *Model) newState() *State {
 				}
 			case mx.Kind == Attention && mx.Window > 0:
 				n := mx.Window - 1
-				s.kv[mx.slot] = &kernels.KVCache{K: be.Alloc(max(n, 1) * kvDim), V: be.Alloc(max(n, 1) * kvDim), Cap: n}
+				s.kv[mx.slot] = &kernels.KVCache{K: m.allocKV(max(n, 1)), V: m.allocKV(max(n, 1)), Cap: n}
 			case mx.Kind == Attention:
 				s.kv[mx.slot] = &kernels.KVCache{} // grown on demand
 			}
@@ -57,44 +59,54 @@ func (s *State) buffers() []kernels.Buffer {
 	return bs
 }
 
-// Bytes is the memory the state occupies.
+// Bytes is the memory the state occupies: float32 Mamba states, caches of
+// kvBytes per element.
 func (s *State) Bytes() int64 {
 	var n int64
-	for _, b := range s.buffers() {
-		n += 4 * int64(b.Len())
+	for i := range s.mamba {
+		if ms := s.mamba[i]; ms != nil {
+			n += 4 * int64(ms.Conv.Len()+ms.SSM.Len())
+		}
+		if kv := s.kv[i]; kv != nil && kv.K != nil {
+			n += int64(s.kvBytes) * int64(kv.K.Len()+kv.V.Len())
+		}
 	}
 	return n
 }
 
 // StateBytes is the memory one sequence's state takes after n tokens:
-// per Mamba mixer its convolution window and SSM state, per sliding-window
-// attention mixer its ring of window-1 positions, per full-attention mixer
-// the keys and values of all n positions, float32 throughout (caches grow
-// in steps, so a Session may hold more). Mixers that keep no state (MLP,
-// GMU, cross-attention reading another mixer's cache) add nothing.
-func (c *Config) StateBytes(n int) int64 {
+// per Mamba mixer its convolution window and SSM state (float32), per
+// sliding-window attention mixer its ring of window-1 positions, per
+// full-attention mixer the keys and values of all n positions (caches grow
+// in steps, so a Session may hold more), the keys and values taking
+// kvBytes per element: 4 for float32, or the backend's
+// kernels.KVCacheAllocator.KVBytes (2 for the CUDA backend's bf16 caches).
+// Mixers that keep no state (MLP, GMU, cross-attention reading another
+// mixer's cache) add nothing.
+func (c *Config) StateBytes(n, kvBytes int) int64 {
 	blocks, err := c.Blocks()
 	if err != nil {
 		return 0
 	}
 	kv := int64(2 * c.NQueryGroups * c.HeadSize)
-	var floats int64
+	var floats, kvElems int64
 	for _, b := range blocks {
 		for _, m := range b.Mixers {
 			switch {
 			case m.Kind == Mamba:
 				floats += int64((c.MambaDConv-1)*c.DInner() + c.DInner()*c.MambaDState)
 			case m.Kind == Attention && m.Window > 0:
-				floats += int64(max(m.Window-1, 1)) * kv
+				kvElems += int64(max(m.Window-1, 1)) * kv
 			case m.Kind == Attention:
-				floats += int64(n) * kv
+				kvElems += int64(n) * kv
 			}
 		}
 	}
-	return 4 * floats
+	return 4*floats + int64(kvBytes)*kvElems
 }
 
-// grow makes every full-attention cache hold at least n positions.
+// grow makes every full-attention cache hold at least n positions (Copy
+// counts the caches' own elements, whatever their type).
 func (m *Model) grow(s *State, n int) {
 	kvDim := m.Config.NQueryGroups * m.Config.HeadSize
 	for _, blk := range m.blocks {
@@ -107,7 +119,7 @@ func (m *Model) grow(s *State, n int) {
 				continue
 			}
 			c := max(n, 2*kv.Cap, 256)
-			k, v := m.be.Alloc(c*kvDim), m.be.Alloc(c*kvDim)
+			k, v := m.allocKV(c), m.allocKV(c)
 			if kv.Cap > 0 {
 				m.be.Copy(k, 0, kv.K, 0, kv.Cap*kvDim)
 				m.be.Copy(v, 0, kv.V, 0, kv.Cap*kvDim)

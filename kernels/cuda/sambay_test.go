@@ -423,7 +423,7 @@ func TestBenchSambaY(t *testing.T) {
 		if chunk == 8192 {
 			free, total, _ := g.MemInfo()
 			t.Logf("GPU memory in use after %d tokens: %.2f GiB; the session's state %.1f MiB (Config.StateBytes: %.1f MiB)",
-				ctx, float64(total-free)/(1<<30), float64(s.StateBytes())/(1<<20), float64(cfg.StateBytes(ctx))/(1<<20))
+				ctx, float64(total-free)/(1<<30), float64(s.StateBytes())/(1<<20), float64(cfg.StateBytes(ctx, 4))/(1<<20))
 			next := randomIDs(1)
 			for range 3 { // warm-up
 				lg, err := s.Logits(next)
