@@ -40,6 +40,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 	}
 	defer b.enter()()
 	shp, ldsh, kind := b.shadowOut(dst)
+	kvk := cacheKind(caches)
 	var short []int
 	for i, s := range seqs {
 		switch {
@@ -47,7 +48,7 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		case s.Len <= simtMaxLen && hd <= simtMaxHead:
 			short = append(short, i)
 		default:
-			b.attnGemm(dst, q, k, v, sh, caches[i], s, shp, ldsh, kind)
+			b.attnGemm(dst, q, k, v, sh, caches[i], kvk, s, shp, ldsh, kind)
 		}
 	}
 	dpl, grouped := b.attnGroupedDPL(q, k, v, sh)
@@ -69,9 +70,9 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		case grouped:
 			kernel = "k_attn_grp" + strconv.Itoa(dpl)
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
-		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, &ks, &tiles, &smem):
-			kernel, dec = "k_attn_dec", true
-			if name, mm, ok := b.attnDecMMA(sh, keys, tiles); ok {
+		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, kvk, &ks, &tiles, &smem):
+			kernel, dec = "k_attn_dec"+kvSuffix(kvk), true
+			if name, mm, ok := b.attnDecMMA(sh, keys, tiles, kvk); ok {
 				kernel, ks, smem = name, 16, mm
 			}
 			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
@@ -114,13 +115,15 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.p.ptr(part)
 		switch {
 		case kernel == "k_attn":
+			b.p.i32(kvk)
 			b.launch(kernel, dim3{H * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
-		case dec:
+		case dec: // the kernel's name gives the caches' kind
 			b.p.i32(ks)
 			b.p.i32(boolInt(store))
 			b.p.i32(tiles)
 			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{adThreads, 1, 1}, smem)
 		default:
+			b.p.i32(kvk)
 			b.launch(kernel, dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
 		}
 		if nsplit > 1 {
@@ -168,9 +171,43 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		b.putPtrs(&b.ptrB)
 		b.putInts()
 		b.p.ptr(b.graph.pos())
+		b.p.i32(kvk)
 		b.launch("k_kv_store", dim3{(G*hd + 255) / 256, min(longest, 65535), hi - lo}, dim3{256, 1, 1}, 0)
 	})
 	b.produced(dst, shp != 0)
+}
+
+// cacheKind is the element kind of the key/value caches (kindF32 or
+// kindBF16, from their buffers): a launch reads one kind, so the caches of
+// one call must all be of one kind (f32KV changes the kind of the caches
+// made afterwards only).
+func cacheKind(caches []*kernels.KVCache) int {
+	kind := -1
+	for _, c := range caches {
+		if c.K == nil {
+			continue
+		}
+		for _, x := range []kernels.Buffer{c.K, c.V} {
+			if k := dev(x).kind; kind < 0 {
+				kind = k
+			} else if k != kind {
+				panic("cuda: attention over key/value caches of different element types (states made before and after a change of f32KV)")
+			}
+		}
+	}
+	if kind < 0 {
+		return kindF32 // no cache memory: nothing is read
+	}
+	return kind
+}
+
+// kvSuffix ends the name of a decoding kernel for caches of kind: "_kv16"
+// for bf16 (k_attn_dec_kv16, k_attn_decm64_kv16, …).
+func kvSuffix(kind int) string {
+	if kind == kindBF16 {
+		return "_kv16"
+	}
+	return ""
 }
 
 // attnKeys is the most keys a query of the short chunks seqs can see: the
@@ -214,14 +251,19 @@ const (
 )
 
 // adSmem is k_attn_dec's dynamic shared memory in bytes for Hg query heads
-// per key/value head, head size hd, ks keys per tile and T tiles per block
-// (two tile buffers when T > 1): the query rows, the key and value tiles,
-// the partial scores of the AD_THREADS/ks dimension slices, the
-// probabilities (see attention.cu).
-func adSmem(Hg, hd, ks, T int) int {
-	ld := hd + 4
-	return 4 * (Hg*ld + 2*adTileBufs(T)*ks*ld + adThreads*Hg + Hg*(ks+1))
+// per key/value head, head size hd, ks keys per tile, T tiles per block
+// (two tile buffers when T > 1) and caches of esz-byte elements: the query
+// rows (float32, padded by 4), the key and value tiles (adTileRow), the
+// partial scores of the AD_THREADS/ks dimension slices, the probabilities
+// (see attention.cu).
+func adSmem(Hg, hd, ks, T, esz int) int {
+	return 4*(Hg*(hd+4)+adThreads*Hg+Hg*(ks+1)) + 2*adTileBufs(T)*ks*adTileRow(hd, esz)
 }
+
+// adTileRow is the bytes of a key or value tile row of k_attn_dec and
+// k_attn_decm: hd elements of the caches' esz bytes, padded by 16 bytes
+// (AD_LD in attention.cu).
+func adTileRow(hd, esz int) int { return hd*esz + 16 }
 
 // adTilesDefault is k_attn_dec's tiles per block (of 16 keys) for
 // decoding steps of at least adTilesMinSeqs key/value heads × sequences
@@ -240,12 +282,13 @@ const (
 	adTilesFew     = 2
 )
 
-// attnDec reports whether the short chunks can run k_attn_dec, with how
-// many keys per tile (*ks), tiles per block (*T) and bytes of dynamic
-// shared memory (*smem): every chunk of length 1 (longest == 1: chunks are
-// never empty here), head size a multiple of 4 up to adMaxHead, at most
+// attnDec reports whether the short chunks can run k_attn_dec (or
+// k_attn_dec_kv16 for caches of kind kvk), with how many keys per tile
+// (*ks), tiles per block (*T) and bytes of dynamic shared memory (*smem):
+// every chunk of length 1 (longest == 1: chunks are never empty here), head
+// size a multiple of 4 (of 8 for bf16 caches) up to adMaxHead, at most
 // adMaxG query heads per key/value head, 16-byte aligned rows for the
-// float4 copies (the caches are allocations, rows of G·hd floats).
+// 16-byte copies (the caches are allocations, rows of G·hd elements).
 // Blocks take adTilesDefault tiles of 16 keys for at least adTilesMinSeqs
 // key/value heads × sequences, adTilesFew for fewer, where that leaves at
 // least 8 splits (Samba_3.8B at batch 16, window 2048: 16 splits of 128
@@ -255,9 +298,10 @@ const (
 // (then 16).
 // attnDecKeys and attnDecTiles override. keys is the most keys a query
 // sees (attnKeys), so the grid never depends on the positions.
-func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys int, ks, T, smem *int) bool {
+func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, nseq, keys, kvk int, ks, T, smem *int) bool {
 	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
-	if b.noAttnDec || longest != 1 || hd%4 != 0 || hd > adMaxHead || H/G > adMaxG || !aligned4(q) || !aligned4(k) || !aligned4(v) {
+	esz := elemBytes(kvk)
+	if b.noAttnDec || longest != 1 || hd%(16/esz) != 0 || hd > adMaxHead || H/G > adMaxG || !aligned4(q) || !aligned4(k) || !aligned4(v) {
 		return false
 	}
 	for j := range nseq {
@@ -276,7 +320,7 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 		if G*nseq >= adTilesMinSeqs {
 			few = adTilesDefault
 		}
-		if n != 32 && keys >= few*16*8 && adSmem(H/G, hd, 16, few) <= limit {
+		if n != 32 && keys >= few*16*8 && adSmem(H/G, hd, 16, few, esz) <= limit {
 			t, n = few, 16
 		}
 	}
@@ -286,24 +330,25 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 			n = 16
 		}
 		idle := G*nseq*((keys+32*t-1)/(32*t)) < b.sms && (keys+16*t-1)/(16*t) <= adMaxSplits
-		if idle || adSmem(H/G, hd, 32, t) > limit {
+		if idle || adSmem(H/G, hd, 32, t, esz) > limit {
 			n = 16
 		}
 	}
-	if adSmem(H/G, hd, n, t) > limit || (keys+n*t-1)/(n*t) > adMaxSplits {
+	if adSmem(H/G, hd, n, t, esz) > limit || (keys+n*t-1)/(n*t) > adMaxSplits {
 		return false
 	}
-	*ks, *T, *smem = n, t, adSmem(H/G, hd, n, t)
+	*ks, *T, *smem = n, t, adSmem(H/G, hd, n, t, esz)
 	return true
 }
 
 // attnDecMMA names k_attn_decm for a decoding step that k_attn_dec takes
-// with tiles tiles per block, and returns its dynamic shared memory: bf16
-// mode on sm_80 or later, head size 64, 128 or 256, at most 16 query heads
-// per key/value head, at most adMaxSplits splits of 16·tiles keys, unless
-// noDecMMA. Its products are bf16 (as flash attention's for long chunks);
+// with tiles tiles per block over caches of kind kvk, and returns its
+// dynamic shared memory: bf16 mode on sm_80 or later, head size 64, 128 or
+// 256, at most 16 query heads per key/value head, at most adMaxSplits
+// splits of 16·tiles keys, unless noDecMMA. Its products are bf16 (as flash
+// attention's for long chunks), the same bits from either kind of cache;
 // k_attn_dec's are float32.
-func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles int) (string, int, bool) {
+func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles, kvk int) (string, int, bool) {
 	hd, Hg := sh.HeadDim, sh.NHead/sh.NKV
 	if b.fp32 || b.noDecMMA || b.cc < 80 || Hg > 16 || (keys+16*tiles-1)/(16*tiles) > adMaxSplits {
 		return "", 0, false
@@ -313,19 +358,19 @@ func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles int) (string, int
 	default:
 		return "", 0, false
 	}
-	smem := adSmemMMA(hd, tiles)
+	smem := adSmemMMA(hd, tiles, elemBytes(kvk))
 	if smem > b.adSmemLimit() {
 		return "", 0, false
 	}
-	return "k_attn_decm" + strconv.Itoa(hd), smem, true
+	return "k_attn_decm" + strconv.Itoa(hd) + kvSuffix(kvk), smem, true
 }
 
 // adSmemMMA is k_attn_decm's dynamic shared memory in bytes for head size
-// hd and T tiles of 16 keys per block (see decattn.cu): the key and value
-// tiles [nbuf][16][hd+4], the 8 warps' partial scores [8][16][17], the
-// probabilities [16][17].
-func adSmemMMA(hd, T int) int {
-	return 4 * (2*adTileBufs(T)*16*(hd+4) + 8*16*17 + 16*17)
+// hd, T tiles of 16 keys per block and caches of esz-byte elements (see
+// decattn.cu): the key and value tiles [nbuf][16] (adTileRow), the 8 warps'
+// partial scores [8][16][17], the probabilities [16][17].
+func adSmemMMA(hd, T, esz int) int {
+	return 2*adTileBufs(T)*16*adTileRow(hd, esz) + 4*(8*16*17+16*17)
 }
 
 // adSmemLimit is the most dynamic shared memory k_attn_dec or k_attn_decm
@@ -392,11 +437,11 @@ func (b *Backend) groupedSplits(G, longest, nseq, keys int) int {
 }
 
 // attnGemm attends one long chunk with cuBLAS. The keys and values the
-// chunk sees (up to window-1 earlier positions from the cache, then the
-// chunk's own) are laid out contiguously, the queries grouped by key/value
-// head; then, per block of queries, S = scale·Q·Kᵀ over the keys the block
-// can see, a masked softmax turns S into P, and O = P·V.
-func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *kernels.KVCache, s kernels.Seq, shp uintptr, ldsh, shkind int) {
+// chunk sees (up to window-1 earlier positions from the cache c, of kind
+// kvk, then the chunk's own) are laid out contiguously, the queries grouped
+// by key/value head; then, per block of queries, S = scale·Q·Kᵀ over the
+// keys the block can see, a masked softmax turns S into P, and O = P·V.
+func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *kernels.KVCache, kvk int, s kernels.Seq, shp uintptr, ldsh, shkind int) {
 	H, G, hd := sh.NHead, sh.NKV, sh.HeadDim
 	Hg, kvDim := H/G, G*hd
 	P, T, W := s.Pos, s.Len, sh.Window
@@ -430,6 +475,7 @@ func (b *Backend) attnGemm(dst, q, k, v kernels.Mat, sh kernels.AttnShape, c *ke
 	b.p.mat(v)
 	b.p.ptr(bufPtr(c.K))
 	b.p.ptr(bufPtr(c.V))
+	b.p.i32(kvk)
 	b.p.i32(c.Cap)
 	b.p.i32(kvDim)
 	b.p.i32(P)

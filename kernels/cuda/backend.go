@@ -14,11 +14,12 @@
 // gate/up of kernels.GatedMatMul), which take the float32 activations as
 // they are; attention of long chunks is flash attention on the tensor
 // cores (bf16 queries, keys, values and probabilities, float32
-// accumulation); everything else is float32. Decoding steps are recorded
-// as CUDA graphs and replayed (kernels.StepRecorder). In fp32 mode weights
-// are widened to float32 on the device, every product is a pedantic
-// float32 one (no TF32), every kernel uses accurate exponentials and steps
-// are not recorded, matching the CPU reference to rounding. The
+// accumulation); the key/value caches hold bf16 (kernels.KVCacheAllocator);
+// everything else is float32. Decoding steps are recorded as CUDA graphs
+// and replayed (kernels.StepRecorder). In fp32 mode weights are widened to
+// float32 on the device, every product is a pedantic float32 one (no
+// TF32), every kernel uses accurate exponentials, the caches are float32
+// and steps are not recorded, matching the CPU reference to rounding. The
 // environment variable SAMBAEVAL_CUDA_FP32=1 selects fp32 mode too.
 //
 // Kernels are compiled by NVRTC on first use for the device's compute
@@ -122,7 +123,8 @@ var kernelNames = []string{
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
-	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec",
+	"k_attn_decm64_kv16", "k_attn_decm128_kv16", "k_attn_decm256_kv16",
+	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec", "k_attn_dec_kv16",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled", "k_splitk_sum",
 }
@@ -182,7 +184,10 @@ type Backend struct {
 	// instead of gateUpPair's batch of two; noSplitK keeps k_gemv_mma's
 	// K whole (see mmaSplit), splitFill splits every product into enough
 	// parts for splitFill blocks per multiprocessor (-1: never, as for more
-	// than 8 rows).
+	// than 8 rows); f32KV keeps the key/value caches float32 in bf16 mode
+	// (AllocKV): it applies to the caches allocated while it is set, so it
+	// is set before the sessions it concerns are made (one Attention call
+	// takes caches of one type).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -209,6 +214,7 @@ type Backend struct {
 	noPair       bool
 	noSplitK     bool
 	splitFill    int
+	f32KV        bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -456,14 +462,28 @@ func (b *Backend) MemInfo() (free, total uint64, err error) {
 	return free, total, err
 }
 
-// buffer is device memory of n float32.
+// buffer is device memory of n elements of kind: kindF32, or kindBF16 for
+// the key/value caches of the bf16 mode (AllocKV). Its memory spans a
+// whole number of 32-bit words (words), which zeroing and poisoning fill.
 type buffer struct {
-	ptr uintptr
-	n   int
-	ver uint64 // bumped on every write; shadows record it
+	ptr  uintptr
+	n    int
+	kind int
+	ver  uint64 // bumped on every write; shadows record it
 }
 
 func (x *buffer) Len() int { return x.n }
+
+// words is the number of 32-bit words x's memory spans.
+func (x *buffer) words() int { return (x.n*elemBytes(x.kind) + 3) / 4 }
+
+// elemBytes is the size of an element of kind.
+func elemBytes(kind int) int {
+	if kind == kindF32 {
+		return 4
+	}
+	return 2
+}
 
 func dev(b kernels.Buffer) *buffer { return b.(*buffer) }
 
@@ -491,7 +511,9 @@ func (b *Backend) malloc(bytes int) uintptr {
 	}
 	if b.poison {
 		// Fill new memory with NaN so that a read of memory nothing wrote
-		// shows in the results (SAMBAEVAL_CUDA_POISON=1, for tests).
+		// shows in the results (SAMBAEVAL_CUDA_POISON=1, for tests):
+		// 0x7fffffff is a float32 NaN, and its halves 0xffff and 0x7fff
+		// are bf16 NaNs (a 16-bit buffer's memory is whole words).
 		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, p, 0x7fffffff, uintptr(bytes/4), b.stream))
 	}
 	return p
@@ -516,11 +538,38 @@ func (b *Backend) free(p uintptr) {
 // Alloc implements kernels.Backend.
 func (b *Backend) Alloc(n int) kernels.Buffer {
 	defer b.enter()()
-	x := &buffer{ptr: b.malloc(4 * n), n: n}
+	return b.alloc(n, kindF32)
+}
+
+// alloc returns a zeroed buffer of n elements of kind.
+func (b *Backend) alloc(n, kind int) *buffer {
+	x := &buffer{n: n, kind: kind}
+	x.ptr = b.malloc(4 * x.words())
 	if n > 0 {
-		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(n), b.stream))
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(x.words()), b.stream))
 	}
 	return x
+}
+
+// kvKind is the element kind of the key/value caches AllocKV makes: bf16
+// in bf16 mode unless f32KV, else float32. Every attention kernel of the
+// bf16 mode reads both kinds; those that round the keys and values to
+// bf16 for their products give the same bits from either (cu/attention.cu).
+func (b *Backend) kvKind() int {
+	if b.fp32 || b.f32KV {
+		return kindF32
+	}
+	return kindBF16
+}
+
+// KVBytes implements kernels.KVCacheAllocator.
+func (b *Backend) KVBytes() int { return elemBytes(b.kvKind()) }
+
+// AllocKV implements kernels.KVCacheAllocator: a zeroed buffer of n·dim
+// elements of the caches' kind (kvKind).
+func (b *Backend) AllocKV(n, dim int) kernels.Buffer {
+	defer b.enter()()
+	return b.alloc(n*dim, b.kvKind())
 }
 
 // Free implements kernels.Backend.
@@ -532,7 +581,8 @@ func (b *Backend) Free(buf kernels.Buffer) {
 	x.ptr, x.n = 0, 0
 }
 
-// Write implements kernels.Backend.
+// Write implements kernels.Backend; a bf16 buffer takes the values
+// rounded to nearest even.
 func (b *Backend) Write(buf kernels.Buffer, off int, src []float32) {
 	if len(src) == 0 {
 		return
@@ -543,10 +593,20 @@ func (b *Backend) Write(buf kernels.Buffer, off int, src []float32) {
 		panic(fmt.Sprintf("cuda: write of %d elements at %d into a buffer of %d", len(src), off, x.n))
 	}
 	x.ver++
+	if x.kind == kindBF16 {
+		h := make([]uint16, len(src))
+		for i, v := range src {
+			h[i] = dtype.F32ToBF16(v)
+		}
+		// The driver has read pageable host memory when the call returns.
+		b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, x.ptr+uintptr(2*off), uintptr(unsafe.Pointer(&h[0])), uintptr(2*len(h)), b.stream))
+		runtime.KeepAlive(h)
+		return
+	}
 	b.must("cuMemcpyHtoDAsync", call(b.d.cuMemcpyHtoDAsync, x.ptr+uintptr(4*off), uintptr(unsafe.Pointer(&src[0])), uintptr(4*len(src)), b.stream))
 }
 
-// Read implements kernels.Backend.
+// Read implements kernels.Backend; a bf16 buffer's values are widened.
 func (b *Backend) Read(dst []float32, buf kernels.Buffer, off int) {
 	if len(dst) == 0 {
 		return
@@ -556,11 +616,20 @@ func (b *Backend) Read(dst []float32, buf kernels.Buffer, off int) {
 	if off < 0 || off+len(dst) > x.n {
 		panic(fmt.Sprintf("cuda: read of %d elements at %d from a buffer of %d", len(dst), off, x.n))
 	}
+	if x.kind == kindBF16 {
+		h := make([]uint16, len(dst))
+		b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&h[0])), x.ptr+uintptr(2*off), uintptr(2*len(h)), b.stream))
+		b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+		for i, v := range h {
+			dst[i] = dtype.BF16ToF32(v)
+		}
+		return
+	}
 	b.must("cuMemcpyDtoHAsync", call(b.d.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&dst[0])), x.ptr+uintptr(4*off), uintptr(4*len(dst)), b.stream))
 	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
 }
 
-// Copy implements kernels.Backend.
+// Copy implements kernels.Backend: n elements between buffers of one kind.
 func (b *Backend) Copy(dst kernels.Buffer, dstOff int, src kernels.Buffer, srcOff, n int) {
 	if n == 0 {
 		return
@@ -570,8 +639,12 @@ func (b *Backend) Copy(dst kernels.Buffer, dstOff int, src kernels.Buffer, srcOf
 	if dstOff < 0 || dstOff+n > d.n || srcOff < 0 || srcOff+n > s.n {
 		panic(fmt.Sprintf("cuda: copy of %d elements from %d/%d to %d/%d out of range", n, srcOff, s.n, dstOff, d.n))
 	}
+	if d.kind != s.kind {
+		panic(fmt.Sprintf("cuda: copy between buffers of %d- and %d-byte elements", elemBytes(s.kind), elemBytes(d.kind)))
+	}
 	d.ver++
-	b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, d.ptr+uintptr(4*dstOff), s.ptr+uintptr(4*srcOff), uintptr(4*n), b.stream))
+	esz := elemBytes(d.kind)
+	b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, d.ptr+uintptr(esz*dstOff), s.ptr+uintptr(esz*srcOff), uintptr(esz*n), b.stream))
 }
 
 // Zero implements kernels.Backend.
@@ -580,7 +653,7 @@ func (b *Backend) Zero(buf kernels.Buffer) {
 	x := dev(buf)
 	x.ver++
 	if x.n > 0 {
-		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(x.n), b.stream))
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, x.ptr, 0, uintptr(x.words()), b.stream))
 	}
 }
 

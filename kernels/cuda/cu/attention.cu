@@ -6,6 +6,17 @@
 // around them (or flash attention, flash.cu). k_kv_store then writes the
 // chunk's keys and values into the ring caches, except where k_attn_dec or
 // k_attn_decm has stored them.
+//
+// The caches hold float32 (kvkind KIND_F32: the fp32 mode, and the bf16
+// mode with the backend's f32KV knob) or bf16 (KIND_BF16: the bf16 mode's
+// caches, rounded to nearest even when stored); offsets into them count
+// their elements. Each launch reads one kind: a kvkind argument, or for
+// k_attn_dec and k_attn_decm the kernel (the _kv16 ones read bf16). The
+// readers that round the keys and values to bf16 for their products
+// (k_attn_decm, k_kv_gather for flash attention and cuBLAS in bf16 mode)
+// see the same bits from either kind; the float32 ones (k_attn, k_attn_dec,
+// k_attn_grp) see the cached keys and values rounded to bf16 and the
+// chunk's own exactly.
 
 #define ATT_WARPS 8
 #define ATT_KEYS 4    // keys per warp per step
@@ -15,15 +26,15 @@
 // warps take interleaved groups of ATT_KEYS keys of the split's share of the
 // query's window, each keeping an online softmax, and combine them at the
 // end. A key at position j comes from the chunk (k, v rows) when j >= pos,
-// else from the ring cache slot j % cap. With nsplit == 1 the block writes
-// the output; otherwise it writes its partial (max, sum, unnormalised
-// output) to part, slot ((batch row)*H + h)*nsplit + split, and
-// k_attn_combine finishes.
+// else from the ring cache slot j % cap (of kind kvkind). With nsplit == 1
+// the block writes the output; otherwise it writes its partial (max, sum,
+// unnormalised output) to part, slot ((batch row)*H + h)*nsplit + split,
+// and k_attn_combine finishes.
 extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     k_attn(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
            const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,
            Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
-           float* __restrict__ part) {
+           float* __restrict__ part, int kvkind) {
     pdl_start();
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][MAXD * 32];
@@ -37,8 +48,8 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     int per = (p - first + nsplit) / nsplit; // ceil(keys / nsplit)
     int kbeg = first + sp * per, kend = min(p, kbeg + per - 1);
     int kvDim = G * hd;
-    const float* kcache = (const float*)kc.p[s];
-    const float* vcache = (const float*)vc.p[s];
+    const void* kcache = (const void*)kc.p[s];
+    const void* vcache = (const void*)vc.p[s];
     int cp = cap.v[s];
     const float* qr = q + (long long)(row + t) * ldq + h * hd;
     float qv[MAXD], acc[MAXD];
@@ -51,27 +62,30 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
     float m = -INF_F, l = 0.0f;
     for (int j0 = kbeg + w * ATT_KEYS; j0 <= kend; j0 += ATT_WARPS * ATT_KEYS) {
         float dot[ATT_KEYS];
-        const float* vr[ATT_KEYS];
+        const void* vr[ATT_KEYS];
+        int vk[ATT_KEYS]; // vr's kind: a chunk row's (float32) or the cache's
 #pragma unroll
         for (int u = 0; u < ATT_KEYS; u++) {
             int j = j0 + u;
             dot[u] = 0.0f;
             vr[u] = 0;
+            vk[u] = KIND_F32;
             if (j <= kend) {
-                const float* kr;
+                const void* kr;
                 if (j >= P) {
                     long long rr = row + (j - P);
                     kr = k + rr * ldk + g * hd;
                     vr[u] = v + rr * ldv + g * hd;
                 } else {
                     long long o = (long long)(j % cp) * kvDim + g * hd;
-                    kr = kcache + o;
-                    vr[u] = vcache + o;
+                    kr = elem_ptr(kcache, o, kvkind);
+                    vr[u] = elem_ptr(vcache, o, kvkind);
+                    vk[u] = kvkind;
                 }
 #pragma unroll
                 for (int i = 0; i < MAXD; i++) {
                     int d = lane + 32 * i;
-                    if (d < hd) dot[u] += qv[i] * kr[d];
+                    if (d < hd) dot[u] += qv[i] * load(kr, d, vk[u]);
                 }
             }
         }
@@ -98,7 +112,7 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 #pragma unroll
                 for (int i = 0; i < MAXD; i++) {
                     int d = lane + 32 * i;
-                    if (d < hd) acc[i] += pj * vr[u][d];
+                    if (d < hd) acc[i] += pj * load(vr[u], d, vk[u]);
                 }
             }
         }
@@ -230,45 +244,80 @@ extern "C" __global__ void __launch_bounds__(256)
 #define AD_MAXG 16
 #define AD_HPT 4
 
-// ad_copy_tile issues this thread's copies of k_attn_dec's tile t (keys
-// kbeg + t·ks …, at most up to P) into buffer t % nbuf: rows r0, r0 +
-// rstep, … of the keys and values, float4 column c4. A key at position j
-// comes from the chunk (k, v rows) when j >= P, else from the ring cache
-// slot j % cp.
-__device__ __forceinline__ void ad_copy_tile(float* s_k, float* s_v, int t, int nbuf, int kbeg, int ks, int ld, int P, int row,
+// k_attn_dec's and k_attn_decm's key and value tiles in shared memory hold
+// the caches' type E: float (float32 caches) or u16 (bf16 caches), rows of
+// hd elements padded by 16 bytes (AD_LD). The copies move 16 bytes (AD_EPC
+// elements) per thread and row.
+#define AD_EPC(E) (16 / (int)sizeof(E))
+#define AD_LD(hd, E) ((hd) + AD_EPC(E))
+
+// ad_chunk16 copies AD_EPC(E) elements of the chunk's float32 key or value
+// row at src into a tile at dst: asynchronously for float32 tiles; for
+// bf16 tiles through registers, rounded to nearest even (pack_bf16, as
+// the caches are).
+__device__ __forceinline__ void ad_chunk16(float* dst, const float* __restrict__ src) { cp_async16(dst, src); }
+
+__device__ __forceinline__ void ad_chunk16(u16* dst, const float* __restrict__ src) {
+    float4 a = *(const float4*)src, b = *(const float4*)(src + 4);
+    *(uint4*)dst = make_uint4(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w));
+}
+
+// ad_get4 reads 4 consecutive tile elements at p as float32.
+__device__ __forceinline__ float4 ad_get4(const float* p) { return *(const float4*)p; }
+
+__device__ __forceinline__ float4 ad_get4(const u16* p) {
+    uint2 x = *(const uint2*)p;
+    return make_float4(bf16_to_f32((u16)x.x), bf16_to_f32((u16)(x.x >> 16)), bf16_to_f32((u16)x.y),
+                       bf16_to_f32((u16)(x.y >> 16)));
+}
+
+// ad_put4 stores 4 values at p in a cache of element type E (rounded to
+// nearest even for bf16).
+__device__ __forceinline__ void ad_put4(float* p, float4 x) { *(float4*)p = x; }
+
+__device__ __forceinline__ void ad_put4(u16* p, float4 x) {
+    *(uint2*)p = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+}
+
+// ad_copy_tile issues this thread's copies of the decoding tile t (keys
+// kbeg + t·ks …, at most up to P) into buffer t % nbuf (rows of ld
+// elements): rows r0, r0 + rstep, … of the keys and values, AD_EPC(E)
+// elements from element ce. A key at position j comes from the chunk (k, v
+// rows, ad_chunk16) when j >= P, else from the ring cache slot j % cp
+// (cp.async: the tiles have the caches' type).
+template <typename E>
+__device__ __forceinline__ void ad_copy_tile(E* s_k, E* s_v, int t, int nbuf, int kbeg, int ks, int ld, int P, int row,
                                              const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int g,
-                                             int hd, const float* kcache, const float* vcache, int cp, long long kvDim, int r0,
-                                             int rstep, int c4) {
+                                             int hd, const E* kcache, const E* vcache, int cp, long long kvDim, int r0,
+                                             int rstep, int ce) {
     if (r0 >= rstep) return;
     int tb = kbeg + t * ks, nk = min(P - tb + 1, ks);
-    float* bk = s_k + (t % nbuf) * ks * ld;
-    float* bv = s_v + (t % nbuf) * ks * ld;
+    E* bk = s_k + (t % nbuf) * ks * ld;
+    E* bv = s_v + (t % nbuf) * ks * ld;
     for (int r = r0; r < nk; r += rstep) {
         int j = tb + r;
-        const float *kr, *vr;
         if (j >= P) { // the chunk's own key (j == P)
             long long rr = row + (j - P);
-            kr = k + rr * ldk + g * hd;
-            vr = v + rr * ldv + g * hd;
+            ad_chunk16(bk + r * ld + ce, k + rr * ldk + g * hd + ce);
+            ad_chunk16(bv + r * ld + ce, v + rr * ldv + g * hd + ce);
         } else {
-            long long o = (long long)(j % cp) * kvDim + g * hd;
-            kr = kcache + o;
-            vr = vcache + o;
+            long long o = (long long)(j % cp) * kvDim + g * hd + ce;
+            cp_async16(bk + r * ld + ce, kcache + o);
+            cp_async16(bv + r * ld + ce, vcache + o);
         }
-        cp_async16(bk + r * ld + c4, kr + c4);
-        cp_async16(bv + r * ld + c4, vr + c4);
     }
 }
 
 // ad_next_tile issues the copies of tile t+1 (if any) and waits for tile
 // t's, then synchronises the block: k_attn_dec's and k_attn_decm's double
 // buffering.
-__device__ __forceinline__ void ad_next_tile(float* s_k, float* s_v, int t, int ntile, int nbuf, int kbeg, int ks, int ld,
-                                             int P, int row, const float* __restrict__ k, int ldk, const float* __restrict__ v,
-                                             int ldv, int g, int hd, const float* kcache, const float* vcache, int cp,
-                                             long long kvDim, int r0, int rstep, int c4) {
+template <typename E>
+__device__ __forceinline__ void ad_next_tile(E* s_k, E* s_v, int t, int ntile, int nbuf, int kbeg, int ks, int ld, int P,
+                                             int row, const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv,
+                                             int g, int hd, const E* kcache, const E* vcache, int cp, long long kvDim, int r0,
+                                             int rstep, int ce) {
     if (t + 1 < ntile) {
-        ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, ce);
         cp_async_commit();
         cp_async_wait_prev();
     } else {
@@ -281,15 +330,16 @@ __device__ __forceinline__ void ad_next_tile(float* s_k, float* s_v, int t, int 
 // row orow) into ring slot P % cp of the caches, k_kv_store's work: the
 // caller's block does it once the slot's old key (P - cp, the only key
 // that maps there, read by this block alone) is in shared memory.
-__device__ __forceinline__ void ad_store_kv(float* kcache, float* vcache, const float* __restrict__ k, int ldk,
+template <typename E>
+__device__ __forceinline__ void ad_store_kv(E* kcache, E* vcache, const float* __restrict__ k, int ldk,
                                             const float* __restrict__ v, int ldv, long long orow, int P, int cp, long long kvDim,
                                             int g, int hd) {
     long long off = (long long)(P % cp) * kvDim + g * hd;
     const float* kr = k + orow * ldk + g * hd;
     const float* vr = v + orow * ldv + g * hd;
     for (int c = threadIdx.x * 4; c < hd; c += blockDim.x * 4) {
-        *(float4*)(kcache + off + c) = *(const float4*)(kr + c);
-        *(float4*)(vcache + off + c) = *(const float4*)(vr + c);
+        ad_put4(kcache + off + c, *(const float4*)(kr + c));
+        ad_put4(vcache + off + c, *(const float4*)(vr + c));
     }
 }
 
@@ -348,23 +398,30 @@ __device__ __forceinline__ void ad_empty_split(float* __restrict__ part, long lo
 // capacity, never from the positions, which may come from dpos during a
 // recorded step.
 //
-// Dynamic shared memory (floats; rows padded to ld = hd+4, which keeps the
-// float4 copies 16-byte aligned and puts the rows of 8 consecutive keys in
-// different banks when hd is a multiple of 32):
+// The keys and values are float32 in k_attn_dec, bf16 in k_attn_dec_kv16
+// (E: the caches' type, which the tiles keep; the products are float32
+// either way, so the bf16 caches' keys and values enter them rounded).
+//
+// Dynamic shared memory (rows padded by 16 bytes: ld = hd+4 floats for the
+// queries, lt = AD_LD(hd, E) = hd+4 floats or hd+8 bf16 for the tiles,
+// which keeps the 16-byte copies aligned and, for float32, puts the rows
+// of 8 consecutive keys in different banks when hd is a multiple of 32):
 //   s_q   [Hg][ld]            the group's query rows
-//   s_k   [nbuf][ks][ld]      key tiles   } nbuf = 2 when T > 1: tile t+1
-//   s_v   [nbuf][ks][ld]      value tiles } is copied while t is used
+//   s_k   [nbuf][ks][lt]      key tiles   } nbuf = 2 when T > 1: tile t+1
+//   s_v   [nbuf][ks][lt]      value tiles } is copied while t is used
 //   s_red [AD_THREADS/ks][Hg][ks]  partial scores of the dimension slices
 //   s_p   [Hg][ks+1]          probabilities (padded: two heads read in one
 //                             warp fall in different banks)
-// 4·(Hg·ld + 2·nbuf·ks·ld + AD_THREADS·Hg + Hg·(ks+1)) bytes (adSmem in
-// attention.go). Per tile:
-//  1. copies (cp.async, issued one tile ahead): AD_THREADS/(hd/4) rows at
-//     a time, one float4 column per thread;
+// 4·(Hg·ld + AD_THREADS·Hg + Hg·(ks+1)) + 2·nbuf·ks·lt·sizeof(E) bytes
+// (adSmem in attention.go). Per tile:
+//  1. copies (cp.async, issued one tile ahead): AD_THREADS/(hd/AD_EPC(E))
+//     rows at a time, 16 bytes per thread (the chunk's own key converted
+//     through registers for bf16 tiles, ad_chunk16);
 //  2. partial scores: thread (key j = tid % ks, slice sl = tid / ks) sums
 //     q_h·k_j over the float4 columns sl, sl + AD_THREADS/ks, … for every
 //     head h; a warp's lanes are consecutive keys of one or two slices, so
-//     the query loads are broadcasts and the key rows conflict-free;
+//     the query loads are broadcasts and the key rows conflict-free (bf16
+//     rows, 8 bytes per lane: keys j and j+8 share banks, 2-way);
 //  3. per head one warp (lane = key) adds the slices in order, scales,
 //     and updates the head's running max and sum (online softmax: the
 //     earlier tiles' sum and outputs are scaled by exp(old max - new max));
@@ -382,13 +439,14 @@ __device__ __forceinline__ void ad_empty_split(float* __restrict__ part, long lo
 // that key's tile is in shared memory: the slot holds key P - cp, which
 // only that block reads (the window's keys are fewer than cp + 2). When
 // P - cp is before the window no block reads the slot and the block with
-// key first writes it.
-extern "C" __global__ void __launch_bounds__(AD_THREADS)
-    k_attn_dec(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,
-               const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc,
-               Ptrs vc, Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,
-               float* __restrict__ part, int ks, int store, int T) {
-    pdl_start();
+// key first writes it (rounded to bf16 for bf16 caches).
+template <typename E>
+__device__ __forceinline__ void attn_dec(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
+                                         const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
+                                         int G, int hd, int window, float scale, const Seqs& seqs, const Ptrs& kc,
+                                         const Ptrs& vc, const Ints& cap, const int* __restrict__ dpos, u16* __restrict__ sh,
+                                         int ldsh, int shkind, int nsplit, float* __restrict__ part, int ks, int store,
+                                         int T) {
     extern __shared__ __align__(16) float ad_smem[];
     __shared__ float s_m[AD_MAXG], s_l[AD_MAXG], s_a[AD_MAXG];
     int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
@@ -404,29 +462,33 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
         return;
     }
     int ntile = (nkb + ks - 1) / ks, nbuf = T > 1 ? 2 : 1;
-    int ld = hd + 4;
+    int ld = hd + 4, lt = AD_LD(hd, E);
     float* s_q = ad_smem;
-    float* s_k = s_q + Hg * ld;
-    float* s_v = s_k + nbuf * ks * ld;
-    float* s_red = s_v + nbuf * ks * ld;
+    E* s_k = (E*)(s_q + Hg * ld);
+    E* s_v = s_k + nbuf * ks * lt;
+    float* s_red = (float*)(s_v + nbuf * ks * lt);
     float* s_p = s_red + AD_THREADS * Hg;
     for (int h = tid; h < Hg; h += AD_THREADS) {
         s_m[h] = -INF_F;
         s_l[h] = 0.0f;
     }
 
-    // Thread (row r0, column c4) of the copies' rows-per-pass layout.
+    // Thread (row r0, column c4) of the query copies' and step 4's
+    // rows-per-pass layout (float4 columns); (tr0, ce) of the tile copies'
+    // (AD_EPC(E) elements per column; the same for float32).
     int ncol = hd >> 2, rstep = AD_THREADS / ncol;
     int c4 = (tid % ncol) * 4, r0 = tid / ncol;
-    const float* kcache = (const float*)kc.p[s];
-    const float* vcache = (const float*)vc.p[s];
+    int tcol = hd / AD_EPC(E), trstep = AD_THREADS / tcol;
+    int ce = (tid % tcol) * AD_EPC(E), tr0 = tid / tcol;
+    const E* kcache = (const E*)kc.p[s];
+    const E* vcache = (const E*)vc.p[s];
     int cp = cap.v[s];
     long long kvDim = (long long)G * hd;
     if (r0 < rstep) {
         const float* qg = q + orow * ldq + (long long)g * Hg * hd;
         for (int r = r0; r < Hg; r += rstep) cp_async16(s_q + r * ld + c4, qg + r * hd + c4);
     }
-    ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+    ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, ks, lt, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, tr0, trstep, ce);
     cp_async_commit();
 
     int groups = rstep;
@@ -437,11 +499,12 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
     int jw = max(first, P - cp); // the key whose slot the new key takes
     for (int t = 0; t < ntile; t++) {
         int tb = kbeg + t * ks, nk = min(P - tb + 1, ks);
-        const float* bk = s_k + (t % nbuf) * ks * ld;
-        const float* bv = s_v + (t % nbuf) * ks * ld;
-        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        const E* bk = s_k + (t % nbuf) * ks * lt;
+        const E* bv = s_v + (t % nbuf) * ks * lt;
+        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, ks, lt, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, tr0, trstep,
+                     ce);
         if (store && cp > 0 && jw >= tb && jw < tb + nk)
-            ad_store_kv((float*)kc.p[s], (float*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, hd);
+            ad_store_kv((E*)kc.p[s], (E*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, hd);
 
         // 2. Partial scores over this thread's slice of the dimensions.
         {
@@ -449,9 +512,9 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
             float acc[AD_MAXG];
 #pragma unroll
             for (int h = 0; h < AD_MAXG; h++) acc[h] = 0.0f;
-            const float* kj = bk + j * ld;
+            const E* kj = bk + j * lt;
             for (int c = sl * 4; c < hd; c += nsl * 4) {
-                float4 kk = *(const float4*)(kj + c);
+                float4 kk = ad_get4(kj + c);
 #pragma unroll
                 for (int h = 0; h < AD_MAXG; h++) {
                     if (h < Hg) {
@@ -489,7 +552,7 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
                 }
             }
             for (int jj = 0; jj < nk; jj++) {
-                float4 vv = *(const float4*)(bv + jj * ld + c4);
+                float4 vv = ad_get4(bv + jj * lt + c4);
 #pragma unroll
                 for (int u = 0; u < AD_HPT; u++) {
                     int h = r0 + u * groups;
@@ -533,50 +596,70 @@ extern "C" __global__ void __launch_bounds__(AD_THREADS)
     }
 }
 
+#define ATTN_DEC(name, E)                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(AD_THREADS)                                                                  \
+        name(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,    \
+             const float* __restrict__ v, int ldv, int H, int G, int hd, int window, float scale, Seqs seqs, Ptrs kc,         \
+             Ptrs vc, Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,         \
+             float* __restrict__ part, int ks, int store, int T) {                                                            \
+        pdl_start();                                                                                                          \
+        attn_dec<E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, hd, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
+                    nsplit, part, ks, store, T);                                                                              \
+    }
+
+ATTN_DEC(k_attn_dec, float)
+ATTN_DEC(k_attn_dec_kv16, u16)
+
 // k_kv_store writes each sequence's last min(len, cap) keys and values into
-// ring slot (pos % cap) of its caches.
+// ring slot (pos % cap) of its caches, of kind kvkind (rounded to nearest
+// even for bf16).
 extern "C" __global__ void k_kv_store(const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int kvDim,
-                                      Seqs seqs, Ptrs kc, Ptrs vc, Ints cap, const int* __restrict__ dpos) {
+                                      Seqs seqs, Ptrs kc, Ptrs vc, Ints cap, const int* __restrict__ dpos, int kvkind) {
     pdl_start();
     int s = blockIdx.z;
     if (s >= seqs.n) return;
     int cp = cap.v[s];
     if (cp <= 0) return;
     int len = seqs.len[s];
-    float* kd = (float*)kc.p[s];
-    float* vd = (float*)vc.p[s];
+    void* kd = (void*)kc.p[s];
+    void* vd = (void*)vc.p[s];
     for (int t = max(0, len - cp) + blockIdx.y; t < len; t += gridDim.y) {
         long long slot = (long long)((seq_pos(seqs, dpos, s) + t) % cp) * kvDim;
         long long rr = seqs.row[s] + t;
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
-            kd[slot + c] = k[rr * ldk + c];
-            vd[slot + c] = v[rr * ldv + c];
+            store(kd, slot + c, k[rr * ldk + c], kvkind);
+            store(vd, slot + c, v[rr * ldv + c], kvkind);
         }
     }
 }
 
 // k_kv_gather lays out the keys and values of positions P-ctx … P-ctx+n-1
 // of one sequence contiguously ([n, kvDim], in the matrix-product kind):
-// earlier positions from the ring caches, the chunk's from k and v.
+// earlier positions from the ring caches (of kind kvkind), the chunk's
+// from k and v. Both kinds round to the product's kind the same way: a bf16
+// cache's values are copied as they are into a bf16 product.
 extern "C" __global__ void k_kv_gather(void* __restrict__ Ko, void* __restrict__ Vo, int kind, const float* __restrict__ k,
-                                       int ldk, const float* __restrict__ v, int ldv, const float* __restrict__ kcache,
-                                       const float* __restrict__ vcache, int cap, int kvDim, int P, int ctx, int row, int n) {
+                                       int ldk, const float* __restrict__ v, int ldv, const void* __restrict__ kcache,
+                                       const void* __restrict__ vcache, int kvkind, int cap, int kvDim, int P, int ctx, int row,
+                                       int n) {
     pdl_start();
     for (int j = blockIdx.y; j < n; j += gridDim.y) {
         int p = P - ctx + j;
-        const float *kr, *vr;
+        long long jo = (long long)j * kvDim;
         if (p >= P) {
             long long rr = row + (p - P);
-            kr = k + rr * ldk;
-            vr = v + rr * ldv;
+            const float* kr = k + rr * ldk;
+            const float* vr = v + rr * ldv;
+            for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
+                store(Ko, jo + c, kr[c], kind);
+                store(Vo, jo + c, vr[c], kind);
+            }
         } else {
             long long o = (long long)(p % cap) * kvDim;
-            kr = kcache + o;
-            vr = vcache + o;
-        }
-        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
-            store(Ko, (long long)j * kvDim + c, kr[c], kind);
-            store(Vo, (long long)j * kvDim + c, vr[c], kind);
+            for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < kvDim; c += gridDim.x * blockDim.x) {
+                store(Ko, jo + c, load(kcache, o + c, kvkind), kind);
+                store(Vo, jo + c, load(vcache, o + c, kvkind), kind);
+            }
         }
     }
 }

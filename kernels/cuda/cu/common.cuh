@@ -65,12 +65,34 @@ __device__ __forceinline__ u16 to16(float f, int kind) { return kind == KIND_F16
 
 __device__ __forceinline__ float from16(u16 h, int kind) { return kind == KIND_F16 ? f16_to_f32(h) : bf16_to_f32(h); }
 
+// pack_bf16 rounds lo and hi to bf16 (nearest even, as f32_to_bf16) into
+// one register, lo in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned r;
+    asm("cvt.rn.bf16x2.f32 %0, %2, %1;\n" : "=r"(r) : "f"(lo), "f"(hi));
+    return r;
+#else
+    return (unsigned)f32_to_bf16(lo) | (unsigned)f32_to_bf16(hi) << 16;
+#endif
+}
+
 // store writes v as element i of an array of the given kind.
 __device__ __forceinline__ void store(void* p, long long i, float v, int kind) {
     if (kind == KIND_F32)
         ((float*)p)[i] = v;
     else
         ((u16*)p)[i] = to16(v, kind);
+}
+
+// load reads element i of an array of the given kind as float32.
+__device__ __forceinline__ float load(const void* p, long long i, int kind) {
+    return kind == KIND_F32 ? ((const float*)p)[i] : from16(((const u16*)p)[i], kind);
+}
+
+// elem_ptr is the address of element i of an array of the given kind.
+__device__ __forceinline__ const void* elem_ptr(const void* p, long long i, int kind) {
+    return kind == KIND_F32 ? (const void*)((const float*)p + i) : (const void*)((const u16*)p + i);
 }
 
 // shadow writes the 16-bit copy of an output element when the host asked

@@ -2,9 +2,16 @@
 // k_attn_dec (attention.cu) with its two products, Q·Kᵀ and P·V, done by
 // mma.sync m16n8k16 in bf16 with float32 accumulators, as flash attention
 // does them for long chunks. The grid, the key tiles (16 keys, T per block,
-// double-buffered float32 copies through cp.async), the online softmax in
-// float32 with expf, the partials for k_attn_combine and the store of the
-// step's key and value are k_attn_dec's.
+// double-buffered copies through cp.async in the caches' type), the online
+// softmax in float32 with expf, the partials for k_attn_combine and the
+// store of the step's key and value are k_attn_dec's.
+//
+// k_attn_decm<HD> reads float32 caches and rounds their keys and values
+// to bf16 (pack_bf16) for the products; k_attn_decm<HD>_kv16 reads bf16
+// caches (E = u16: tiles of half the bytes, the products' operands taken
+// as they are) and rounds the step's own key and value to bf16 with the
+// same round-to-nearest-even when it copies them to its tile and stores
+// them. So both give the same bits, given caches of the same values.
 //
 // The Hg ≤ 16 query heads of the group are the 16 rows of the mma's A
 // operand (rows past Hg are zero). Q·Kᵀ: the HD/16 steps of 16 dimensions
@@ -19,12 +26,26 @@
 #define DM_WARPS 8
 #define DM_KEYS 16
 
-// k_attn_decm's dynamic shared memory (floats; adSmemMMA in attention.go
-// gives its bytes): key and value tiles [nbuf][16][HD+4], the warps'
-// partial scores [8][16][17], the probabilities [16][17].
-#define DM_LD(hd) ((hd) + 4)
+// k_attn_decm's dynamic shared memory (adSmemMMA in attention.go gives its
+// bytes): key and value tiles [nbuf][16][AD_LD(HD, E)] in the caches'
+// type, then in floats the warps' partial scores [8][16][17] and the
+// probabilities [16][17].
 
-template <int HD>
+// dm_pair is the bf16 pair of tile elements p[0] (low half) and p[1]:
+// rounded from float32, as stored in bf16.
+__device__ __forceinline__ unsigned dm_pair(const float* p) {
+    float2 x = *(const float2*)p;
+    return pack_bf16(x.x, x.y);
+}
+
+__device__ __forceinline__ unsigned dm_pair(const u16* p) { return *(const unsigned*)p; }
+
+// dm_join is the bf16 pair of tile elements lo (low half) and hi.
+__device__ __forceinline__ unsigned dm_join(float lo, float hi) { return pack_bf16(lo, hi); }
+
+__device__ __forceinline__ unsigned dm_join(u16 lo, u16 hi) { return (unsigned)lo | (unsigned)hi << 16; }
+
+template <int HD, typename E>
 __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
                                           const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
                                           int G, int window, float scale, const Seqs& seqs, const Ptrs& kc, const Ptrs& vc,
@@ -32,7 +53,7 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
                                           int shkind, int nsplit, float* __restrict__ part, int store, int T) {
     extern __shared__ __align__(16) float dm_smem[];
     __shared__ float s_m[16], s_l[16], s_a[16];
-    const int ld = DM_LD(HD);
+    const int ld = AD_LD(HD, E);
     int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || seqs.len[s] < 1) return;
     int tid = threadIdx.x, lane = tid & 31, w = tid >> 5, gq = lane >> 2, tq = lane & 3;
@@ -47,20 +68,20 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         return;
     }
     int ntile = (nkb + DM_KEYS - 1) / DM_KEYS, nbuf = T > 1 ? 2 : 1;
-    float* s_k = dm_smem;
-    float* s_v = s_k + nbuf * DM_KEYS * ld;
-    float* s_red = s_v + nbuf * DM_KEYS * ld; // [8][16][17]
-    float* s_p = s_red + DM_WARPS * 16 * 17;  // [16][17]
+    E* s_k = (E*)dm_smem;
+    E* s_v = s_k + nbuf * DM_KEYS * ld;
+    float* s_red = (float*)(s_v + nbuf * DM_KEYS * ld); // [8][16][17]
+    float* s_p = s_red + DM_WARPS * 16 * 17;            // [16][17]
     if (tid < 16) {
         s_m[tid] = -INF_F;
         s_l[tid] = 0.0f;
     }
     for (int i = tid; i < 16 * 17; i += blockDim.x) s_p[i] = 0.0f; // rows past Hg stay zero
 
-    int ncol = HD / 4, rstep = (DM_WARPS * 32) / ncol;
-    int c4 = (tid % ncol) * 4, r0 = tid / ncol;
-    const float* kcache = (const float*)kc.p[s];
-    const float* vcache = (const float*)vc.p[s];
+    int ncol = HD / AD_EPC(E), rstep = (DM_WARPS * 32) / ncol;
+    int ce = (tid % ncol) * AD_EPC(E), r0 = tid / ncol;
+    const E* kcache = (const E*)kc.p[s];
+    const E* vcache = (const E*)vc.p[s];
     int cp = cap.v[s];
     long long kvDim = (long long)G * HD;
     // The first tile's copies are issued before pdl_start when it holds
@@ -69,12 +90,12 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     // the kernels before) waits.
     bool cached = kbeg + min(nkb, DM_KEYS) - 1 < P;
     if (cached) {
-        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, ce);
         cp_async_commit();
     }
     pdl_start();
     if (!cached) {
-        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, c4);
+        ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, ce);
         cp_async_commit();
     }
 
@@ -112,12 +133,12 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     int jw = max(first, P - cp);
     for (int t = 0; t < ntile; t++) {
         int tb = kbeg + t * DM_KEYS, nk = min(P - tb + 1, DM_KEYS);
-        const float* bk = s_k + (t % nbuf) * DM_KEYS * ld;
-        const float* bv = s_v + (t % nbuf) * DM_KEYS * ld;
+        const E* bk = s_k + (t % nbuf) * DM_KEYS * ld;
+        const E* bv = s_v + (t % nbuf) * DM_KEYS * ld;
         ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
-                     rstep, c4);
+                     rstep, ce);
         if (store && cp > 0 && jw >= tb && jw < tb + nk)
-            ad_store_kv((float*)kc.p[s], (float*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, HD);
+            ad_store_kv((E*)kc.p[s], (E*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, HD);
 
         // Partial scores S_w = Q·Kᵀ over this warp's dimension steps.
         float sc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -128,10 +149,8 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
                 int d = 16 * kk + 2 * tq;
 #pragma unroll
                 for (int nt = 0; nt < 2; nt++) {
-                    const float* kr = bk + (8 * nt + gq) * ld + d;
-                    float2 lo = *(const float2*)kr, hi = *(const float2*)(kr + 8);
-                    mma_16816<false>(sc[nt], qa[i][0], qa[i][1], qa[i][2], qa[i][3], pack_bf16(lo.x, lo.y),
-                                     pack_bf16(hi.x, hi.y));
+                    const E* kr = bk + (8 * nt + gq) * ld + d;
+                    mma_16816<false>(sc[nt], qa[i][0], qa[i][1], qa[i][2], qa[i][3], dm_pair(kr), dm_pair(kr + 8));
                 }
             }
         }
@@ -160,13 +179,13 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
 #pragma unroll
         for (int i = 0; i < NPW; i++) {
             int dcol = 8 * (w + i * DM_WARPS) + gq;
-            float v0 = j0 < nk ? bv[j0 * ld + dcol] : 0.0f, v1 = j1 < nk ? bv[j1 * ld + dcol] : 0.0f;
-            float v2 = j2 < nk ? bv[j2 * ld + dcol] : 0.0f, v3 = j3 < nk ? bv[j3 * ld + dcol] : 0.0f;
+            E v0 = j0 < nk ? bv[j0 * ld + dcol] : (E)0, v1 = j1 < nk ? bv[j1 * ld + dcol] : (E)0;
+            E v2 = j2 < nk ? bv[j2 * ld + dcol] : (E)0, v3 = j3 < nk ? bv[j3 * ld + dcol] : (E)0;
             o[i][0] *= al0;
             o[i][1] *= al0;
             o[i][2] *= al1;
             o[i][3] *= al1;
-            mma_16816<false>(o[i], pa0, pa1, pa2, pa3, pack_bf16(v0, v1), pack_bf16(v2, v3));
+            mma_16816<false>(o[i], pa0, pa1, pa2, pa3, dm_join(v0, v1), dm_join(v2, v3));
         }
         __syncthreads(); // the next tile's copy reuses this buffer; s_p, s_a
     }
@@ -201,16 +220,19 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     }
 }
 
-#define ATTN_DECM(hd)                                                                                                          \
-    extern "C" __global__ void __launch_bounds__(DM_WARPS * 32) k_attn_decm##hd(                                              \
+#define ATTN_DECM(name, hd, E)                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(DM_WARPS * 32) name(                                                          \
         float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
         const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
         Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
         float* __restrict__ part, int ks, int store, int T) {                                                                  \
-        attn_decm<hd>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,        \
-                      nsplit, part, store, T);                                                                                 \
+        attn_decm<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
+                         nsplit, part, store, T);                                                                              \
     }
 
-ATTN_DECM(64)
-ATTN_DECM(128)
-ATTN_DECM(256)
+ATTN_DECM(k_attn_decm64, 64, float)
+ATTN_DECM(k_attn_decm128, 128, float)
+ATTN_DECM(k_attn_decm256, 256, float)
+ATTN_DECM(k_attn_decm64_kv16, 64, u16)
+ATTN_DECM(k_attn_decm128_kv16, 128, u16)
+ATTN_DECM(k_attn_decm256_kv16, 256, u16)

@@ -279,6 +279,33 @@ __device__ __forceinline__ void load_row(float* d, const float* __restrict__ p) 
     }
 }
 
+// load_kv reads DPL consecutive elements of a key or value row from element
+// i of p, of kind kind: float32 (load_row), or a bf16 cache's, widened.
+template <int DPL>
+__device__ __forceinline__ void load_kv(float* d, const void* p, int i, int kind) {
+    if (kind == KIND_F32) {
+        load_row<DPL>(d, (const float*)p + i);
+        return;
+    }
+    const u16* h = (const u16*)p + i;
+    if (DPL >= 4) {
+#pragma unroll
+        for (int j = 0; j < DPL; j += 4) {
+            uint2 x = __ldg((const uint2*)(h + j));
+            d[j] = bf16_to_f32((u16)x.x);
+            d[j + 1] = bf16_to_f32((u16)(x.x >> 16));
+            d[j + 2] = bf16_to_f32((u16)x.y);
+            d[j + 3] = bf16_to_f32((u16)(x.y >> 16));
+        }
+    } else if (DPL == 2) {
+        unsigned x = __ldg((const unsigned*)h);
+        d[0] = bf16_to_f32((u16)x);
+        d[1] = bf16_to_f32((u16)(x >> 16));
+    } else {
+        d[0] = bf16_to_f32(__ldg(h));
+    }
+}
+
 // k_attn_grp<DPL> attends short chunks (decoding) with one block per (key
 // split, key/value head g, query t, sequence): the block reads each of its
 // keys and values once for all Hg = H/G ≤ 16 query heads of the group, in
@@ -288,13 +315,14 @@ __device__ __forceinline__ void load_row(float* d, const float* __restrict__ p) 
 // for all heads), after which lane 2h and 2h+1 hold head h's score and run
 // its online softmax. The warps' states are merged in a fixed order
 // through shared memory. Output as k_attn's (dst, or partials for
-// k_attn_combine when nsplit > 1).
+// k_attn_combine when nsplit > 1). The caches are of kind kvkind (bf16
+// ones widened: their keys and values enter the products rounded).
 template <int DPL>
 __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
                                          const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
                                          int G, float scale, int window, const Seqs& seqs, const Ptrs& kc, const Ptrs& vc,
                                          const Ints& cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh,
-                                         int shkind, int nsplit, float* __restrict__ part) {
+                                         int shkind, int nsplit, float* __restrict__ part, int kvkind) {
     const int hd = 32 * DPL;
     __shared__ __align__(16) float s_q[AG_MAXG * 256]; // scaled queries, then the merged outputs
     __shared__ float s_p[AG_WARPS][AG_KEYS][AG_MAXG];
@@ -310,8 +338,8 @@ __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const
     int per = (p - first + nsplit) / nsplit;
     int kbeg = first + sp * per, kend = min(p, kbeg + per - 1);
     int kvDim = G * hd;
-    const float* kcache = (const float*)kc.p[s];
-    const float* vcache = (const float*)vc.p[s];
+    const void* kcache = (const void*)kc.p[s];
+    const void* vcache = (const void*)vc.p[s];
     int cp = cap.v[s];
     long long orow = row + t;
     for (int i = threadIdx.x; i < Hg * hd; i += blockDim.x) s_q[i] = q[orow * ldq + g * Hg * hd + i] * scale;
@@ -326,21 +354,24 @@ __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const
     float m = -INF_F, l = 0.0f;
     for (int j0 = kbeg + w * AG_KEYS; j0 <= kend; j0 += AG_WARPS * AG_KEYS) {
         float kv[AG_KEYS][DPL];
-        const float* vrow[AG_KEYS];
+        const void* vrow[AG_KEYS];
+        int vk[AG_KEYS]; // vrow's kind: a chunk row's (float32) or the cache's
 #pragma unroll
         for (int u = 0; u < AG_KEYS; u++) {
             int j = min(j0 + u, kend);
-            const float* kr;
+            const void* kr;
             if (j >= P) {
                 long long rr = row + (j - P);
                 kr = k + rr * ldk + g * hd;
                 vrow[u] = v + rr * ldv + g * hd;
+                vk[u] = KIND_F32;
             } else {
                 long long off = (long long)(j % cp) * kvDim + g * hd;
-                kr = kcache + off;
-                vrow[u] = vcache + off;
+                kr = elem_ptr(kcache, off, kvkind);
+                vrow[u] = elem_ptr(vcache, off, kvkind);
+                vk[u] = kvkind;
             }
-            load_row<DPL>(kv[u], kr + lane * DPL);
+            load_kv<DPL>(kv[u], kr, lane * DPL, vk[u]);
         }
         float sc[AG_KEYS];
 #pragma unroll
@@ -399,7 +430,7 @@ __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const
         if ((lane & 1) == 0) s_c[w][myh] = corr;
         __syncwarp();
 #pragma unroll
-        for (int u = 0; u < AG_KEYS; u++) load_row<DPL>(kv[u], vrow[u] + lane * DPL);
+        for (int u = 0; u < AG_KEYS; u++) load_kv<DPL>(kv[u], vrow[u], lane * DPL, vk[u]);
 #pragma unroll
         for (int h = 0; h < AG_MAXG; h++) {
             if (h < Hg) {
@@ -468,9 +499,9 @@ __device__ __forceinline__ void attn_grp(float* __restrict__ dst, int ldd, const
         name(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,   \
              const float* __restrict__ v, int ldv, int H, int G, float scale, int window, Seqs seqs, Ptrs kc, Ptrs vc,       \
              Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                 \
-             float* __restrict__ part) { pdl_start();                                                                                     \
+             float* __restrict__ part, int kvkind) { pdl_start();                                                                         \
         attn_grp<dpl>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, scale, window, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,      \
-                      nsplit, part);                                                                                         \
+                      nsplit, part, kvkind);                                                                                 \
     }
 
 ATTN_GRP_KERNEL(k_attn_grp1, 1)

@@ -23,18 +23,6 @@ __device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
                  : "r"(smem_addr(p)));
 }
 
-// pack_bf16 rounds lo and hi to bf16 (nearest even) into one register, lo
-// in the low half.
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
-#if PRE_SM80
-    return (unsigned)f32_to_bf16(lo) | (unsigned)f32_to_bf16(hi) << 16;
-#else
-    unsigned r;
-    asm("cvt.rn.bf16x2.f32 %0, %2, %1;\n" : "=r"(r) : "f"(lo), "f"(hi));
-    return r;
-#endif
-}
-
 // flash_load starts copying keys and values j0 … j0+BN-1 (clamped to the
 // last key) of head g into one buffer of shared memory.
 template <int HD, int BN>
