@@ -84,24 +84,30 @@ func TestBenchH200(t *testing.T) {
 		say("attention T=16384, window 2048, 11 heads of 256, 1 KV head, %-30s %.2f ms (%.0f TFLOP/s useful; %s)", ar.name+":", ms, flops/(ms/1e3)/1e12, agree)
 	}
 	g.noFlash, g.flashBN64 = false, false
-	// Decoding attention: one query per sequence after 2047 cached keys;
-	// each variant checked against k_attn.
+	// Decoding attention: one query per sequence after 2047 cached keys
+	// (bf16 caches unless the variant says float32: the same values, which
+	// k_attn_decm rounds to bf16 either way); each variant checked against
+	// k_attn.
 	type decAttn struct {
 		name       string
 		grp, noDec bool
 		keys       int  // k_attn_dec's keys per tile (0: its choice)
 		tiles      int  // k_attn_dec's tiles per block (0: its choice)
 		fp32       bool // k_attn_dec's float32 products instead of k_attn_decm's bf16 ones
+		f32KV      bool // float32 key/value caches
 	}
 	for _, nseq := range []int{1, 16} {
 		var ref []float32
 		line := fmt.Sprintf("attention T=1 × %2d sequences, window 2048, 11 heads of 256:", nseq)
-		for _, da := range []decAttn{{"k_attn", false, true, 0, 0, true}, {"k_attn_grp", true, true, 0, 0, true},
-			{"k_attn_decm (default)", false, false, 0, 0, false}, {"k_attn_dec float32", false, false, 0, 0, true},
-			{"k_attn_dec 16 keys, 1 tile", false, false, 16, 1, true}, {"k_attn_dec 32 keys", false, false, 32, 1, true},
-			{"k_attn_dec 8 tiles of 16 keys", false, false, 16, 8, true}, {"k_attn_decm 8 tiles", false, false, 0, 8, false}} {
+		for _, da := range []decAttn{{"k_attn", false, true, 0, 0, true, false}, {"k_attn_grp", true, true, 0, 0, true, false},
+			{"k_attn_decm (default)", false, false, 0, 0, false, false}, {"k_attn_decm, float32 caches", false, false, 0, 0, false, true},
+			{"k_attn_dec float32", false, false, 0, 0, true, false},
+			{"k_attn_dec 16 keys, 1 tile", false, false, 16, 1, true, false}, {"k_attn_dec 32 keys", false, false, 32, 1, true, false},
+			{"k_attn_dec 8 tiles of 16 keys", false, false, 16, 8, true, false}, {"k_attn_decm 8 tiles", false, false, 0, 8, false, false}} {
 			g.attnGrp, g.noAttnDec, g.attnDecKeys, g.attnDecTiles, g.noDecMMA = da.grp, da.noDec, da.keys, da.tiles, da.fp32
+			g.f32KV = da.f32KV
 			ms, out := g.benchAttention(t, 0, 1, nseq, nil)
+			g.f32KV = false
 			agree := ""
 			tol := 1e-5
 			if !da.fp32 {
@@ -762,7 +768,7 @@ func (b *Backend) benchAttention(t *testing.T, bq, T, nseq int, tr *tracer) (flo
 	bufs := []kernels.Buffer{qkv, dst}
 	var caches []*kernels.KVCache
 	for range nseq {
-		kc := &kernels.KVCache{K: b.Alloc((W - 1) * G * hd), V: b.Alloc((W - 1) * G * hd), Cap: W - 1}
+		kc := &kernels.KVCache{K: b.AllocKV(W-1, G*hd), V: b.AllocKV(W-1, G*hd), Cap: W - 1}
 		b.Write(kc.K, 0, randn(r, (W-1)*G*hd, 1))
 		b.Write(kc.V, 0, randn(r, (W-1)*G*hd, 1))
 		caches = append(caches, kc)

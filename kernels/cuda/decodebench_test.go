@@ -23,8 +23,9 @@ import (
 // matches RE; with any variant, the default is measured again last, as a
 // noise estimate). It
 // runs only with SAMBAEVAL_CUDA_DECODE=1 (scripts/gpu-test.sh decode); the
-// kernels' correctness is the tests' business (TestAttention, TestMamba,
-// TestScanDelta, TestDecodeGraph). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
+// kernels' correctness is the tests' business (TestAttention,
+// TestAttentionKV16, TestMamba, TestScanDelta, TestDecodeGraph,
+// TestDecodeKVBF16). With SAMBAEVAL_CUDA_PROFILE_RANGE=1 one
 // recorded step per batch size (SAMBAEVAL_PROFILE_STEPS=N: N steps) is
 // wrapped in cuProfilerStart/cuProfilerStop, so that
 // `ncu --profile-from-start off` times exactly the kernels of a step
@@ -64,6 +65,7 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"float32 key/value caches", func() { g.f32KV = true }, func() { g.f32KV = false }},
 		{"k_gemv_mma without split K", func() { g.noSplitK = true }, func() { g.noSplitK = false }},
 		{"k_gemv_mma split K for few blocks only", func() { g.splitFill = -1 }, func() { g.splitFill = 0 }},
 		{"k_gemv_mma split K for 2 blocks per SM", func() { g.splitFill = 2 }, func() { g.splitFill = 0 }},

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sambaeval/sambaeval/kernels"
@@ -239,6 +241,82 @@ func TestDecodeGraph(t *testing.T) {
 		if err := closeEnough(one[i], want1[i], 5e-2); err != nil {
 			t.Errorf("batch 1 step %d: GPU bf16 vs CPU: %v", i, err)
 		}
+	}
+}
+
+// f32Readers lists the kernels among names that multiply cached keys and
+// values in float32 (k_attn, k_attn_dec, k_attn_grp): they see a bf16
+// cache's values rounded and a float32 cache's as they are, so that their
+// results over the two differ.
+func f32Readers(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n == "k_attn" || strings.TrimSuffix(n, "_kv16") == "k_attn_dec" || strings.HasPrefix(n, "k_attn_grp") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestDecodeKVBF16 decodes samba-tiny in bf16 mode over bf16 key/value
+// caches and over float32 ones (f32KV): prompts prefilled in chunks of 200
+// tokens (flash attention, whose k_kv_gather rounds the cached keys and
+// values to bf16 from either cache), then 8 steps of k_attn_decm (which
+// rounds them to bf16 too) with the 512-key rings wrapping. The logits must
+// be the same bit for bit, no kernel that multiplies cached keys and
+// values in float32 may have run, and the bf16 states must take 2 bytes
+// per cache element.
+func TestDecodeKVBF16(t *testing.T) {
+	g := gpu(t, false)
+	m, err := model.LoadDir(tinyDir(t), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := zipfTokens(700, 32000, 5)
+	prompts := []int{600, 130, 513}
+	decode := func(f32KV bool) (logits [][]float32, names []string, bytes int64) {
+		g.f32KV = f32KV
+		g.onLaunch = func(name string) { names = append(names, name) }
+		defer func() { g.f32KV, g.onLaunch = false, nil }()
+		ss := make([]*model.Session, len(prompts))
+		for i, n := range prompts {
+			ss[i] = m.NewSession()
+			defer ss[i].Free()
+			ss[i].ChunkSize = 200
+			if err := ss[i].Prefill(ids[:n]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bytes = ss[0].StateBytes()
+		for step := range 8 {
+			next := make([][]int32, len(ss))
+			for i := range next {
+				next[i] = []int32{ids[650+step*3+i]}
+			}
+			lg, err := m.LogitsBatch(ss, next, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits = append(logits, lg...)
+		}
+		return logits, names, bytes
+	}
+	l16, n16, b16 := decode(false)
+	l32, n32, b32 := decode(true)
+	if f := append(f32Readers(n16), f32Readers(n32)...); len(f) > 0 {
+		t.Fatalf("%v ran: their results depend on the caches' type", f)
+	}
+	if !slices.Contains(n16, "k_attn_decm64_kv16") || !slices.Contains(n32, "k_attn_decm64") {
+		t.Fatalf("decoding kernels: %v with bf16 caches, %v with float32 ones", n16, n32)
+	}
+	for i := range l16 {
+		if j := firstBitDiff(l16[i], l32[i]); j >= 0 {
+			t.Fatalf("step %d sequence %d: logit %d is %v with bf16 caches, %v with float32 ones", i/3, i%3, j, l16[i][j], l32[i][j])
+		}
+	}
+	if want := m.Config.StateBytes(0, 2); b16 != want || b32 != m.Config.StateBytes(0, 4) || b16 >= b32 {
+		t.Errorf("state: %d bytes with bf16 caches (want %d), %d with float32 ones (want %d)", b16, want, b32, m.Config.StateBytes(0, 4))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sambaeval/sambaeval/dtype"
@@ -44,6 +45,65 @@ func TestBufferOps(t *testing.T) {
 			t.Fatalf("Zero: element %d = %v", i, v)
 		}
 	}
+}
+
+// TestKVBufferOps checks the bf16 mode's key/value cache buffers (AllocKV):
+// bf16 elements (Write rounds to nearest even, Read widens), Copy between
+// two of them, Zero, an odd length (a padded last word), and the float32
+// ones f32KV gives.
+func TestKVBufferOps(t *testing.T) {
+	g := gpu(t, false)
+	if g.KVBytes() != 2 {
+		t.Fatalf("KVBytes %d in bf16 mode, want 2", g.KVBytes())
+	}
+	x, y := g.AllocKV(999, 1), g.AllocKV(3, 167)
+	defer g.Free(x)
+	defer g.Free(y)
+	if x.Len() != 999 || y.Len() != 501 || dev(x).kind != kindBF16 || dev(x).words() != 500 {
+		t.Fatalf("AllocKV: lengths %d, %d, kind %d, %d words", x.Len(), y.Len(), dev(x).kind, dev(x).words())
+	}
+	for i, v := range readBuf(g, x) {
+		if v != 0 {
+			t.Fatalf("AllocKV: element %d = %v, want 0", i, v)
+		}
+	}
+	src := randn(rand.New(rand.NewPCG(1, 2)), 300, 1)
+	src[0], src[1] = 1+1.0/256, 1+3.0/256 // ties: to 1 and to 1+1/64
+	g.Write(x, 699, src)
+	got := make([]float32, 300)
+	g.Read(got, x, 699)
+	if err := closeEnough(got, roundTo(dtype.BF16, src), 0); err != nil {
+		t.Fatalf("Write/Read: %v", err)
+	}
+	if got[0] != 1 || got[1] != 1+1.0/64 {
+		t.Fatalf("ties rounded to %v, %v, want 1, %v", got[0], got[1], 1+1.0/64)
+	}
+	g.Copy(y, 1, x, 750, 249)
+	g.Read(got[:249], y, 1)
+	if err := closeEnough(got[:249], roundTo(dtype.BF16, src[51:]), 0); err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	g.Zero(x)
+	for i, v := range readBuf(g, x) {
+		if v != 0 {
+			t.Fatalf("Zero: element %d = %v", i, v)
+		}
+	}
+	g.f32KV = true
+	z := g.AllocKV(10, 10)
+	g.f32KV = false
+	defer g.Free(z)
+	if g.KVBytes() != 2 || dev(z).kind != kindF32 || z.Len() != 100 {
+		t.Fatalf("f32KV: kind %d, length %d", dev(z).kind, z.Len())
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Copy from a bf16 buffer into a float32 one did not panic")
+			}
+		}()
+		g.Copy(z, 0, x, 0, 10)
+	}()
 }
 
 func TestMatMul(t *testing.T) {
@@ -682,6 +742,7 @@ type attnVariant struct {
 	noDecStore              bool // k_kv_store stores the keys of a decoding step, not k_attn_dec
 	decTiles                int  // k_attn_dec's tiles per block (0: its choice)
 	noDecMMA                bool // k_attn_dec's float32 products, not k_attn_decm's bf16 ones
+	f32KV                   bool // float32 key/value caches in bf16 mode
 }
 
 var attnVariants = []attnVariant{
@@ -697,28 +758,37 @@ var attnVariants = []attnVariant{
 	{name: "k_attn_dec 8 tiles, k_kv_store", decTiles: 8, noDecStore: true},
 	{name: "k_attn_dec float32 products", noDecMMA: true},
 	{name: "k_attn_dec float32 products, 8 tiles", noDecMMA: true, decTiles: 8},
+	{name: "float32 caches", f32KV: true},
+	{name: "k_attn_grp, cuBLAS, float32 caches", grp: true, noFlash: true, f32KV: true},
+	{name: "k_attn_dec float32 products, float32 caches", noDecMMA: true, f32KV: true},
+}
+
+// useAttnKnobs sets g's knobs for variant av and case ac and returns what
+// resets them.
+func useAttnKnobs(g *Backend, av attnVariant, ac attnCase) (reset func()) {
+	g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
+	g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
+	g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = av.noDec, av.decKeys, av.noDecStore, av.decTiles
+	g.noDecMMA, g.f32KV = av.noDecMMA, av.f32KV
+	return func() {
+		g.attnBlock, g.softmaxWarp = 0, false
+		g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
+		g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = false, 0, false, 0
+		g.noDecMMA, g.f32KV = false, false
+	}
 }
 
 func TestAttention(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, av := range attnVariants {
-			if g.fp32 && av.flashBN64 {
-				continue // no flash attention in fp32 mode
+			if g.fp32 && (av.flashBN64 || av.f32KV) {
+				continue // no flash attention in fp32 mode, and float32 caches always
 			}
 			t.Run(av.name, func(t *testing.T) {
 				for _, ac := range attnCases {
 					t.Run(ac.name, func(t *testing.T) {
-						g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
-						g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
-						g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = av.noDec, av.decKeys, av.noDecStore, av.decTiles
-						g.noDecMMA = av.noDecMMA
-						defer func() {
-							g.attnBlock, g.softmaxWarp = 0, false
-							g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
-							g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = false, 0, false, 0
-							g.noDecMMA = false
-						}()
+						defer useAttnKnobs(g, av, ac)()
 						testAttention(t, cb, g, ac)
 					})
 				}
@@ -727,30 +797,58 @@ func TestAttention(t *testing.T) {
 	})
 }
 
+// attnCaches returns, per sequence of ac, its cache's capacity and random
+// keys and values for it, rounded to bf16 when kv16 (so that float32 and
+// bf16 caches hold the same values).
+func attnCaches(r *rand.Rand, ac attnCase, kv16 bool) (caps []int, keys, values [][]float32) {
+	kvDim := ac.G * ac.hd
+	for i, n := range ac.lens {
+		capacity := ac.W - 1
+		if ac.W == 0 {
+			capacity = ac.pos[i] + n + 5
+		}
+		kv, vv := randn(r, max(capacity, 1)*kvDim, 1), randn(r, max(capacity, 1)*kvDim, 1)
+		if kv16 {
+			kv, vv = roundTo(dtype.BF16, kv), roundTo(dtype.BF16, vv)
+		}
+		caps, keys, values = append(caps, capacity), append(keys, kv), append(values, vv)
+	}
+	return caps, keys, values
+}
+
+// newCache makes a cache of capacity positions of dim elements on b
+// holding keys kv and values vv: float32 buffers from Alloc, or from
+// AllocKV where b has it (the GPU: its mode's caches).
+func newCache(b kernels.Backend, capacity, dim int, kv, vv []float32) *kernels.KVCache {
+	alloc := func() kernels.Buffer { return b.Alloc(max(capacity, 1) * dim) }
+	if a, ok := b.(kernels.KVCacheAllocator); ok {
+		alloc = func() kernels.Buffer { return a.AllocKV(max(capacity, 1), dim) }
+	}
+	c := &kernels.KVCache{K: alloc(), V: alloc(), Cap: capacity}
+	b.Write(c.K, 0, kv)
+	b.Write(c.V, 0, vv)
+	return c
+}
+
+// testAttention compares one Attention call on the GPU with the CPU's. With
+// bf16 caches both start from the same (bf16) keys and values, and the GPU's
+// caches after the call must be the CPU's rounded to bf16.
 func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
 	r := rand.New(rand.NewPCG(7, uint64(ac.H*1000+ac.hd+ac.W)))
 	kvDim := ac.G * ac.hd
+	kv16 := g.KVBytes() == 2
 	var seqs []kernels.Seq
 	var cc, cg []*kernels.KVCache
 	M, long := 0, false
+	caps, keys, values := attnCaches(r, ac, kv16)
 	for i, n := range ac.lens {
 		seqs = append(seqs, kernels.Seq{Row: M, Len: n, Pos: ac.pos[i]})
 		M += n
 		if n > simtMaxLen {
 			long = true
 		}
-		capacity := ac.W - 1
-		if ac.W == 0 {
-			capacity = ac.pos[i] + n + 5
-		}
-		kv, vv := randn(r, max(capacity, 1)*kvDim, 1), randn(r, max(capacity, 1)*kvDim, 1)
-		mk := func(b kernels.Backend) *kernels.KVCache {
-			c := &kernels.KVCache{K: b.Alloc(len(kv)), V: b.Alloc(len(vv)), Cap: capacity}
-			b.Write(c.K, 0, kv)
-			b.Write(c.V, 0, vv)
-			return c
-		}
-		cc, cg = append(cc, mk(cb)), append(cg, mk(g))
+		cc = append(cc, newCache(cb, caps[i], kvDim, keys[i], values[i]))
+		cg = append(cg, newCache(g, caps[i], kvDim, keys[i], values[i]))
 	}
 	qkvCols := (ac.H + 2*ac.G) * ac.hd
 	qkv := newTwin(cb, g, M, qkvCols, 0, randn(r, M*qkvCols, 1))
@@ -775,14 +873,128 @@ func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
 	if err := closeEnough(readMat(g, d.g), readMat(cb, d.c), tol); err != nil {
 		t.Fatalf("output: %v", err)
 	}
+	cacheDT := dtype.F32
+	if kv16 {
+		cacheDT = dtype.BF16
+	}
 	for i := range cc {
-		if err := closeEnough(readBuf(g, cg[i].K), readBuf(cb, cc[i].K), 0); err != nil {
+		if err := closeEnough(readBuf(g, cg[i].K), roundTo(cacheDT, readBuf(cb, cc[i].K)), 0); err != nil {
 			t.Fatalf("key cache %d: %v", i, err)
 		}
-		if err := closeEnough(readBuf(g, cg[i].V), readBuf(cb, cc[i].V), 0); err != nil {
+		if err := closeEnough(readBuf(g, cg[i].V), roundTo(cacheDT, readBuf(cb, cc[i].V)), 0); err != nil {
 			t.Fatalf("value cache %d: %v", i, err)
 		}
 	}
+}
+
+// TestAttentionKV16 runs the attention cases in bf16 mode with every
+// variant's kernels over bf16 caches and over float32 ones (f32KV) holding
+// the same values (random, rounded to bf16). Every reader then sees the
+// same numbers from either, so the outputs must agree bit for bit wherever
+// the same kernels run (k_attn_dec_kv16 wants head sizes that are
+// multiples of 8, k_attn takes the others: there within float32
+// rounding), and the caches after the call too once the float32 ones are
+// rounded to bf16: a wrong conversion, stride or offset in a reader or
+// writer of 16-bit caches fails here exactly. The decoding kernels must be
+// the _kv16 ones for bf16 caches and only for them.
+func TestAttentionKV16(t *testing.T) {
+	g := gpu(t, false)
+	for _, av := range attnVariants {
+		if av.f32KV {
+			continue // the test sets f32KV itself
+		}
+		t.Run(av.name, func(t *testing.T) {
+			for _, ac := range attnCases {
+				t.Run(ac.name, func(t *testing.T) {
+					defer useAttnKnobs(g, av, ac)()
+					testAttentionKV16(t, g, ac)
+				})
+			}
+		})
+	}
+}
+
+func testAttentionKV16(t *testing.T, g *Backend, ac attnCase) {
+	r := rand.New(rand.NewPCG(7, uint64(ac.H*1000+ac.hd+ac.W)))
+	kvDim := ac.G * ac.hd
+	caps, keys, values := attnCaches(r, ac, true)
+	var seqs []kernels.Seq
+	M := 0
+	for i, n := range ac.lens {
+		seqs = append(seqs, kernels.Seq{Row: M, Len: n, Pos: ac.pos[i]})
+		M += n
+	}
+	qkvCols := (ac.H + 2*ac.G) * ac.hd
+	qkv := g.Alloc(M * qkvCols)
+	defer g.Free(qkv)
+	g.Write(qkv, 0, randn(r, M*qkvCols, 1))
+	m := kernels.NewMat(qkv, M, qkvCols)
+	q, k, v := m.ColSlice(0, ac.H*ac.hd), m.ColSlice(ac.H*ac.hd, (ac.H+ac.G)*ac.hd), m.ColSlice((ac.H+ac.G)*ac.hd, qkvCols)
+	sh := kernels.AttnShape{NHead: ac.H, NKV: ac.G, HeadDim: ac.hd, Window: ac.W, Scale: float32(1 / math.Sqrt(float64(ac.hd)))}
+	// attend runs the call over fresh caches of the kind f32KV selects and
+	// returns the output, the caches' contents and the kernels launched.
+	attend := func(f32KV bool) (out []float32, caches [][]float32, names []string) {
+		g.f32KV = f32KV
+		defer func() { g.f32KV = false }()
+		var cs []*kernels.KVCache
+		for i := range seqs {
+			cs = append(cs, newCache(g, caps[i], kvDim, keys[i], values[i]))
+		}
+		dst := g.Alloc(M * ac.H * ac.hd)
+		g.onLaunch = func(name string) { names = append(names, name) }
+		g.Attention(kernels.NewMat(dst, M, ac.H*ac.hd), q, k, v, sh, cs, seqs)
+		g.onLaunch = nil
+		out = readBuf(g, dst)
+		g.Free(dst)
+		for _, c := range cs {
+			caches = append(caches, roundTo(dtype.BF16, readBuf(g, c.K)), roundTo(dtype.BF16, readBuf(g, c.V)))
+			g.Free(c.K)
+			g.Free(c.V)
+		}
+		return out, caches, names
+	}
+	o16, c16, n16 := attend(false)
+	o32, c32, n32 := attend(true)
+	for _, n := range n16 {
+		if strings.HasPrefix(n, "k_attn_dec") && !strings.HasSuffix(n, "_kv16") {
+			t.Errorf("bf16 caches read by %s", n)
+		}
+	}
+	for _, n := range n32 {
+		if strings.HasSuffix(n, "_kv16") {
+			t.Errorf("float32 caches read by %s", n)
+		}
+	}
+	for i := range c16 {
+		if j := firstBitDiff(c16[i], c32[i]); j >= 0 {
+			t.Fatalf("cache buffer %d (keys, values of each sequence) element %d: %v with bf16 caches, %v with float32 ones rounded", i, j, c16[i][j], c32[i][j])
+		}
+	}
+	same := len(n16) == len(n32)
+	for i := 0; same && i < len(n16); i++ {
+		same = strings.TrimSuffix(n16[i], "_kv16") == n32[i]
+	}
+	if !same {
+		t.Logf("other kernels for float32 caches: %v, for bf16: %v", n32, n16)
+		if err := closeEnough(o16, o32, 2e-5); err != nil {
+			t.Fatalf("output: %v", err)
+		}
+		return
+	}
+	if j := firstBitDiff(o16, o32); j >= 0 {
+		t.Fatalf("output element %d: %v with bf16 caches, %v with float32 ones (kernels %v)", j, o16[j], o32[j], n16)
+	}
+}
+
+// firstBitDiff is the first index where a and b (of one length) differ in
+// their bits, -1 if none.
+func firstBitDiff(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestLogProbs(t *testing.T) {

@@ -364,6 +364,63 @@ func TestSambaYParity(t *testing.T) {
 	}
 }
 
+// TestSambaYKVBF16 scores the tiny SambaY in bf16 mode over bf16 key/value
+// caches and over float32 ones (f32KV) in chunks of 100 tokens: every
+// attention chunk is long (cuBLAS products of k_kv_gather's bf16 copies,
+// which round the cached keys and values to bf16 from either cache), the
+// full-attention cache grows from 256 to 512 positions (a Copy of its
+// buffers) and the cross-attention layers read it, so the scores must be
+// the same bit for bit. A snapshot taken after 300 tokens (Copy again)
+// must resume to the same scores as the session it was taken from.
+func TestSambaYKVBF16(t *testing.T) {
+	g := gpu(t, false)
+	m, err := model.LoadDir(sambayTinyDir(t), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.AllowLongContext = true
+	ids := zipfTokens(501, m.Config.VocabSize, 6)
+	run := func(f32KV bool) (scores []kernels.TokenScore, names []string) {
+		g.f32KV = f32KV
+		g.onLaunch = func(name string) { names = append(names, name) }
+		defer func() { g.f32KV, g.onLaunch = false, nil }()
+		s := m.NewSession()
+		defer s.Free()
+		s.ChunkSize = 100
+		score := func(lo, hi int) []kernels.TokenScore {
+			sc, err := s.Score(ids[lo:hi], ids[lo+1:hi+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sc
+		}
+		scores = score(0, 300)
+		snap := s.Snapshot()
+		defer snap.Free()
+		more := score(300, 500)
+		if err := s.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+		for i, sc := range score(300, 500) {
+			if sc != more[i] {
+				t.Fatalf("f32KV %v: token %d from the snapshot %+v, from the session %+v", f32KV, 300+i, sc, more[i])
+			}
+		}
+		return append(scores, more...), names
+	}
+	s16, n16 := run(false)
+	s32, n32 := run(true)
+	if f := append(f32Readers(n16), f32Readers(n32)...); len(f) > 0 {
+		t.Fatalf("%v ran: their results depend on the caches' type", f)
+	}
+	for i := range s16 {
+		if s16[i] != s32[i] {
+			t.Fatalf("token %d: %+v with bf16 caches, %+v with float32 ones", i, s16[i], s32[i])
+		}
+	}
+}
+
 // TestBenchSambaY measures Phi-4-mini-flash-reasoning's shapes with random
 // bf16 weights on the GPU: prefill tokens/s and batch-1 decoding at a 32K
 // context. It runs only with SAMBAEVAL_SAMBAY_BENCH=1.
@@ -423,7 +480,7 @@ func TestBenchSambaY(t *testing.T) {
 		if chunk == 8192 {
 			free, total, _ := g.MemInfo()
 			t.Logf("GPU memory in use after %d tokens: %.2f GiB; the session's state %.1f MiB (Config.StateBytes: %.1f MiB)",
-				ctx, float64(total-free)/(1<<30), float64(s.StateBytes())/(1<<20), float64(cfg.StateBytes(ctx, 4))/(1<<20))
+				ctx, float64(total-free)/(1<<30), float64(s.StateBytes())/(1<<20), float64(cfg.StateBytes(ctx, g.KVBytes()))/(1<<20))
 			next := randomIDs(1)
 			for range 3 { // warm-up
 				lg, err := s.Logits(next)
