@@ -64,16 +64,16 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		}
 		longest := b.setSeqs(sub)
 		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
-		var nsplit, ks, tiles, smem int
-		kernel, dec := "k_attn", false // dec: k_attn_dec or k_attn_decm
+		var nsplit, ks, tiles, smem, bufs int // bufs: k_attn_decm's tile buffers
+		kernel, dec := "k_attn", false        // dec: k_attn_dec or k_attn_decm
 		switch {
 		case grouped:
 			kernel = "k_attn_grp" + strconv.Itoa(dpl)
 			nsplit = b.groupedSplits(G, longest, hi-lo, keys)
 		case b.attnDec(q, k, v, sh, longest, hi-lo, keys, kvk, &ks, &tiles, &smem):
 			kernel, dec = "k_attn_dec"+kvSuffix(kvk), true
-			if name, mm, ok := b.attnDecMMA(sh, keys, tiles, kvk); ok {
-				kernel, ks, smem = name, 16, mm
+			if name, mm, nb, ok := b.attnDecMMA(sh, keys, tiles, kvk); ok {
+				kernel, ks, smem, bufs = name, 16, mm, nb
 			}
 			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
 			b.setDynamicShared(kernel, smem)
@@ -121,6 +121,9 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			b.p.i32(ks)
 			b.p.i32(boolInt(store))
 			b.p.i32(tiles)
+			if bufs > 0 {
+				b.p.i32(bufs)
+			}
 			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{adThreads, 1, 1}, smem)
 		default:
 			b.p.i32(kvk)
@@ -343,34 +346,54 @@ func (b *Backend) attnDec(q, k, v kernels.Mat, sh kernels.AttnShape, longest, ns
 
 // attnDecMMA names k_attn_decm for a decoding step that k_attn_dec takes
 // with tiles tiles per block over caches of kind kvk, and returns its
-// dynamic shared memory: bf16 mode on sm_80 or later, head size 64, 128 or
-// 256, at most 16 query heads per key/value head, at most adMaxSplits
-// splits of 16·tiles keys, unless noDecMMA. Its products are bf16 (as flash
-// attention's for long chunks), the same bits from either kind of cache;
-// k_attn_dec's are float32.
-func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles, kvk int) (string, int, bool) {
+// dynamic shared memory and tile buffers (decmBufs): bf16 mode on sm_80 or
+// later, head size 64, 128 or 256, at most 16 query heads per key/value
+// head, at most adMaxSplits splits of 16·tiles keys, unless noDecMMA. Its
+// products are bf16 (as flash attention's for long chunks), the same bits
+// from either kind of cache; k_attn_dec's are float32.
+func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles, kvk int) (name string, smem, bufs int, ok bool) {
 	hd, Hg := sh.HeadDim, sh.NHead/sh.NKV
 	if b.fp32 || b.noDecMMA || b.cc < 80 || Hg > 16 || (keys+16*tiles-1)/(16*tiles) > adMaxSplits {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	switch hd {
 	case 64, 128, 256:
 	default:
-		return "", 0, false
+		return "", 0, 0, false
 	}
-	smem := adSmemMMA(hd, tiles, elemBytes(kvk))
+	bufs = b.decmBufs(tiles, elemBytes(kvk))
+	smem = adSmemMMA(hd, bufs, elemBytes(kvk))
 	if smem > b.adSmemLimit() {
-		return "", 0, false
+		return "", 0, 0, false
 	}
-	return "k_attn_decm" + strconv.Itoa(hd) + kvSuffix(kvk), smem, true
+	return "k_attn_decm" + strconv.Itoa(hd) + kvSuffix(kvk), smem, bufs, true
 }
 
 // adSmemMMA is k_attn_decm's dynamic shared memory in bytes for head size
-// hd, T tiles of 16 keys per block and caches of esz-byte elements (see
-// decattn.cu): the key and value tiles [nbuf][16] (adTileRow), the 8 warps'
-// partial scores [8][16][17], the probabilities [16][17].
-func adSmemMMA(hd, T, esz int) int {
-	return 2*adTileBufs(T)*16*adTileRow(hd, esz) + 4*(8*16*17+16*17)
+// hd, bufs key and value tile buffers and caches of esz-byte elements (see
+// decattn.cu): the tiles [bufs][16] (adTileRow), the 8 warps' partial
+// scores [8][16][17], the probabilities [16][17].
+func adSmemMMA(hd, bufs, esz int) int {
+	return 2*bufs*16*adTileRow(hd, esz) + 4*(8*16*17+16*17)
+}
+
+// decmBufs is k_attn_decm's tile buffers for T tiles per block and caches
+// of esz-byte elements, the tiles being copied bufs-1 ahead of the one in
+// use: four for bf16 tiles (half the shared memory of float32 ones, which
+// keep two), at most T, or decBufs (2 … 4) where set. With one tile copied
+// ahead, bf16 tiles were no faster than float32 ones at batch 16 (29.4
+// against 28.4 µs per layer, run 61 of docs/performance-gpu.md): half the
+// bytes, the same latency per tile; with three ahead the step gained about
+// 1% (run 62).
+func (b *Backend) decmBufs(T, esz int) int {
+	n := 2
+	if esz == 2 {
+		n = 4
+	}
+	if b.decBufs > 0 {
+		n = max(2, min(b.decBufs, 4)) // it copies ahead with 2, waits for at most 3 groups ahead
+	}
+	return min(T, n)
 }
 
 // adSmemLimit is the most dynamic shared memory k_attn_dec or k_attn_decm

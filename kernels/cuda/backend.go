@@ -187,7 +187,8 @@ type Backend struct {
 	// than 8 rows); f32KV keeps the key/value caches float32 in bf16 mode
 	// (AllocKV): it applies to the caches allocated while it is set, so it
 	// is set before the sessions it concerns are made (one Attention call
-	// takes caches of one type).
+	// takes caches of one type); decBufs sets k_attn_decm's tile buffers
+	// (2 … 4; 0: decmBufs's choice).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -215,6 +216,7 @@ type Backend struct {
 	noSplitK     bool
 	splitFill    int
 	f32KV        bool
+	decBufs      int
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool

@@ -741,6 +741,7 @@ type attnVariant struct {
 	decKeys                 int  // k_attn_dec's keys per block (0: its choice)
 	noDecStore              bool // k_kv_store stores the keys of a decoding step, not k_attn_dec
 	decTiles                int  // k_attn_dec's tiles per block (0: its choice)
+	decBufs                 int  // k_attn_decm's tile buffers (0: its choice)
 	noDecMMA                bool // k_attn_dec's float32 products, not k_attn_decm's bf16 ones
 	f32KV                   bool // float32 key/value caches in bf16 mode
 }
@@ -756,6 +757,8 @@ var attnVariants = []attnVariant{
 	{name: "k_attn_dec one tile per block", decTiles: 1},
 	{name: "k_attn_dec 2 tiles of 16 keys", decKeys: 16, decTiles: 2},
 	{name: "k_attn_dec 8 tiles, k_kv_store", decTiles: 8, noDecStore: true},
+	{name: "k_attn_decm 8 tiles, 3 buffers", decTiles: 8, decBufs: 3},
+	{name: "k_attn_decm 8 tiles, 2 buffers", decTiles: 8, decBufs: 2},
 	{name: "k_attn_dec float32 products", noDecMMA: true},
 	{name: "k_attn_dec float32 products, 8 tiles", noDecMMA: true, decTiles: 8},
 	{name: "float32 caches", f32KV: true},
@@ -769,12 +772,12 @@ func useAttnKnobs(g *Backend, av attnVariant, ac attnCase) (reset func()) {
 	g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
 	g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
 	g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = av.noDec, av.decKeys, av.noDecStore, av.decTiles
-	g.noDecMMA, g.f32KV = av.noDecMMA, av.f32KV
+	g.noDecMMA, g.f32KV, g.decBufs = av.noDecMMA, av.f32KV, av.decBufs
 	return func() {
 		g.attnBlock, g.softmaxWarp = 0, false
 		g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
 		g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = false, 0, false, 0
-		g.noDecMMA, g.f32KV = false, false
+		g.noDecMMA, g.f32KV, g.decBufs = false, false, 0
 	}
 }
 
@@ -851,7 +854,8 @@ func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
 		cg = append(cg, newCache(g, caps[i], kvDim, keys[i], values[i]))
 	}
 	qkvCols := (ac.H + 2*ac.G) * ac.hd
-	qkv := newTwin(cb, g, M, qkvCols, 0, randn(r, M*qkvCols, 1))
+	data := randn(r, M*qkvCols, 1)
+	qkv := newTwin(cb, g, M, qkvCols, 0, data)
 	split := func(m kernels.Mat) (q, k, v kernels.Mat) {
 		H, G, hd := ac.H, ac.G, ac.hd
 		return m.ColSlice(0, H*hd), m.ColSlice(H*hd, (H+G)*hd), m.ColSlice((H+G)*hd, (H+2*G)*hd)
@@ -860,8 +864,14 @@ func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
 	qg, kg, vg := split(qkv.g)
 	d := newTwin(cb, g, M, ac.H*ac.hd, 2, make([]float32, M*ac.H*ac.hd))
 	sh := kernels.AttnShape{NHead: ac.H, NKV: ac.G, HeadDim: ac.hd, Window: ac.W, Scale: float32(1 / math.Sqrt(float64(ac.hd)))}
-	cb.Attention(d.c, qc, kc, vc, sh, cc, seqs)
+	var ran []string
+	g.onLaunch = func(name string) { ran = append(ran, name) }
 	g.Attention(d.g, qg, kg, vg, sh, cg, seqs)
+	g.onLaunch = nil
+	if ownKV16(ran) {
+		qc, kc, vc = split(newTwin(cb, g, M, qkvCols, 0, roundKV(data, ac)).c)
+	}
+	cb.Attention(d.c, qc, kc, vc, sh, cc, seqs)
 	tol := 2e-5
 	if long && !g.fp32 {
 		tol = 3e-2 // the cuBLAS path multiplies in bf16
@@ -887,11 +897,33 @@ func testAttention(t *testing.T, cb *cpu.Backend, g *Backend, ac attnCase) {
 	}
 }
 
+// ownKV16 reports whether the kernels named ran include a decoding kernel
+// over bf16 caches (k_attn_dec_kv16, k_attn_decm<hd>_kv16): those attend to
+// the step's own key and value rounded to bf16, as the cache then holds
+// them (k_attn_decm rounds every key and value for its bf16 products
+// anyway; k_attn_dec's float32 products see the difference).
+func ownKV16(ran []string) bool {
+	return slices.ContainsFunc(ran, func(n string) bool { return strings.HasPrefix(n, "k_attn_dec") && strings.HasSuffix(n, "_kv16") })
+}
+
+// roundKV returns rows of q|k|v (ac's shape) with the keys and values
+// rounded to bf16: the inputs as ownKV16's kernels take them.
+func roundKV(qkv []float32, ac attnCase) []float32 {
+	cols, q := (ac.H+2*ac.G)*ac.hd, ac.H*ac.hd
+	out := slices.Clone(qkv)
+	for i := 0; i+cols <= len(out); i += cols {
+		copy(out[i+q:i+cols], roundTo(dtype.BF16, out[i+q:i+cols]))
+	}
+	return out
+}
+
 // TestAttentionKV16 runs the attention cases in bf16 mode with every
 // variant's kernels over bf16 caches and over float32 ones (f32KV) holding
 // the same values (random, rounded to bf16). Every reader then sees the
-// same numbers from either, so the outputs must agree bit for bit wherever
-// the same kernels run (k_attn_dec_kv16 wants head sizes that are
+// same numbers from either (the float32 run takes the step's own keys and
+// values rounded where the bf16 run's decoding kernel rounds them, see
+// ownKV16), so the outputs must agree bit for bit wherever the same
+// kernels run (k_attn_dec_kv16 wants head sizes that are
 // multiples of 8, k_attn takes the others: there within float32
 // rounding), and the caches after the call too once the float32 ones are
 // rounded to bf16: a wrong conversion, stride or offset in a reader or
@@ -927,7 +959,8 @@ func testAttentionKV16(t *testing.T, g *Backend, ac attnCase) {
 	qkvCols := (ac.H + 2*ac.G) * ac.hd
 	qkv := g.Alloc(M * qkvCols)
 	defer g.Free(qkv)
-	g.Write(qkv, 0, randn(r, M*qkvCols, 1))
+	data := randn(r, M*qkvCols, 1)
+	g.Write(qkv, 0, data)
 	m := kernels.NewMat(qkv, M, qkvCols)
 	q, k, v := m.ColSlice(0, ac.H*ac.hd), m.ColSlice(ac.H*ac.hd, (ac.H+ac.G)*ac.hd), m.ColSlice((ac.H+ac.G)*ac.hd, qkvCols)
 	sh := kernels.AttnShape{NHead: ac.H, NKV: ac.G, HeadDim: ac.hd, Window: ac.W, Scale: float32(1 / math.Sqrt(float64(ac.hd)))}
@@ -954,6 +987,9 @@ func testAttentionKV16(t *testing.T, g *Backend, ac attnCase) {
 		return out, caches, names
 	}
 	o16, c16, n16 := attend(false)
+	if ownKV16(n16) {
+		g.Write(qkv, 0, roundKV(data, ac)) // the inputs as the _kv16 decoding kernels take them
+	}
 	o32, c32, n32 := attend(true)
 	for _, n := range n16 {
 		if strings.HasPrefix(n, "k_attn_dec") && !strings.HasSuffix(n, "_kv16") {

@@ -14,9 +14,10 @@
 // k_attn_dec and k_attn_decm the kernel (the _kv16 ones read bf16). The
 // readers that round the keys and values to bf16 for their products
 // (k_attn_decm, k_kv_gather for flash attention and cuBLAS in bf16 mode)
-// see the same bits from either kind; the float32 ones (k_attn, k_attn_dec,
-// k_attn_grp) see the cached keys and values rounded to bf16 and the
-// chunk's own exactly.
+// see the same bits from either kind; the float32 ones see the cached keys
+// and values rounded to bf16, and the chunk's own exactly (k_attn,
+// k_attn_grp) or, in k_attn_dec_kv16, whose bf16 tiles hold the decoding
+// step's own key and value too, rounded as the cache stores them.
 
 #define ATT_WARPS 8
 #define ATT_KEYS 4    // keys per warp per step
@@ -400,7 +401,8 @@ __device__ __forceinline__ void ad_empty_split(float* __restrict__ part, long lo
 //
 // The keys and values are float32 in k_attn_dec, bf16 in k_attn_dec_kv16
 // (E: the caches' type, which the tiles keep; the products are float32
-// either way, so the bf16 caches' keys and values enter them rounded).
+// either way, so the bf16 caches' keys and values enter them rounded, the
+// step's own included).
 //
 // Dynamic shared memory (rows padded by 16 bytes: ld = hd+4 floats for the
 // queries, lt = AD_LD(hd, E) = hd+4 floats or hd+8 bf16 for the tiles,

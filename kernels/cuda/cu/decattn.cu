@@ -2,9 +2,10 @@
 // k_attn_dec (attention.cu) with its two products, Q·Kᵀ and P·V, done by
 // mma.sync m16n8k16 in bf16 with float32 accumulators, as flash attention
 // does them for long chunks. The grid, the key tiles (16 keys, T per block,
-// double-buffered copies through cp.async in the caches' type), the online
-// softmax in float32 with expf, the partials for k_attn_combine and the
-// store of the step's key and value are k_attn_dec's.
+// copied through cp.async in the caches' type), the online softmax in
+// float32 with expf, the partials for k_attn_combine and the store of the
+// step's key and value are k_attn_dec's; the tiles are copied nbuf-1 ahead
+// (up to three, decmBufs in attention.go) instead of k_attn_dec's one.
 //
 // k_attn_decm<HD> reads float32 caches and rounds their keys and values
 // to bf16 (pack_bf16) for the products; k_attn_decm<HD>_kv16 reads bf16
@@ -45,12 +46,27 @@ __device__ __forceinline__ unsigned dm_join(float lo, float hi) { return pack_bf
 
 __device__ __forceinline__ unsigned dm_join(u16 lo, u16 hi) { return (unsigned)lo | (unsigned)hi << 16; }
 
+// cp_async_wait_upto waits until at most n (0 … 3) of this thread's
+// groups of copies are pending.
+__device__ __forceinline__ void cp_async_wait_upto(int n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if (n <= 0)
+        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    else if (n == 1)
+        asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+    else if (n == 2)
+        asm volatile("cp.async.wait_group 2;\n" ::: "memory");
+    else
+        asm volatile("cp.async.wait_group 3;\n" ::: "memory");
+#endif
+}
+
 template <int HD, typename E>
 __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
                                           const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
                                           int G, int window, float scale, const Seqs& seqs, const Ptrs& kc, const Ptrs& vc,
                                           const Ints& cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh,
-                                          int shkind, int nsplit, float* __restrict__ part, int store, int T) {
+                                          int shkind, int nsplit, float* __restrict__ part, int store, int T, int nbuf) {
     extern __shared__ __align__(16) float dm_smem[];
     __shared__ float s_m[16], s_l[16], s_a[16];
     const int ld = AD_LD(HD, E);
@@ -67,7 +83,7 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         ad_empty_split(part, orow, H, g, Hg, nsplit, sp, HD);
         return;
     }
-    int ntile = (nkb + DM_KEYS - 1) / DM_KEYS, nbuf = T > 1 ? 2 : 1;
+    int ntile = (nkb + DM_KEYS - 1) / DM_KEYS; // nbuf: 1 … 4 tile buffers (decmBufs in attention.go)
     E* s_k = (E*)dm_smem;
     E* s_v = s_k + nbuf * DM_KEYS * ld;
     float* s_red = (float*)(s_v + nbuf * DM_KEYS * ld); // [8][16][17]
@@ -96,6 +112,13 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     pdl_start();
     if (!cached) {
         ad_copy_tile(s_k, s_v, 0, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep, ce);
+        cp_async_commit();
+    }
+    // Tiles 1 … nbuf-2 (one group each, empty past the last tile).
+    for (int t = 1; t < nbuf - 1; t++) {
+        if (t < ntile)
+            ad_copy_tile(s_k, s_v, t, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0, rstep,
+                         ce);
         cp_async_commit();
     }
 
@@ -135,8 +158,17 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         int tb = kbeg + t * DM_KEYS, nk = min(P - tb + 1, DM_KEYS);
         const E* bk = s_k + (t % nbuf) * DM_KEYS * ld;
         const E* bv = s_v + (t % nbuf) * DM_KEYS * ld;
-        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
-                     rstep, ce);
+        // Tile t+nbuf-1 into the buffer tile t-1 used (every thread is
+        // past it: the barrier ending the last iteration), then wait for
+        // tile t, with nbuf-1 groups of copies ahead of it.
+        if (nbuf > 1) {
+            if (t + nbuf - 1 < ntile)
+                ad_copy_tile(s_k, s_v, t + nbuf - 1, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp,
+                             kvDim, r0, rstep, ce);
+            cp_async_commit();
+        }
+        cp_async_wait_upto(nbuf - 1);
+        __syncthreads();
         if (store && cp > 0 && jw >= tb && jw < tb + nk)
             ad_store_kv((E*)kc.p[s], (E*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, HD);
 
@@ -225,9 +257,9 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
         const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
         Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
-        float* __restrict__ part, int ks, int store, int T) {                                                                  \
+        float* __restrict__ part, int ks, int store, int T, int nbuf) {                                                        \
         attn_decm<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
-                         nsplit, part, store, T);                                                                              \
+                         nsplit, part, store, T, nbuf);                                                                        \
     }
 
 ATTN_DECM(k_attn_decm64, 64, float)
