@@ -259,6 +259,18 @@ extern "C" __global__ void __launch_bounds__(256)
 // prefill ROPE_HEADS (one angle for many heads).
 #define ROPE_HEADS 16
 
+// rope_pair rotates the pair (x1, x2) = (x[j], x[j + half]) of a head by
+// the angle whose cosine c and sine s were rounded to float32 from
+// float64, with the reference's arithmetic (kernels/cpu: x1·c - x2·s and
+// x2·c + x1·s, each product and difference rounded on its own): no fused
+// multiply-add, which the compiler would otherwise be free to use.
+__device__ __forceinline__ void rope_pair(float& x1, float& x2, float c, float s) {
+    float a = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+    float b = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+    x1 = a;
+    x2 = b;
+}
+
 // rope_seq returns the sequence holding row r, or -1.
 __device__ __forceinline__ int rope_seq(const Seqs& seqs, int r) {
     for (int i = 0; i < seqs.n; i++)
@@ -298,8 +310,9 @@ extern "C" __global__ void k_rope(float* x, int ldx, int nHeads, int headDim, co
 #pragma unroll
                 for (int i = 0; i < ROPE_HEADS; i++)
                     if (i < nh) {
-                        xr[(h0 + i) * headDim + j] = x1[i] * c - x2[i] * sf;
-                        xr[(h0 + i) * headDim + j + half] = x2[i] * c + x1[i] * sf;
+                        rope_pair(x1[i], x2[i], c, sf);
+                        xr[(h0 + i) * headDim + j] = x1[i];
+                        xr[(h0 + i) * headDim + j + half] = x2[i];
                     }
             }
         }
