@@ -113,7 +113,7 @@ func source() string {
 
 // kernelNames lists every kernel the backend loads.
 var kernelNames = []string{
-	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_rmsnorm_reg", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
+	"k_convert", "k_widen", "k_embed", "k_rmsnorm", "k_rmsnorm_reg", "k_rmsnorm_reg1k", "k_add", "k_swiglu", "k_swiglu4", "k_gemv", "k_rope", "k_logprobs",
 	"k_mamba_conv", "k_conv_state", "k_scan_any",
 	"k_scan4", "k_scan8", "k_scan16", "k_scan32", "k_scan64", "k_scan16x8", "k_scan16p4", "k_scan16p8", "k_scan16p16",
 	"k_scan4f", "k_scan8f", "k_scan16f", "k_scan32f", "k_scan64f", "k_scan16x8f", "k_scan16p4f", "k_scan16p8f", "k_scan16p16f",
@@ -188,7 +188,8 @@ type Backend struct {
 	// (AllocKV): it applies to the caches allocated while it is set, so it
 	// is set before the sessions it concerns are made (one Attention call
 	// takes caches of one type); decBufs sets k_attn_decm's tile buffers
-	// (2 … 4; 0: decmBufs's choice).
+	// (2 … 4; 0: decmBufs's choice); rms256 keeps decoding steps' RMSNorm
+	// on k_rmsnorm_reg's 256 threads instead of k_rmsnorm_reg1k's 1024.
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -217,6 +218,7 @@ type Backend struct {
 	splitFill    int
 	f32KV        bool
 	decBufs      int
+	rms256       bool
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool

@@ -67,6 +67,7 @@ func TestDecodeBench(t *testing.T) {
 		{"default", func() {}, func() {}},
 		{"float32 key/value caches", func() { g.f32KV = true }, func() { g.f32KV = false }},
 		{"k_attn_decm two tile buffers", func() { g.decBufs = 2 }, func() { g.decBufs = 0 }},
+		{"RMSNorm on 256 threads (k_rmsnorm_reg)", func() { g.rms256 = true }, func() { g.rms256 = false }},
 		{"k_gemv_mma without split K", func() { g.noSplitK = true }, func() { g.noSplitK = false }},
 		{"k_gemv_mma split K for few blocks only", func() { g.splitFill = -1 }, func() { g.splitFill = 0 }},
 		{"k_gemv_mma split K for 2 blocks per SM", func() { g.splitFill = 2 }, func() { g.splitFill = 0 }},

@@ -144,8 +144,9 @@ func (b *Backend) Embed(dst kernels.Mat, table kernels.Weight, ids []int32) {
 }
 
 // fewRows is the most rows for which RMSNorm and RoPE take their decoding
-// kernels (k_rmsnorm_reg, one head per k_rope block); rmsCache and
-// ropeHeads are RMS_CACHE and ROPE_HEADS of basic.cu.
+// kernels (k_rmsnorm_reg1k for rows of up to 4096 values, else
+// k_rmsnorm_reg; one head per k_rope block); rmsCache and ropeHeads are
+// RMS_CACHE and ROPE_HEADS of basic.cu.
 const (
 	fewRows   = 64
 	rmsCache  = 16
@@ -167,11 +168,15 @@ func (b *Backend) RMSNorm(dst, x, w kernels.Mat, eps float32) {
 	b.p.i32(x.Cols)
 	b.p.f32(eps)
 	b.p.shadow(sh, ldsh, kind)
-	name := "k_rmsnorm"
-	if x.Rows <= fewRows && x.Cols <= rmsCache*256 {
+	name, threads := "k_rmsnorm", 256
+	switch {
+	case x.Rows > fewRows:
+	case !b.rms256 && x.Cols <= 4*1024:
+		name, threads = "k_rmsnorm_reg1k", 1024
+	case x.Cols <= rmsCache*256:
 		name = "k_rmsnorm_reg"
 	}
-	b.launch(name, grid1(x.Rows, 1), dim3{256, 1, 1}, 0)
+	b.launch(name, grid1(x.Rows, 1), dim3{threads, 1, 1}, 0)
 	b.produced(dst, sh != 0)
 }
 

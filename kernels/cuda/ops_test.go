@@ -447,10 +447,16 @@ func TestEmbed(t *testing.T) {
 func TestElementwise(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
-		// k_rmsnorm_reg takes up to 64 rows of up to 4096 values, k_rmsnorm
-		// the others.
-		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}, {2, 4096}, {3, 5000}, {64, 2816}, {65, 2816}} {
-			t.Run(fmt.Sprintf("%dx%d", sz.rows, sz.cols), func(t *testing.T) {
+		// k_rmsnorm_reg1k (or with rms256 k_rmsnorm_reg) takes up to 64
+		// rows of up to 4096 values, k_rmsnorm the others.
+		for _, sz := range []struct{ rows, cols int }{{1, 96}, {3, 1000}, {70, 300}, {2, 4096}, {3, 5000}, {64, 2816}, {65, 2816}, {1, 2816}, {-1, 2816}, {-2, 4096}} {
+			rms256 := sz.rows < 0 // the same sizes on k_rmsnorm_reg
+			if rms256 {
+				sz.rows = -sz.rows
+			}
+			t.Run(fmt.Sprintf("%dx%d_rms256_%v", sz.rows, sz.cols, rms256), func(t *testing.T) {
+				g.rms256 = rms256
+				defer func() { g.rms256 = false }()
 				r := rand.New(rand.NewPCG(3, uint64(sz.rows*sz.cols)))
 				n := sz.rows * sz.cols
 				x := newTwin(cb, g, sz.rows, sz.cols, 5, randn(r, n, 2))

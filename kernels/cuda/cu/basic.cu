@@ -55,23 +55,28 @@ extern "C" __global__ void k_rmsnorm(float* dst, int ldd, const float* x, int ld
     }
 }
 
-// k_rmsnorm_reg is k_rmsnorm for rows of at most RMS_CACHE values per
-// thread, which it loads once, every load issued before the sums, and
-// keeps in registers for the output (the same sums in the same order as
-// rms_scale, so the same results). Decoding steps (a few rows, one block
-// each) wait on these loads; prefill runs k_rmsnorm, whose blocks use
-// fewer registers.
-#define RMS_CACHE 16
-extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int ldd, const float* x, int ldx,
-                                                                const float* __restrict__ w, int rows, int cols, float eps,
-                                                                u16* __restrict__ sh, int ldsh, int shkind) {
+// k_rmsnorm_reg<C> is k_rmsnorm for rows of at most C values per thread,
+// which it loads once, every load issued before the sums, and keeps in
+// registers for the output (the same sums in the same order as rms_scale
+// with as many threads). Decoding steps (a few rows, one block each) wait
+// on these loads; prefill runs k_rmsnorm, whose blocks use fewer
+// registers. A decoding step's norm is one block on the step's critical
+// path, bound by its instructions' latency: 4.6 µs in ncu at 256 threads
+// and 16 values each (run 65), most of it the per-value loads, double
+// FMAs and stores issued by each warp in turn. k_rmsnorm_reg1k spreads a
+// row over 1024 threads, 4 values each (rows up to 4096; its double sums
+// in another order than k_rmsnorm's 256 threads: the scale may differ in
+// its last bit from prefill's).
+template <int C>
+__device__ __forceinline__ void rmsnorm_reg(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows,
+                                            int cols, float eps, u16* __restrict__ sh, int ldsh, int shkind) {
     __shared__ double red[32];
     const int n = blockDim.x;
     // The weights, which no kernel writes, are loaded before pdl_start, so
     // that those loads overlap the previous kernel's tail.
-    float wv[RMS_CACHE];
+    float wv[C];
 #pragma unroll
-    for (int i = 0; i < RMS_CACHE; i++) {
+    for (int i = 0; i < C; i++) {
         int c = threadIdx.x + i * n;
         wv[i] = c < cols ? w[c] : 0.0f;
     }
@@ -79,19 +84,19 @@ extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int 
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * ldx;
         float* dr = dst + (long long)r * ldd;
-        float xv[RMS_CACHE];
+        float xv[C];
 #pragma unroll
-        for (int i = 0; i < RMS_CACHE; i++) {
+        for (int i = 0; i < C; i++) {
             int c = threadIdx.x + i * n;
             xv[i] = c < cols ? xr[c] : 0.0f;
         }
         double ss = 0.0;
 #pragma unroll
-        for (int i = 0; i < RMS_CACHE; i++)
+        for (int i = 0; i < C; i++)
             if (threadIdx.x + i * n < cols) ss = fma((double)xv[i], (double)xv[i], ss);
         float scale = rms_finish(ss, cols, eps, red);
 #pragma unroll
-        for (int i = 0; i < RMS_CACHE; i++) {
+        for (int i = 0; i < C; i++) {
             int c = threadIdx.x + i * n;
             if (c < cols) {
                 float v = xv[i] * scale * wv[i];
@@ -101,6 +106,18 @@ extern "C" __global__ void __launch_bounds__(256) k_rmsnorm_reg(float* dst, int 
         }
     }
 }
+
+// RMS_CACHE is k_rmsnorm_reg's values per thread at 256 threads.
+#define RMS_CACHE 16
+#define RMSNORM_REG(name, threads, cache)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(threads)                                                                       \
+        name(float* dst, int ldd, const float* x, int ldx, const float* __restrict__ w, int rows, int cols, float eps,          \
+             u16* __restrict__ sh, int ldsh, int shkind) {                                                                      \
+        rmsnorm_reg<cache>(dst, ldd, x, ldx, w, rows, cols, eps, sh, ldsh, shkind);                                             \
+    }
+
+RMSNORM_REG(k_rmsnorm_reg, 256, RMS_CACHE)
+RMSNORM_REG(k_rmsnorm_reg1k, 1024, 4)
 
 // k_add: dst += x.
 extern "C" __global__ void k_add(float* dst, int ldd, const float* x, int ldx, int rows, int cols) {

@@ -125,15 +125,20 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
     return t;
 }
 
+// block_sum_d adds the warps' totals by a second butterfly within each
+// warp (lane i holds warp i's total) rather than one by one: at 1024
+// threads a loop over the 32 totals was a chain of dependent loads and adds
+// on a decoding step's critical path (k_rmsnorm_reg1k). Every thread takes
+// lane 0's sum, so all get the same bits.
 __device__ __forceinline__ double block_sum_d(double v, double* red) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
     __syncthreads();
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) red[threadIdx.x >> 5] = v;
     __syncthreads();
-    double t = 0.0;
-    int nw = blockDim.x >> 5;
-    for (int i = 0; i < nw; i++) t += red[i];
-    return t;
+    double t = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(FULL_MASK, t, o);
+    return __shfl_sync(FULL_MASK, t, 0);
 }
 
 // rms_finish adds the threads' sums of squares ss (block_sum_d) and
