@@ -309,21 +309,24 @@ __device__ __forceinline__ void ad_copy_tile(E* s_k, E* s_v, int t, int nbuf, in
     }
 }
 
-// ad_next_tile issues the copies of tile t+1 (if any) and waits for tile
-// t's, then synchronises the block: k_attn_dec's and k_attn_decm's double
-// buffering.
+// ad_next_tile issues the copies of tile t+nbuf-1 (if any; one group,
+// empty past the last tile) into the buffer tile t-1 used, which every
+// thread is past (the barrier ending the previous tile), then waits for
+// tile t's, with nbuf-1 groups of copies ahead of it, and synchronises the
+// block: k_attn_dec's double buffering (nbuf 1 or 2, tile 0 issued before
+// the loop) and k_attn_decm's deeper one (tiles 0 … nbuf-2 issued before).
 template <typename E>
 __device__ __forceinline__ void ad_next_tile(E* s_k, E* s_v, int t, int ntile, int nbuf, int kbeg, int ks, int ld, int P,
                                              int row, const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv,
                                              int g, int hd, const E* kcache, const E* vcache, int cp, long long kvDim, int r0,
                                              int rstep, int ce) {
-    if (t + 1 < ntile) {
-        ad_copy_tile(s_k, s_v, t + 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0, rstep, ce);
+    if (nbuf > 1) {
+        if (t + nbuf - 1 < ntile)
+            ad_copy_tile(s_k, s_v, t + nbuf - 1, nbuf, kbeg, ks, ld, P, row, k, ldk, v, ldv, g, hd, kcache, vcache, cp, kvDim, r0,
+                         rstep, ce);
         cp_async_commit();
-        cp_async_wait_prev();
-    } else {
-        cp_async_wait_all();
     }
+    cp_async_wait_upto(nbuf - 1);
     __syncthreads();
 }
 

@@ -225,8 +225,8 @@ __device__ __forceinline__ void pdl_start() {
 // Asynchronous 16-byte copies from global to shared memory (cp.async, sm_80
 // and later: no registers, every copy of the block in flight at once; before
 // sm_80 a copy through a register). cp_async_commit closes this thread's
-// group of copies, cp_async_wait_prev waits for every group but the last
-// (the tile being prefetched), cp_async_wait_all for all of them; a
+// group of copies, cp_async_wait_upto waits for every group but the last n
+// (the tiles being prefetched), cp_async_wait_all for all of them; a
 // __syncthreads must follow before other threads read the copies.
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
     unsigned a;
@@ -248,9 +248,18 @@ __device__ __forceinline__ void cp_async_commit() {
 #endif
 }
 
-__device__ __forceinline__ void cp_async_wait_prev() {
+// cp_async_wait_upto waits until at most n (0 … 3) of this thread's
+// groups of copies are pending (the tiles being prefetched).
+__device__ __forceinline__ void cp_async_wait_upto(int n) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+    if (n <= 0)
+        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    else if (n == 1)
+        asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+    else if (n == 2)
+        asm volatile("cp.async.wait_group 2;\n" ::: "memory");
+    else
+        asm volatile("cp.async.wait_group 3;\n" ::: "memory");
 #endif
 }
 

@@ -46,21 +46,6 @@ __device__ __forceinline__ unsigned dm_join(float lo, float hi) { return pack_bf
 
 __device__ __forceinline__ unsigned dm_join(u16 lo, u16 hi) { return (unsigned)lo | (unsigned)hi << 16; }
 
-// cp_async_wait_upto waits until at most n (0 … 3) of this thread's
-// groups of copies are pending.
-__device__ __forceinline__ void cp_async_wait_upto(int n) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    if (n <= 0)
-        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-    else if (n == 1)
-        asm volatile("cp.async.wait_group 1;\n" ::: "memory");
-    else if (n == 2)
-        asm volatile("cp.async.wait_group 2;\n" ::: "memory");
-    else
-        asm volatile("cp.async.wait_group 3;\n" ::: "memory");
-#endif
-}
-
 template <int HD, typename E>
 __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
                                           const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
@@ -158,17 +143,8 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         int tb = kbeg + t * DM_KEYS, nk = min(P - tb + 1, DM_KEYS);
         const E* bk = s_k + (t % nbuf) * DM_KEYS * ld;
         const E* bv = s_v + (t % nbuf) * DM_KEYS * ld;
-        // Tile t+nbuf-1 into the buffer tile t-1 used (every thread is
-        // past it: the barrier ending the last iteration), then wait for
-        // tile t, with nbuf-1 groups of copies ahead of it.
-        if (nbuf > 1) {
-            if (t + nbuf - 1 < ntile)
-                ad_copy_tile(s_k, s_v, t + nbuf - 1, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp,
-                             kvDim, r0, rstep, ce);
-            cp_async_commit();
-        }
-        cp_async_wait_upto(nbuf - 1);
-        __syncthreads();
+        ad_next_tile(s_k, s_v, t, ntile, nbuf, kbeg, DM_KEYS, ld, P, row, k, ldk, v, ldv, g, HD, kcache, vcache, cp, kvDim, r0,
+                     rstep, ce);
         if (store && cp > 0 && jw >= tb && jw < tb + nk)
             ad_store_kv((E*)kc.p[s], (E*)vc.p[s], k, ldk, v, ldv, orow, P, cp, kvDim, g, HD);
 
