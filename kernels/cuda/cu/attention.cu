@@ -160,71 +160,79 @@ extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 
 // k_attn_combine merges the nsplit partials of k_attn or k_attn_dec. Block
 // (h·DC + dc, query, sequence) of 256 threads takes COMB_DIMS output
-// dimensions of head h (chunk dc): the splits' weights exp(max_i - max)
-// are computed once per block, in parallel, into shared memory; then thread
-// (dimension d, split group sg) sums the splits sg, sg + COMB_GROUPS, … of
-// its dimension, COMB_UNROLL loads in flight at once (one at a time, each
-// waited for, made a call of 128 splits 7.4 µs at batch 1 in run 12), and the
-// COMB_GROUPS group sums are added in a fixed order. A split without keys has max -inf, weight 0, and
-// its other values are never read (k_attn_dec does not write them).
+// dimensions of head h (chunk dc); thread (dimension d, split group sg)
+// sums the splits sg, sg + COMB_GROUPS, … of its dimension, weighted by
+// exp(max_i - max), even and odd ones apart, and the COMB_GROUPS group
+// sums are added in a fixed order. A decoding step waits on this kernel,
+// so its chain is kept short (it was 4.85 µs a call at batch 1 with 64
+// splits, run 64): right after the dependency wait each thread issues the
+// loads of its first COMB_PRE splits' values and each warp those of every
+// split's max and sum (lane l splits l, l+32, …), so that one memory
+// latency covers them all; each warp then computes the maximum, the
+// weights and their sum L by shuffles alone (no block barrier), and a
+// split's weight reaches the threads summing it by a shuffle from the lane
+// that holds it. A split without keys has max -inf, weight 0, and its other
+// values are read but never used (k_attn_dec does not write them).
 #define COMB_DIMS 64
 #define COMB_GROUPS 4
-#define COMB_UNROLL 8 // even
+#define COMB_PRE 16 // prefetched splits per thread (COMB_GROUPS·COMB_PRE = 64 splits)
 extern "C" __global__ void __launch_bounds__(256)
     k_attn_combine(float* __restrict__ dst, int ldd, const float* __restrict__ part, int H, int hd, int nsplit, Seqs seqs,
                    u16* __restrict__ sh, int ldsh, int shkind) {
     pdl_start();
-    __shared__ float s_w[COMBINE_MAX];
     __shared__ float s_o[COMB_GROUPS][COMB_DIMS];
-    __shared__ float red[32];
-    int nchunk = (hd + COMB_DIMS - 1) / COMB_DIMS;
-    int h = blockIdx.x / nchunk, dc = blockIdx.x % nchunk, t = blockIdx.y, s = blockIdx.z;
+    const int nchunk = (hd + COMB_DIMS - 1) / COMB_DIMS;
+    const int h = blockIdx.x / nchunk, dc = blockIdx.x % nchunk, t = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || t >= seqs.len[s]) return; // uniform over the block
-    long long orow = seqs.row[s] + t;
-    const float* pp = part + (orow * H + h) * nsplit * (hd + 2);
-    float m = -INF_F;
-    for (int i = threadIdx.x; i < nsplit; i += blockDim.x) m = fmaxf(m, pp[(long long)i * (hd + 2)]);
-    float M = block_max(m, red);
-    float lsum = 0.0f;
-    for (int i = threadIdx.x; i < nsplit; i += blockDim.x) {
-        float mi = pp[(long long)i * (hd + 2)];
-        float w = mi > -INF_F ? expf(mi - M) : 0.0f;
-        s_w[i] = w;
-        if (w != 0.0f) lsum += pp[(long long)i * (hd + 2) + 1] * w;
+    const long long orow = seqs.row[s] + t, stride = hd + 2;
+    const float* pp = part + (orow * H + h) * nsplit * stride;
+    const int lane = threadIdx.x & 31, dl = threadIdx.x % COMB_DIMS, sg = threadIdx.x / COMB_DIMS;
+    const int d = dc * COMB_DIMS + dl;
+    const float* col = pp + 2 + min(d, hd - 1); // a dimension past hd reads the last one, unused
+    float v[COMB_PRE];
+#pragma unroll
+    for (int k = 0; k < COMB_PRE; k++) {
+        int i = sg + k * COMB_GROUPS;
+        v[k] = i < nsplit ? col[i * stride] : 0.0f;
     }
-    float L = block_sum(lsum, red); // its barriers also publish s_w
-    int dl = threadIdx.x % COMB_DIMS, sg = threadIdx.x / COMB_DIMS;
-    int d = dc * COMB_DIMS + dl;
-    // Split k of the group (i = sg + k·COMB_GROUPS) goes to o0 for even k,
-    // o1 for odd, in order; COMB_UNROLL splits' loads are issued at once
-    // (a split without keys is read but not used: its values may be
-    // garbage).
+    // Every split's max and sum, lane l holding splits l + 32j.
+    const int NJ = COMBINE_MAX / 32;
+    float2 ml[NJ];
+#pragma unroll
+    for (int j = 0; j < NJ; j++) {
+        int i = lane + 32 * j;
+        ml[j] = i < nsplit ? make_float2(pp[i * stride], pp[i * stride + 1]) : make_float2(-INF_F, 0.0f);
+    }
+    float M = -INF_F;
+#pragma unroll
+    for (int j = 0; j < NJ; j++) M = fmaxf(M, ml[j].x);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) M = fmaxf(M, __shfl_xor_sync(FULL_MASK, M, o));
+    float w[NJ], L = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NJ; j++) {
+        w[j] = ml[j].x > -INF_F ? expf(ml[j].x - M) : 0.0f;
+        if (w[j] != 0.0f) L += ml[j].y * w[j];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) L += __shfl_xor_sync(FULL_MASK, L, o);
+    // Split i = sg + k·COMB_GROUPS (k = 8j + kk: i = 32j + sg + 4kk) goes
+    // to o0 for even k, o1 for odd, in order; its weight is lane (i mod
+    // 32)'s w[j] (warp-uniform: a warp's threads share sg).
     float o0 = 0.0f, o1 = 0.0f;
-    if (d < hd) {
-        const float* col = pp + 2 + d;
-        int i = sg;
-        for (; i + (COMB_UNROLL - 1) * COMB_GROUPS < nsplit; i += COMB_UNROLL * COMB_GROUPS) {
-            float v[COMB_UNROLL];
 #pragma unroll
-            for (int u = 0; u < COMB_UNROLL; u++) v[u] = col[(long long)(i + u * COMB_GROUPS) * (hd + 2)];
+    for (int j = 0; j < NJ; j++) {
+        if (32 * j >= nsplit) break;
 #pragma unroll
-            for (int u = 0; u < COMB_UNROLL; u++) {
-                float w = s_w[i + u * COMB_GROUPS];
-                if (w != 0.0f) {
-                    if (u % 2 == 0)
-                        o0 += w * v[u];
-                    else
-                        o1 += w * v[u];
-                }
-            }
-        }
-        for (int u = 0; i < nsplit; i += COMB_GROUPS, u++) {
-            float w = s_w[i];
-            if (w != 0.0f) {
-                if (u % 2 == 0)
-                    o0 += w * col[(long long)i * (hd + 2)];
+        for (int kk = 0; kk < 32 / COMB_GROUPS; kk++) {
+            const int k = 8 * j + kk, i = sg + k * COMB_GROUPS;
+            const float wi = __shfl_sync(FULL_MASK, w[j], sg + kk * COMB_GROUPS);
+            if (i < nsplit && wi != 0.0f) {
+                const float vi = k < COMB_PRE ? v[k < COMB_PRE ? k : 0] : col[i * stride];
+                if (kk % 2 == 0)
+                    o0 += wi * vi;
                 else
-                    o1 += w * col[(long long)i * (hd + 2)];
+                    o1 += wi * vi;
             }
         }
     }

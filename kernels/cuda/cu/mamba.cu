@@ -392,6 +392,16 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
         }
     }
     pdl_start();
+    // Every input written by the kernels before is loaded at once, so that
+    // one memory latency covers them (the dt_proj sums wait for theirs).
+    float ut = 0.0f, dlt = 0.0f, zr = 0.0f;
+    if (live) {
+        ut = u[r * ldu + e];
+        if (!PROJ) dlt = delta[r * lddt + e];
+        b = *(const float4*)(B + r * ldb + q);
+        c = *(const float4*)(C + r * ldc + q);
+        if (z && q == 0) zr = z[r * ldz + e];
+    }
     float draw = 0.0f;
     if (PROJ) {
         // delta (before its bias) = Σ_k dlow[k]·W_dt[e, k]
@@ -412,13 +422,7 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
         draw += __shfl_xor_sync(FULL_MASK, draw, 1);
         draw += __shfl_xor_sync(FULL_MASK, draw, 2);
     }
-    float ut = 0.0f, dt = 0.0f;
-    if (live) {
-        ut = u[r * ldu + e];
-        dt = softplus((PROJ ? draw : delta[r * lddt + e]) + bias);
-        b = *(const float4*)(B + r * ldb + q);
-        c = *(const float4*)(C + r * ldc + q);
-    }
+    float dt = live ? softplus((PROJ ? draw : dlt) + bias) : 0.0f;
     float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w}, cv[4] = {c.x, c.y, c.z, c.w};
     float hv[4] = {h.x, h.y, h.z, h.w};
     float du = dt * ut, y = 0.0f;
@@ -433,7 +437,7 @@ __device__ __forceinline__ void scan_dec(float* __restrict__ dst, int ldd, const
     if (!live) return;
     *(float4*)st = make_float4(hv[0], hv[1], hv[2], hv[3]);
     if (q == 0) {
-        float gz = z ? silu(z[r * ldz + e]) : 1.0f;
+        float gz = z ? silu(zr) : 1.0f;
         float o = (y + dv * ut) * gz;
         dst[r * ldd + e] = o;
         shadow(sh, ldsh, shkind, r, e, o);
