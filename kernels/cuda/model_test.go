@@ -289,17 +289,7 @@ func TestDecodeKVBF16(t *testing.T) {
 			}
 		}
 		bytes = ss[0].StateBytes()
-		for step := range 8 {
-			next := make([][]int32, len(ss))
-			for i := range next {
-				next[i] = []int32{ids[650+step*3+i]}
-			}
-			lg, err := m.LogitsBatch(ss, next, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			logits = append(logits, lg...)
-		}
+		logits = stepLogits(t, m, ss, ids, nil) // onLaunch appends to names meanwhile
 		return logits, names, bytes
 	}
 	l16, n16, b16 := decode(false)
@@ -340,14 +330,25 @@ func decodeSteps(t *testing.T, mm *model.Model, g *Backend, ids []int32, prompts
 			s.Free()
 		}
 	}()
-	var out [][]float32
-	for step := range 8 {
+	return stepLogits(t, mm, ss, ids, func(step int) {
 		if step == 4 && len(ss) > 1 {
 			ss[1].Free()
 			ss[1] = mm.NewSession()
 			if err := ss[1].Prefill(ids[100:110]); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// stepLogits runs 8 steps of LogitsBatch over ss, sequence i taking token
+// ids[650+3·step+i] at each step, after before(step) when set, and returns
+// the logits of every sequence of every step.
+func stepLogits(t *testing.T, mm *model.Model, ss []*model.Session, ids []int32, before func(step int)) [][]float32 {
+	var out [][]float32
+	for step := range 8 {
+		if before != nil {
+			before(step)
 		}
 		next := make([][]int32, len(ss))
 		for i := range next {
