@@ -120,6 +120,8 @@ var kernelNames = []string{
 	"k_scan16q8", "k_scan16q16", "k_scan16q8f", "k_scan16q16f",
 	"k_attn", "k_attn_combine", "k_kv_store", "k_kv_gather", "k_q_pack", "k_softmax", "k_softmax_warp", "k_scatter_o",
 	"k_gemv_mma_1", "k_gemv_mma_2", "k_gemv_mma_swiglu_1", "k_gemv_mma_swiglu_2", "k_gemv_swiglu4",
+	"k_gemv_mmt1_1", "k_gemv_mmt1_2", "k_gemv_mmt2_1", "k_gemv_mmt2_2",
+	"k_gemv_mmt1_swiglu_1", "k_gemv_mmt1_swiglu_2", "k_gemv_mmt2_swiglu_1", "k_gemv_mmt2_swiglu_2", "k_interleave",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
@@ -189,7 +191,12 @@ type Backend struct {
 	// is set before the sessions it concerns are made (one Attention call
 	// takes caches of one type); decBufs sets k_attn_decm's tile buffers
 	// (2 … 4; 0: decmBufs's choice); rms256 keeps decoding steps' RMSNorm
-	// on k_rmsnorm_reg's 256 threads instead of k_rmsnorm_reg1k's 1024.
+	// on k_rmsnorm_reg's 256 threads instead of k_rmsnorm_reg1k's 1024;
+	// noTiled keeps the products of 2 to tiledRows rows on k_gemv_mma's
+	// row-major weights instead of k_gemv_mmt's tiled copies (see
+	// Backend.tiled), tiledAll takes k_gemv_mmt up to mmaRows rows;
+	// tiledRT and tiledFusedRT force k_gemv_mmt's tiles of 16 rows per warp
+	// for one weight and for the fused gate/up (1 or 2; 0: mmtRT's choice).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -219,6 +226,10 @@ type Backend struct {
 	f32KV        bool
 	decBufs      int
 	rms256       bool
+	noTiled      bool
+	tiledAll     bool
+	tiledRT      int
+	tiledFusedRT int
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -666,6 +677,11 @@ type Weight struct {
 	ptr        uintptr
 	rows, cols int
 	dt         dtype.DType // the type held on the device
+	// tiled is the weights' copy in k_gemv_mmt's tiled layout (16-bit
+	// weights; made by Backend.tiled on the first batched decoding product
+	// that takes it), or 0; noTiled marks a weight whose copy did not fit.
+	tiled   uintptr
+	noTiled bool
 }
 
 // Rows implements kernels.Weight.

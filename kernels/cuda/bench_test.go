@@ -128,7 +128,7 @@ func TestBenchH200(t *testing.T) {
 		g.attnGrp, g.noAttnDec, g.attnDecKeys, g.attnDecTiles, g.noDecMMA = false, false, 0, 0, false
 		say("%s", strings.TrimSuffix(line, ";"))
 	}
-	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), k_gemv_mma and k_gemv_mma_swiglu for 2–16 (above 8 rows weights ≤ 32 MB; cuBLAS for the others), first weights loaded before the PDL wait, k_attn_decm (bf16 products; 8 tiles of 16 keys from 8 sequences, else 2; bf16 key/value caches, tiles copied up to 3 ahead), k_scan_dec (k_scan_dec_dtf up to 4 sequences)",
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), k_gemv_mmt and k_gemv_mmt_swiglu on the weights' tiled copies for 2–8 rows, k_gemv_mma and k_gemv_mma_swiglu for 9–16 (weights ≤ 32 MB; cuBLAS for the others), first weights loaded before the PDL wait, k_attn_decm (bf16 products; 8 tiles of 16 keys from 8 sequences, else 2; bf16 key/value caches, tiles copied up to 3 ahead), k_scan_dec (k_scan_dec_dtf up to 4 sequences)",
 		defaultScan16)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)
@@ -543,6 +543,9 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		blas, old bool // noGemv, oldGemv
 		one, off  bool // mmaOne, noMMA
 		all       bool // mmaAll
+		noTiled   bool // noTiled
+		tiledAll  bool // tiledAll
+		rt        int  // tiledRT and tiledFusedRT
 		rb        int  // gemvRB
 		bitwise   bool // must equal the reference bitwise (k_gemv2 against k_gemv2, k_gemv_mma against k_gemv_mma)
 	}
@@ -559,7 +562,10 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 			}
 			vs = append(vs, variant{name: "k_gemv_mma", one: true}, variant{name: "old path", old: true})
 		} else {
-			vs = append(vs, variant{name: "default: k_gemv_mma or cuBLAS (mmaTakes)"}, variant{name: "k_gemv_mma", all: true})
+			vs = append(vs, variant{name: "default: k_gemv_mmt, k_gemv_mma or cuBLAS (mmaTakes, tiledTakes)"},
+				variant{name: "k_gemv_mma (row-major)", all: true, noTiled: true},
+				variant{name: "k_gemv_mmt RT=1", all: true, tiledAll: true, rt: 1},
+				variant{name: "RT=2", all: true, tiledAll: true, rt: 2})
 		}
 		if nw == 1 {
 			return append(vs, variant{name: "cuBLAS", blas: true})
@@ -580,6 +586,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	}
 	set := func(v variant) {
 		b.noGemv, b.oldGemv, b.mmaOne, b.noMMA, b.mmaAll, b.gemvRB = v.blas, v.old, v.one, v.off, v.all, v.rb
+		b.noTiled, b.tiledAll, b.tiledRT, b.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
 	}
 	// check compares got with the reference (the first variant's output).
 	check := func(v variant, got, ref []float32) string {
@@ -632,10 +639,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		}
 		b.Free(x)
 		b.Free(y)
-		func() {
-			defer b.enter()()
-			b.free(w.(*Weight).ptr)
-		}()
+		b.freeWeight(w.(*Weight))
 	}
 	// The fused gate/up of the MLP.
 	const N, K = 9984, 2816
@@ -671,12 +675,18 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	b.Free(x)
 	b.Free(y)
 	for _, w := range ws {
-		func() {
-			defer b.enter()()
-			b.free(w.(*Weight).ptr)
-		}()
+		b.freeWeight(w.(*Weight))
 	}
 	return lines
+}
+
+// freeWeight releases w and its tiled copy.
+func (b *Backend) freeWeight(w *Weight) {
+	defer b.enter()()
+	b.free(w.ptr)
+	if w.tiled != 0 {
+		b.free(w.tiled)
+	}
 }
 
 // event helpers

@@ -65,6 +65,11 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"row-major k_gemv_mma (no tiled copies)", func() { g.noTiled = true }, func() { g.noTiled = false }},
+		{"k_gemv_mmt RT 1", func() { g.tiledRT = 1 }, func() { g.tiledRT = 0 }},
+		{"k_gemv_mmt fused gate/up RT 2", func() { g.tiledFusedRT = 2 }, func() { g.tiledFusedRT = 0 }},
+		{"k_gemv_mmt up to 16 rows", func() { g.tiledAll = true }, func() { g.tiledAll = false }},
+		{"k_gemv_mmt up to 16 rows, every size", func() { g.tiledAll, g.mmaAll = true, true }, func() { g.tiledAll, g.mmaAll = false, false }},
 		{"float32 key/value caches", func() { g.f32KV = true }, func() { g.f32KV = false }},
 		{"k_attn_decm two tile buffers", func() { g.decBufs = 2 }, func() { g.decBufs = 0 }},
 		{"RMSNorm on 256 threads (k_rmsnorm_reg)", func() { g.rms256 = true }, func() { g.rms256 = false }},

@@ -369,22 +369,130 @@ func (b *Backend) mmaInput(x kernels.Mat, w *Weight) (p uintptr, ld int, ok bool
 // two).
 var mmaKernels = [2][2]string{{"k_gemv_mma_1", "k_gemv_mma_swiglu_1"}, {"k_gemv_mma_2", "k_gemv_mma_swiglu_2"}}
 
+// mmtKernel names the same products on tiled weights: k_gemv_mmt<RT>_<MT>
+// or, fused, k_gemv_mmt<RT>_swiglu_<MT>.
+func mmtKernel(rt, mt int, fused bool) string {
+	if fused {
+		return fmt.Sprintf("k_gemv_mmt%d_swiglu_%d", rt, mt)
+	}
+	return fmt.Sprintf("k_gemv_mmt%d_%d", rt, mt)
+}
+
+// tiledRows is the most rows whose products take the weights' tiled copies
+// (k_gemv_mmt) by default. Measured on an H200 (docs/performance-gpu.md,
+// run 90, one process): greedy decoding steps of 2, 4 and 8 sequences
+// 11% faster than on k_gemv_mma's row-major weights (2.748 against 3.083
+// ms at 2, 2.828 against 3.197 at 4, 3.139 against 3.537 at 8); at 16
+// rows, where the weights above 32 MB go to cuBLAS, the tiled copies up to
+// 32 MB changed nothing (3.586 against 3.555 ms) and every size on
+// k_gemv_mmt was 8% slower (3.845).
+const tiledRows = 8
+
+// tiledTakes reports whether a product of m rows that k_gemv_mma takes
+// runs on the weights' tiled copies instead.
+func (b *Backend) tiledTakes(m int) bool { return !b.noTiled && (m <= tiledRows || b.tiledAll) }
+
+// mmtRT is k_gemv_mmt's tiles of 16 rows per warp, for one weight or the
+// fused gate/up: tiledRT or tiledFusedRT when set, else 2 for one weight
+// (32 weight rows per block, each activation fragment loaded once for
+// both tiles) and 1 for the fused gate/up (16 weight loads in flight per
+// lane where RT 2 leaves registers for 8). Run 90: 2.828 ms per step at
+// batch 4 against 2.907 with RT 2 for both and 2.912 with RT 1 for both.
+func (b *Backend) mmtRT(fused bool) int {
+	if fused {
+		if b.tiledFusedRT != 0 {
+			return b.tiledFusedRT
+		}
+		return 1
+	}
+	if b.tiledRT != 0 {
+		return b.tiledRT
+	}
+	return 2
+}
+
+// tiledReserve is the share of device memory tiled leaves free: a copy
+// that would leave less is not made (the products keep the row-major
+// weights).
+const tiledReserve = 8 // 1/8
+
+// tiledBytes is the size of w's tiled copy: ceil(rows/16) tiles of 16 rows
+// by ceil(cols/32) of 32 elements, 1 KB each.
+func tiledBytes(w *Weight) int { return (w.rows + 15) / 16 * ((w.cols + 31) / 32) * 1024 }
+
+// tiled returns w's copy in k_gemv_mmt's tiled layout (k_interleave in
+// cu/decode.cu), making it the first time outside a recording, or 0 while
+// recording without one (the caller then takes the row-major weights). The
+// copy is finished before tiled returns (the stream is synchronised), so
+// that no later kernel's early loads (before its dependency wait) can read
+// it unwritten. The caller holds the backend.
+func (b *Backend) tiled(w *Weight) uintptr {
+	if w.tiled != 0 || w.noTiled || b.graph.capturing {
+		return w.tiled
+	}
+	size := tiledBytes(w)
+	var free, total uint64
+	if call(b.d.cuMemGetInfo, uintptr(unsafe.Pointer(&free)), uintptr(unsafe.Pointer(&total))) != 0 ||
+		free < uint64(size)+total/tiledReserve {
+		w.noTiled = true
+		return 0
+	}
+	p := b.malloc(size)
+	b.p.reset()
+	b.p.ptr(p)
+	b.p.ptr(w.ptr)
+	b.p.i32(w.rows)
+	b.p.i32(w.cols)
+	b.launch("k_interleave", grid1(size/16, 256), dim3{256, 1, 1}, 0)
+	b.must("cuStreamSynchronize", call(b.d.cuStreamSynchronize, b.stream))
+	w.tiled = p
+	return p
+}
+
+// mmaPlan chooses how launchMMA multiplies m rows by w1 (and w2, fused):
+// the kernel, its tiles of 16 rows per warp, the parts K is split into,
+// and the weights it reads (the tiled copies, made here if need be, or the
+// row-major weights).
+func (b *Backend) mmaPlan(m int, w1, w2 *Weight) (name string, rt, ks int, p1, p2 uintptr) {
+	mt, fused := (m+7)/8, w2 != nil
+	name, rt = mmaKernels[mt-1][boolInt(fused)], 1
+	p1 = w1.ptr
+	if fused {
+		p2 = w2.ptr
+	}
+	if b.tiledTakes(m) {
+		t1, t2 := b.tiled(w1), uintptr(0)
+		if fused {
+			t2 = b.tiled(w2)
+		}
+		if t1 != 0 && (!fused || t2 != 0) {
+			rt = b.mmtRT(fused)
+			name, p1, p2 = mmtKernel(rt, mt, fused), t1, t2
+		}
+	}
+	ks = 1
+	if !fused {
+		ks = b.mmaSplit(m, (w1.rows+16*rt-1)/(16*rt), w1.cols)
+	}
+	return name, rt, ks, p1, p2
+}
+
 // launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma (its K split over
 // blocks as mmaSplit says, the parts' sums in scratch, then k_splitk_sum
 // adding them into dst), or with w2 dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with
-// k_gemv_mma_swiglu; it returns false, doing nothing, when x's 16-bit copy
-// is not aligned for them.
+// k_gemv_mma_swiglu; on the weights' tiled copies (k_gemv_mmt, the same
+// results bitwise) where tiledTakes says so and the copies exist or can
+// be made. It returns false, doing nothing, when x's 16-bit copy is not
+// aligned for them.
 func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	xp, ld, ok := b.mmaInput(x, w1)
 	if !ok {
 		return false
 	}
+	name, rt, ks, p1, p2 := b.mmaPlan(x.Rows, w1, w2)
+	fused := w2 != nil
 	sh, ldsh, kind := b.shadowOut(dst)
-	blocks := (w1.rows + 15) / 16
-	ks := 1
-	if w2 == nil {
-		ks = b.mmaSplit(x.Rows, w1.rows, w1.cols)
-	}
+	blocks := (w1.rows + 16*rt - 1) / (16 * rt)
 	var part uintptr
 	b.p.reset()
 	if ks > 1 {
@@ -396,11 +504,9 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	}
 	b.p.ptr(xp)
 	b.p.i32(ld)
-	b.p.ptr(w1.ptr)
-	fused := 0
-	if w2 != nil {
-		b.p.ptr(w2.ptr)
-		fused = 1
+	b.p.ptr(p1)
+	if fused {
+		b.p.ptr(p2)
 	}
 	b.p.i32(w1.rows)
 	b.p.i32(w1.cols)
@@ -411,13 +517,13 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		b.p.i32(0)
 		b.p.shadow(0, 0, 0)
 	} else {
-		if w2 == nil {
+		if !fused {
 			b.p.i32(acc)
 		}
 		b.p.shadow(sh, ldsh, kind)
 	}
 	b.p.i32(b.early())
-	b.launch(mmaKernels[(x.Rows-1)/8][fused], dim3{blocks, ks, 1}, dim3{256, 1, 1}, 0)
+	b.launch(name, dim3{blocks, ks, 1}, dim3{256, 1, 1}, 0)
 	if ks > 1 {
 		b.p.reset()
 		b.p.mat(dst)
@@ -434,18 +540,18 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 }
 
 // mmaSplit is how many parts k_gemv_mma splits K into for m activation
-// rows and n weight rows of k elements (k_splitk_sum then adds the parts),
+// rows, a grid of the given blocks (ceil(n/16) for n weight rows; fewer
+// for k_gemv_mmt with RT > 1) and k elements (k_splitk_sum then adds the parts),
 // at most 8 and with at least 8 steps of 32 elements per part (one per
 // warp). For at most 8 rows (k_gemv_mma_1) enough parts for 2 blocks per
 // multiprocessor; for more rows (k_gemv_mma_2, whose registers allow 2
 // blocks per multiprocessor) only where ceil(n/16) blocks would leave more
 // than half the multiprocessors idle (x_proj: 13 blocks), then about one
 // block per multiprocessor. Measured on an H200 (docs/performance-gpu.md).
-func (b *Backend) mmaSplit(m, n, k int) int {
+func (b *Backend) mmaSplit(m, blocks, k int) int {
 	if b.noSplitK {
 		return 1
 	}
-	blocks := (n + 15) / 16
 	most := min(8, (k+31)/32/8)
 	fill := b.splitFill // -1: none
 	if fill == 0 && m <= 8 {

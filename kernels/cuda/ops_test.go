@@ -145,7 +145,8 @@ func TestMatMul(t *testing.T) {
 	modes(t, func(t *testing.T, g *Backend) {
 		cb := cpu.New()
 		for _, c := range cases {
-			var ref []float32 // k_gemv2's result with gemv2RB's choice
+			var ref []float32              // k_gemv2's result with gemv2RB's choice
+			mmaRefs := map[int][]float32{} // see mmaBits
 			// k_gemv2 needs K a multiple of 8, 16-bit weights and x's
 			// rows 16-byte aligned (newTwin offsets them by pad floats).
 			// k_gemv_mma takes a 16-bit copy of x, aligned whatever pad.
@@ -189,6 +190,10 @@ func TestMatMul(t *testing.T) {
 					if err := closeEnough(got, readMat(cb, d.c), 1e-5); err != nil {
 						t.Fatal(err)
 					}
+					mmaBits(t, g, v, c.M, wg, nil, got, mmaRefs)
+					if v.mma && !v.noTiled && g.tiledTakes(c.M) && wg.(*Weight).tiled == 0 {
+						t.Errorf("%d rows: no tiled copy of the weights was made", c.M)
+					}
 					// Every output is summed in an order that does not
 					// depend on the rows per block.
 					if v.gemv2 {
@@ -214,13 +219,44 @@ type gemvVariant struct {
 	one, off bool // mmaOne, noMMA
 	noPair   bool
 	noSplit  bool // noSplitK
+	noTiled  bool // row-major k_gemv_mma rather than k_gemv_mmt
+	tiledAll bool
+	rt       int // tiledRT and tiledFusedRT
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
 	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = v.old, v.rb, v.one, v.off, v.noPair, v.noSplit
+	g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
 	return func() {
 		g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = false, 0, false, false, false, false
+		g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = false, false, 0, 0
+	}
+}
+
+// mmaBits checks that every variant running k_gemv_mma or k_gemv_mmt
+// (row-major or tiled weights, any tiles per warp) gives the same results
+// bitwise as the others that split K into as many parts (as launchMMA
+// plans it for m rows of w1, and w2 when fused): refs keeps the first
+// result of each split.
+func mmaBits(t *testing.T, g *Backend, v gemvVariant, m int, w1, w2 kernels.Weight, got []float32, refs map[int][]float32) {
+	t.Helper()
+	if !v.mma {
+		return
+	}
+	var ks int
+	func() {
+		defer g.enter()()
+		var t2 *Weight
+		if w2 != nil {
+			t2 = w2.(*Weight)
+		}
+		_, _, ks, _, _ = g.mmaPlan(m, w1.(*Weight), t2)
+	}()
+	if ref, ok := refs[ks]; !ok {
+		refs[ks] = got
+	} else if !slices.Equal(got, ref) {
+		t.Errorf("variant %q differs from the other k_gemv_mma/k_gemv_mmt results of K in %d parts (not bitwise equal)", v.name, ks)
 	}
 }
 
@@ -241,9 +277,12 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 	}
 	switch {
 	case mma && M == 1:
-		vs = append(vs, gemvVariant{name: "_mma", mma: true, one: true})
+		vs = append(vs, gemvVariant{name: "_mma", mma: true, one: true, noTiled: true},
+			gemvVariant{name: "_mmt1", mma: true, one: true, rt: 1}, gemvVariant{name: "_mmt2", mma: true, one: true, rt: 2})
 	case mma:
-		vs = append(vs, gemvVariant{name: "_cublas", off: true}, gemvVariant{name: "_nosplit", mma: true, noSplit: true})
+		vs = append(vs, gemvVariant{name: "_cublas", off: true}, gemvVariant{name: "_nosplit", mma: true, noSplit: true},
+			gemvVariant{name: "_rowmajor", mma: true, noTiled: true},
+			gemvVariant{name: "_mmt1", mma: true, tiledAll: true, rt: 1}, gemvVariant{name: "_mmt2", mma: true, tiledAll: true, rt: 2})
 	}
 	return vs
 }
@@ -262,7 +301,8 @@ func TestMatMulSwiGLU(t *testing.T) {
 	}{{1, 96, 256, dtype.BF16}, {4, 100, 176, dtype.BF16}, {3, 40, 64, dtype.F16}, {1, 9, 8, dtype.BF16},
 		{4, 13, 72, dtype.F16}, {2, 301, 2824, dtype.BF16}, {16, 100, 176, dtype.BF16}, {7, 40, 64, dtype.F16},
 		{5, 13, 72, dtype.F16}, {40, 60, 96, dtype.BF16}} {
-		var ref []float32 // k_gemv2_swiglu's result with gemv2RB's choice
+		var ref []float32              // k_gemv2_swiglu's result with gemv2RB's choice
+		mmaRefs := map[int][]float32{} // see mmaBits
 		vs := gemvVariants(g, c.M, true, true)
 		if c.M > 1 {
 			vs = append(vs, gemvVariant{name: "_two", off: true, noPair: true})
@@ -304,6 +344,7 @@ func TestMatMulSwiGLU(t *testing.T) {
 				if err := closeEnough(got, readMat(cb, gate.c), 1e-5); err != nil {
 					t.Fatal(err)
 				}
+				mmaBits(t, g, v, c.M, wg[0], wg[1], got, mmaRefs)
 				// The weights the other way round: the second (higher in
 				// memory) is now the gate.
 				cb.MatMul(gate.c, xc, wc[1], false)
@@ -1124,17 +1165,17 @@ func TestMMATakes(t *testing.T) {
 		{16, 1000, 5632, 2}, {16, 1056, 5632, 2}, {16, 1100, 5632, 1},
 		{8, 2816, 2816, 2}, {2, 2816, 9984, 2}, {4, 11264, 2816, 1}, {8, 208, 5632, 8}, {8, 5632, 176, 1},
 	} {
-		if got := b.mmaSplit(c.M, c.N, c.K); got != c.want {
+		if got := b.mmaSplit(c.M, (c.N+15)/16, c.K); got != c.want {
 			t.Errorf("mmaSplit(%d rows, %d×%d) = %d, want %d", c.M, c.N, c.K, got, c.want)
 		}
 	}
 	b.splitFill = -1
-	if got := b.mmaSplit(8, 2816, 2816); got != 1 {
+	if got := b.mmaSplit(8, 176, 2816); got != 1 {
 		t.Errorf("splitFill -1: mmaSplit(8 rows, 2816×2816) = %d, want 1", got)
 	}
 	b.splitFill = 0
 	b.noSplitK = true
-	if got := b.mmaSplit(16, 208, 5632); got != 1 {
+	if got := b.mmaSplit(16, 13, 5632); got != 1 {
 		t.Errorf("noSplitK: mmaSplit(208×5632) = %d, want 1", got)
 	}
 	for _, byMT := range mmaKernels {

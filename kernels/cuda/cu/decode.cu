@@ -68,6 +68,15 @@ __device__ __forceinline__ void mma_16816(float* c, unsigned a0, unsigned a1, un
 // bf16/f16) [N, K] with K a multiple of 8 and 16-byte aligned rows. With
 // sh, the results are also written in 16 bits (a shadow copy).
 
+// k_gemv_mmt is the same product on the weights' tiled copy (k_interleave
+// below): a warp's weight loads read 512 contiguous bytes each, and a warp
+// may multiply RT tiles of 16 weight rows (a block 16·RT rows) by each
+// activation fragment it loads, so that every block rereads the
+// activations (from L1 or L2) once per 16·RT weight rows rather than per
+// 16. J is the number of steps each lane loads ahead: NW·RT·2·J weight
+// loads of 16 bytes in flight. The results are bitwise the same as
+// k_gemv_mma's (the same fragments, the same mma order), whatever RT.
+
 #define TC_STEPS 4
 
 // mma_kind is mma_16816 for weights and activations of kind.
@@ -79,42 +88,56 @@ __device__ __forceinline__ void mma_kind(int kind, float* c, unsigned a0, unsign
         mma_16816<false>(c, a0, a1, a2, a3, b0, b1);
 }
 
-// tc_load_w loads the weights of TC_STEPS steps from step s on (zeros at
-// or past s1, or past K).
-template <int NW>
-__device__ __forceinline__ void tc_load_w(uint4 (*w)[NW][2], const u16* const (*wr)[2], int s, int s1, int K) {
+// tc_load_w loads the weights of J steps from step s on (zeros at or past
+// s1, or past K). Row-major weights: wr[i][r][h] points at the lane's 8
+// elements of row n0+8h+g and a step advances 32 elements. Tiled weights
+// (ILV): wr[i][r][h] points at the lane's 16 bytes of half h of the first
+// tile of the warp's tile row r, and a step advances one tile (512
+// elements); tiles are zero-padded, so only s1 bounds the loads.
+template <int NW, int RT, int J, bool ILV>
+__device__ __forceinline__ void tc_load_w(uint4 (*w)[NW][RT][2], const u16* const (*wr)[RT][2], int s, int s1, int K) {
     const int c = threadIdx.x & 3;
 #pragma unroll
-    for (int u = 0; u < TC_STEPS; u++) {
-        int k = (s + u) * 32;
-        bool ok = s + u < s1 && k + 8 * c < K;
+    for (int u = 0; u < J; u++) {
+        long long k = ILV ? (long long)(s + u) * 512 : (s + u) * 32;
+        bool ok = s + u < s1 && (ILV || (s + u) * 32 + 8 * c < K);
 #pragma unroll
         for (int i = 0; i < NW; i++)
 #pragma unroll
-            for (int h = 0; h < 2; h++) w[u][i][h] = ok ? ld_weight((const uint4*)(wr[i][h] + k)) : make_uint4(0, 0, 0, 0);
+            for (int r = 0; r < RT; r++)
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    w[u][i][r][h] = ok ? ld_weight((const uint4*)(wr[i][r][h] + k)) : make_uint4(0, 0, 0, 0);
     }
 }
 
-// tc_partial computes warp w's partial sums: acc[(i·MT + t)·4 + j] holds
-// element j of the mma accumulator tile of weight i < NW (rows n0 …
-// n0+15) and activation rows 8t … 8t+7. It calls pdl_start: with early,
-// after loading its first steps' weights, which no kernel writes, so that
-// these loads overlap the previous kernel's tail; X is read after.
-template <int NW, int MT>
+// tc_partial computes warp w's partial sums: acc[((i·RT + r)·MT + t)·4 +
+// j] holds element j of the mma accumulator tile of weight i < NW (rows
+// n0+16r … n0+16r+15) and activation rows 8t … 8t+7. It calls pdl_start:
+// with early, after loading its first steps' weights, which no kernel
+// writes, so that these loads overlap the previous kernel's tail; X is read
+// after.
+template <int NW, int MT, int RT, int J, bool ILV>
 __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X, int ldx, int M, const u16* __restrict__ W1,
                                            const u16* __restrict__ W2, int N, int K, int kind, int n0, int early) {
-    const int J = TC_STEPS;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
     // The block's steps (all of K, or its part of a split K: gridDim.y
     // parts), cut into 8 slices, one per warp.
     const int S = (K + 31) >> 5;
     const int b0 = S * blockIdx.y / gridDim.y, nb = S * (blockIdx.y + 1) / gridDim.y - b0;
     const int s0 = b0 + nb * warp / 8, s1 = b0 + nb * (warp + 1) / 8;
-    const u16* wr[NW][2];
+    // Tile rows past the last (N rounded up to 16) re-read the last one
+    // (not stored).
+    const int last = (N - 1) >> 4;
+    const u16* wr[NW][RT][2];
 #pragma unroll
     for (int i = 0; i < NW; i++)
 #pragma unroll
-        for (int h = 0; h < 2; h++) wr[i][h] = (i == 0 ? W1 : W2) + (long long)min(n0 + 8 * h + g, N - 1) * K + 8 * c;
+        for (int r = 0; r < RT; r++)
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                wr[i][r][h] = (i == 0 ? W1 : W2) + (ILV ? (long long)min((n0 >> 4) + r, last) * S * 512 + 256 * h + 8 * lane
+                                                        : (long long)min(n0 + 8 * h + g, N - 1) * K + 8 * c);
     const u16* xr[MT];
     bool xok[MT];
 #pragma unroll
@@ -122,10 +145,10 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
         xok[t] = 8 * t + g < M;
         xr[t] = X + (long long)(xok[t] ? 8 * t + g : 0) * ldx + 8 * c;
     }
-    uint4 w[J][NW][2];
-    if (early) tc_load_w<NW>(w, wr, s0, s1, K);
+    uint4 w[J][NW][RT][2];
+    if (early) tc_load_w<NW, RT, J, ILV>(w, wr, s0, s1, K);
     pdl_start();
-    if (!early) tc_load_w<NW>(w, wr, s0, s1, K);
+    if (!early) tc_load_w<NW, RT, J, ILV>(w, wr, s0, s1, K);
     for (int s = s0; s < s1; s += J) {
         uint4 x[J][MT];
 #pragma unroll
@@ -140,13 +163,15 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
 #pragma unroll
             for (int i = 0; i < NW; i++)
 #pragma unroll
-                for (int t = 0; t < MT; t++) {
-                    float* cc = acc + (i * MT + t) * 4;
-                    const uint4 lo = w[u][i][0], hi = w[u][i][1], b = x[u][t];
-                    mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
-                    mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
-                }
-        if (s + J < s1) tc_load_w<NW>(w, wr, s + J, s1, K);
+                for (int r = 0; r < RT; r++)
+#pragma unroll
+                    for (int t = 0; t < MT; t++) {
+                        float* cc = acc + ((i * RT + r) * MT + t) * 4;
+                        const uint4 lo = w[u][i][r][0], hi = w[u][i][r][1], b = x[u][t];
+                        mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
+                        mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
+                    }
+        if (s + J < s1) tc_load_w<NW, RT, J, ILV>(w, wr, s + J, s1, K);
     }
 }
 
@@ -168,38 +193,39 @@ __device__ __forceinline__ float tc_total(const float* red, int V, int v, int la
     return s;
 }
 
-// tc_output maps value v of lane l of one weight's accumulators to its
-// weight row n and activation row m.
-__device__ __forceinline__ void tc_output(int v, int l, int n0, int* n, int* m) {
-    int t = v / 4, j = v & 3;
-    *n = n0 + (l >> 2) + (j >= 2 ? 8 : 0);
+// tc_output maps value v of lane l of one weight's accumulators (MT
+// activation tiles per tile row) to its weight row n and activation row m.
+__device__ __forceinline__ void tc_output(int v, int l, int n0, int MT, int* n, int* m) {
+    int q = v >> 2, j = v & 3, t = q % MT, r = q / MT;
+    *n = n0 + 16 * r + (l >> 2) + (j >= 2 ? 8 : 0);
     *m = 8 * t + 2 * (l & 3) + (j & 1);
 }
 
-// gemv_mma<NW, MT> is k_gemv_mma_<MT> for NW = 1: dst[m, n] (+)= Σ_k
-// X[m, k]·W1[n, k]; and k_gemv_mma_swiglu_<MT> for NW = 2: dst =
-// SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each product as for NW = 1 (accumulate unused).
-// With sh, dst is also written in 16 bits.
+// gemv_mma<NW, MT, RT, J, ILV> is k_gemv_mma_<MT> (ILV false, RT 1) or
+// k_gemv_mmt<RT>_<MT> for NW = 1: dst[m, n] (+)= Σ_k X[m, k]·W1[n, k];
+// and the _swiglu kernels for NW = 2: dst = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each
+// product as for NW = 1 (accumulate unused). With sh, dst is also written
+// in 16 bits.
 //
 // Split K (NW = 1, gridDim.y > 1: products with too few rows of weights to
 // give every multiprocessor a block, such as x_proj): block (x, y) sums
 // part y of the K steps and stores its totals in dst[(y·M + m)·ldd + n]
 // (accumulate and sh unused); k_splitk_sum then adds the parts in order.
-template <int NW, int MT>
+template <int NW, int MT, int RT, int J, bool ILV>
 __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
                                          int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {
-    const int H = MT * 4, V = NW * H; // first weight's values, then the second's
+    const int H = RT * MT * 4, V = NW * H; // first weight's values, then the second's
     __shared__ float red[8 * V * 32];
-    const int n0 = blockIdx.x * 16;
+    const int n0 = blockIdx.x * 16 * RT;
     float acc[V];
 #pragma unroll
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    tc_partial<NW, MT>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
+    tc_partial<NW, MT, RT, J, ILV>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
     for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
         int n, m, v = o >> 5, l = o & 31;
-        tc_output(v, l, n0, &n, &m);
+        tc_output(v, l, n0, MT, &n, &m);
         if (m < M && n < N) {
             float y = tc_total(red, V, v, l);
             if (NW == 1 && gridDim.y > 1) {
@@ -217,24 +243,65 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
     }
 }
 
-// The kernels for each MT (activation tiles); the host picks one
-// (launchMMA in ops.go). Two blocks per multiprocessor at least (≤ 128
-// registers).
-#define GEMV_MMA_KERNELS(mt)                                                                                                    \
+// The kernels; the host picks one (launchMMA in ops.go). Two blocks per
+// multiprocessor at least (≤ 128 registers). GEMV_MMA_KERNEL(name, mt, rt,
+// j, ilv) defines a product, GEMV_MMA_SWIGLU the fused gate/up.
+#define GEMV_MMA_KERNEL(name, mt, rt, j, ilv)                                                                                   \
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
-        k_gemv_mma_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, \
-                        int K, int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {        \
-        gemv_mma<1, mt>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early);                           \
-    }                                                                                                                           \
+        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K,     \
+             int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early) {                          \
+        gemv_mma<1, mt, rt, j, ilv>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early);               \
+    }
+#define GEMV_MMA_SWIGLU(name, mt, rt, j, ilv)                                                                                   \
     extern "C" __global__ void __launch_bounds__(256, 2)                                                                        \
-        k_gemv_mma_swiglu_##mt(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,                           \
-                               const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,          \
-                               u16* __restrict__ sh, int ldsh, int shkind, int early) {                                         \
-        gemv_mma<2, mt>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early);                                   \
+        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,                  \
+             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind, int early) { \
+        gemv_mma<2, mt, rt, j, ilv>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early);                       \
     }
 
-GEMV_MMA_KERNELS(1)
-GEMV_MMA_KERNELS(2)
+// k_gemv_mma_<MT>: row-major weights.
+GEMV_MMA_KERNEL(k_gemv_mma_1, 1, 1, TC_STEPS, false)
+GEMV_MMA_KERNEL(k_gemv_mma_2, 2, 1, TC_STEPS, false)
+GEMV_MMA_SWIGLU(k_gemv_mma_swiglu_1, 1, 1, TC_STEPS, false)
+GEMV_MMA_SWIGLU(k_gemv_mma_swiglu_2, 2, 1, TC_STEPS, false)
+
+// k_gemv_mmt<RT>_<MT>: tiled weights, RT tiles of 16 rows per warp, 8
+// weight loads in flight per lane (16 for the gate/up with RT 1, as
+// k_gemv_mma_swiglu; 8 with RT 2).
+GEMV_MMA_KERNEL(k_gemv_mmt1_1, 1, 1, 4, true)
+GEMV_MMA_KERNEL(k_gemv_mmt1_2, 2, 1, 4, true)
+GEMV_MMA_KERNEL(k_gemv_mmt2_1, 1, 2, 2, true)
+GEMV_MMA_KERNEL(k_gemv_mmt2_2, 2, 2, 2, true)
+GEMV_MMA_SWIGLU(k_gemv_mmt1_swiglu_1, 1, 1, 4, true)
+GEMV_MMA_SWIGLU(k_gemv_mmt1_swiglu_2, 2, 1, 4, true)
+GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_1, 1, 2, 1, true)
+GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_2, 2, 2, 1, true)
+
+// k_interleave copies the 16-bit weights W [N, K] (K a multiple of 8) into
+// the tiled layout of k_gemv_mmt: tiles of 16 rows × 32 elements, each
+// stored row-major (64 bytes per row, 1 KB per tile), the tiles of rows
+// 16b … 16b+15 one after another along K (tile (b, s) at element (b·S +
+// s)·512, S = ceil(K/32)), zeros past N and K. A decoding product's warp
+// then reads the mma fragments of 8 rows (lane g·4+c: elements 8c … 8c+7
+// of row g) as 512 contiguous bytes per load instruction, where the
+// row-major layout gives 64 bytes of each of 8 rows. Thread q writes the
+// q-th 16 bytes of the copy.
+extern "C" __global__ void k_interleave(u16* __restrict__ dst, const u16* __restrict__ W, int N, int K) {
+    pdl_start();
+    const int S = (K + 31) >> 5;
+    const long long total = (long long)((N + 15) >> 4) * S * 64;
+    for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total; q += (long long)gridDim.x * blockDim.x) {
+        long long t = q >> 6;
+        int r = (int)(q >> 2) & 15, c = (int)q & 3;
+        long long b = t / S;
+        int s = (int)(t - b * S);
+        long long n = b * 16 + r;
+        int k = s * 32 + 8 * c;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (n < N && k < K) v = *(const uint4*)(W + n * K + k);
+        *((uint4*)dst + q) = v;
+    }
+}
 
 // k_splitk_sum finishes a split-K k_gemv_mma: dst[m, n] (+)= Σ_y part[(y·M
 // + m)·N + n] for y = 0 … KS-1 in order, and the 16-bit shadow with sh.
