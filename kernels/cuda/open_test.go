@@ -114,3 +114,22 @@ func TestCache(t *testing.T) {
 		t.Errorf("cacheDir = %q with XDG_CACHE_HOME=%q", got, dir)
 	}
 }
+
+// TestTiledSwitch checks that SAMBAEVAL_CUDA_TILED=0 turns the tiled
+// weight copies of batched decoding off, and that they are on otherwise.
+func TestTiledSwitch(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want bool // noTiled
+	}{{"0", true}, {"", false}} {
+		t.Setenv("SAMBAEVAL_CUDA_TILED", c.env)
+		kb, err := kernels.Open("cuda")
+		if err != nil {
+			t.Skipf("no GPU backend: %v", err)
+		}
+		if got := kb.(*Backend).noTiled; got != c.want {
+			t.Errorf("SAMBAEVAL_CUDA_TILED=%q: noTiled %v, want %v", c.env, got, c.want)
+		}
+		kb.Close()
+	}
+}
