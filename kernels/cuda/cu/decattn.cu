@@ -46,6 +46,43 @@ __device__ __forceinline__ unsigned dm_join(float lo, float hi) { return pack_bf
 
 __device__ __forceinline__ unsigned dm_join(u16 lo, u16 hi) { return (unsigned)lo | (unsigned)hi << 16; }
 
+// dm_softmax_tile is ad_softmax_tile for k_attn_decm's 16-key tiles with
+// a half-warp per head instead of a warp: all of the block's up to 16
+// heads in one pass over its 256 threads (with 11 heads on 8 warps, three
+// warps would take two heads each, one after the other). The partial
+// scores are added in the same order, the maximum is exact, and the
+// exponentials' sum is the same tree (ad_softmax_tile's first butterfly
+// step adds the zeros of lanes 16–31), so the results are bitwise the
+// same. Run 97 (H200, one process): greedy steps 1.5% shorter at batch 16
+// (3.615 / 3.587 ms against 3.671) and 0.5% at batch 1 (2.567 / 2.574
+// against 2.584).
+__device__ __forceinline__ void dm_softmax_tile(const float* s_red, float* s_p, float* s_m, float* s_l, float* s_a, int Hg, int nk,
+                                                float scale) {
+    const int h = threadIdx.x >> 4, j = threadIdx.x & 15;
+    const bool on = h < Hg;
+    float x = -INF_F;
+    if (on && j < nk) {
+        float d = 0.0f;
+        for (int i = 0; i < DM_WARPS; i++) d += s_red[i * 16 * 17 + h * 17 + j];
+        x = d * scale;
+    }
+    float mx = x;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o));
+    float mold = on ? s_m[h] : 0.0f, mnew = fmaxf(mold, mx);
+    float e = on && j < nk ? expf(x - mnew) : 0.0f;
+    float sum = e;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
+    if (on) s_p[h * (DM_KEYS + 1) + j] = e;
+    if (on && j == 0) {
+        float alpha = mold > -INF_F ? expf(mold - mnew) : 0.0f;
+        s_a[h] = alpha;
+        s_m[h] = mnew;
+        s_l[h] = s_l[h] * alpha + sum;
+    }
+}
+
 template <int HD, typename E>
 __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
                                           const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
@@ -173,8 +210,8 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
         }
         __syncthreads();
 
-        // Online softmax over the tile's keys, one warp per head.
-        ad_softmax_tile(s_red, DM_WARPS, 16 * 17, 17, s_p, DM_KEYS, s_m, s_l, s_a, Hg, nk, scale);
+        // Online softmax over the tile's keys, a half-warp per head.
+        dm_softmax_tile(s_red, s_p, s_m, s_l, s_a, Hg, nk, scale);
         __syncthreads();
 
         // O = α·O + P·V for this warp's output tiles.
