@@ -431,10 +431,7 @@ func (b *Backend) benchOverhead(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		defer b.enter()()
-		b.free(w.(*Weight).ptr)
-	}()
+	defer b.freeWeight(w.(*Weight))
 	xm, ym := kernels.NewMat(x, 1, 2816), kernels.NewMat(y, 1, 2816)
 	timeIt := func(n int, f func()) float64 {
 		for range 10 {

@@ -450,12 +450,12 @@ func (b *Backend) tiled(w *Weight) uintptr {
 }
 
 // mmaPlan chooses how launchMMA multiplies m rows by w1 (and w2, fused):
-// the kernel, its tiles of 16 rows per warp, the parts K is split into,
-// and the weights it reads (the tiled copies, made here if need be, or the
-// row-major weights).
-func (b *Backend) mmaPlan(m int, w1, w2 *Weight) (name string, rt, ks int, p1, p2 uintptr) {
+// the kernel, its blocks (each 16 weight rows per tile per warp), the
+// parts K is split into, and the weights it reads (the tiled copies, made
+// here if need be, or the row-major weights).
+func (b *Backend) mmaPlan(m int, w1, w2 *Weight) (name string, blocks, ks int, p1, p2 uintptr) {
 	mt, fused := (m+7)/8, w2 != nil
-	name, rt = mmaKernels[mt-1][boolInt(fused)], 1
+	name, rt := mmaKernels[mt-1][boolInt(fused)], 1
 	p1 = w1.ptr
 	if fused {
 		p2 = w2.ptr
@@ -470,11 +470,11 @@ func (b *Backend) mmaPlan(m int, w1, w2 *Weight) (name string, rt, ks int, p1, p
 			name, p1, p2 = mmtKernel(rt, mt, fused), t1, t2
 		}
 	}
-	ks = 1
+	blocks, ks = (w1.rows+16*rt-1)/(16*rt), 1
 	if !fused {
-		ks = b.mmaSplit(m, (w1.rows+16*rt-1)/(16*rt), w1.cols)
+		ks = b.mmaSplit(m, blocks, w1.cols)
 	}
-	return name, rt, ks, p1, p2
+	return name, blocks, ks, p1, p2
 }
 
 // launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma (its K split over
@@ -489,10 +489,9 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	if !ok {
 		return false
 	}
-	name, rt, ks, p1, p2 := b.mmaPlan(x.Rows, w1, w2)
+	name, blocks, ks, p1, p2 := b.mmaPlan(x.Rows, w1, w2)
 	fused := w2 != nil
 	sh, ldsh, kind := b.shadowOut(dst)
-	blocks := (w1.rows + 16*rt - 1) / (16 * rt)
 	var part uintptr
 	b.p.reset()
 	if ks > 1 {
