@@ -639,9 +639,10 @@ func (b *Backend) flashKernel(dst, q kernels.Mat, hd int) (string, int, bool) {
 }
 
 // setDynamicShared lets kernel name use bytes of dynamic shared memory
-// (above the default 48 KB a launch may ask for).
+// (above the default 48 KB a launch may ask for, static shared memory
+// included: always, when the driver has cuFuncSetAttribute).
 func (b *Backend) setDynamicShared(name string, bytes int) {
-	if bytes <= 48<<10 || b.dynShared[name] >= bytes {
+	if b.dynShared[name] >= bytes || bytes <= 48<<10 && b.d.cuFuncSetAttribute == 0 {
 		return
 	}
 	if b.d.cuFuncSetAttribute == 0 {

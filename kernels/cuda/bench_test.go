@@ -543,6 +543,10 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		noTiled   bool // noTiled
 		tiledAll  bool // tiledAll
 		rt        int  // tiledRT and tiledFusedRT
+		noMMB     bool // noMMB
+		mmbAll    bool // mmbAll
+		warps, ct int  // mmbWarps, mmbCT
+		ring      int  // mmbRing
 		rb        int  // gemvRB
 		bitwise   bool // must equal the reference bitwise (k_gemv2 against k_gemv2, k_gemv_mma against k_gemv_mma)
 	}
@@ -559,10 +563,17 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 			}
 			vs = append(vs, variant{name: "k_gemv_mma", one: true}, variant{name: "old path", old: true})
 		} else {
-			vs = append(vs, variant{name: "default: k_gemv_mmt, k_gemv_mma or cuBLAS (mmaTakes, tiledTakes)"},
+			vs = append(vs, variant{name: "default: k_gemv_mmb, k_gemv_mmt, k_gemv_mma or cuBLAS (mmaTakes, mmbTakes, tiledTakes)"},
 				variant{name: "k_gemv_mma (row-major)", all: true, noTiled: true},
-				variant{name: "k_gemv_mmt RT=1", all: true, tiledAll: true, rt: 1},
-				variant{name: "RT=2", all: true, tiledAll: true, rt: 2})
+				variant{name: "k_gemv_mmt RT=1", all: true, tiledAll: true, rt: 1, noMMB: true},
+				variant{name: "RT=2", all: true, tiledAll: true, rt: 2, noMMB: true},
+				variant{name: "k_gemv_mmb16", mmbAll: true},
+				variant{name: "mmb16 CT=1", mmbAll: true, ct: 1},
+				variant{name: "mmb16 ring 32K", mmbAll: true, ring: 32 << 10},
+				variant{name: "mmb16 ring 128K", mmbAll: true, ring: 128 << 10},
+				variant{name: "k_gemv_mmb8", mmbAll: true, warps: 8},
+				variant{name: "mmb8 ring 32K", mmbAll: true, warps: 8, ring: 32 << 10},
+				variant{name: "mmb8 ring 128K", mmbAll: true, warps: 8, ring: 128 << 10})
 		}
 		if nw == 1 {
 			return append(vs, variant{name: "cuBLAS", blas: true})
@@ -584,6 +595,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	set := func(v variant) {
 		b.noGemv, b.oldGemv, b.mmaOne, b.noMMA, b.mmaAll, b.gemvRB = v.blas, v.old, v.one, v.off, v.all, v.rb
 		b.noTiled, b.tiledAll, b.tiledRT, b.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
+		b.noMMB, b.mmbAll, b.mmbWarps, b.mmbCT, b.mmbRing = v.noMMB, v.mmbAll, v.warps, v.ct, v.ring
 	}
 	// check compares got with the reference (the first variant's output).
 	check := func(v variant, got, ref []float32) string {

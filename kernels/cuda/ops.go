@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -344,9 +345,10 @@ const mmaWideBytes = 32 << 20
 // mmaTakes reports whether a product of x by w (or by two such weights)
 // runs on k_gemv_mma: bf16 mode, 16-bit weights, K a multiple of 8, 2 to
 // mmaRows rows (1 to mmaRows with mmaOne) unless noMMA, and for more than
-// 8 rows at most mmaWideBytes of weights unless mmaAll. The 16-bit copy of
-// x must be 16-byte aligned too (see mmaInput).
-func (b *Backend) mmaTakes(x kernels.Mat, w *Weight) bool {
+// 8 rows at most mmaWideBytes of weights unless mmaAll or k_gemv_mmb takes
+// them (mmbTakes, mmbFits; fused: the gate/up). The 16-bit copy of x must
+// be 16-byte aligned too (see mmaInput).
+func (b *Backend) mmaTakes(x kernels.Mat, w *Weight, fused bool) bool {
 	least := 2
 	if b.mmaOne {
 		least = 1
@@ -354,7 +356,7 @@ func (b *Backend) mmaTakes(x kernels.Mat, w *Weight) bool {
 	if b.noMMA || b.fp32 || b.noGemv || w.dt == dtype.F32 || x.Rows < least || x.Rows > mmaRows || w.cols%8 != 0 {
 		return false
 	}
-	return x.Rows <= 8 || b.mmaAll || 2*w.rows*w.cols <= mmaWideBytes
+	return x.Rows <= 8 || b.mmaAll || b.mmbTakes(x.Rows) && !w.noTiled && b.mmbFits(w, fused) || 2*w.rows*w.cols <= mmaWideBytes
 }
 
 // mmaInput returns the 16-bit copy of x for k_gemv_mma, or ok false when
@@ -449,53 +451,170 @@ func (b *Backend) tiled(w *Weight) uintptr {
 	return p
 }
 
-// mmaPlan chooses how launchMMA multiplies m rows by w1 (and w2, fused):
-// the kernel, its blocks (each 16 weight rows per tile per warp), the
-// parts K is split into, and the weights it reads (the tiled copies, made
-// here if need be, or the row-major weights).
-func (b *Backend) mmaPlan(m int, w1, w2 *Weight) (name string, blocks, ks int, p1, p2 uintptr) {
+// mmaCall is how launchMMA runs a product: the kernel, its grid, the parts
+// K is split into (k_splitk_sum adds them), the weights it reads (the
+// tiled copies or the row-major weights), and for k_gemv_mmb its ring's
+// stages and dynamic shared memory.
+type mmaCall struct {
+	name      string
+	grid      dim3
+	ks        int
+	p1, p2    uintptr
+	ns, shmem int
+	warps     int // warps per block (8 but k_gemv_mmb's)
+}
+
+// mmaPlan chooses how launchMMA multiplies m rows by w1 (and w2, fused),
+// making the weights' tiled copies if need be.
+func (b *Backend) mmaPlan(m int, w1, w2 *Weight) mmaCall {
 	mt, fused := (m+7)/8, w2 != nil
-	name, rt := mmaKernels[mt-1][boolInt(fused)], 1
-	p1 = w1.ptr
+	c := mmaCall{name: mmaKernels[mt-1][boolInt(fused)], p1: w1.ptr, warps: 8}
 	if fused {
-		p2 = w2.ptr
+		c.p2 = w2.ptr
 	}
-	if b.tiledTakes(m) {
+	rt := 1
+	if mmb, mmt := b.mmbTakes(m) && b.mmbFits(w1, fused), b.tiledTakes(m); mmb || mmt {
 		t1, t2 := b.tiled(w1), uintptr(0)
 		if fused {
 			t2 = b.tiled(w2)
 		}
 		if t1 != 0 && (!fused || t2 != 0) {
-			rt = b.mmtRT(fused)
-			name, p1, p2 = mmtKernel(rt, mt, fused), t1, t2
+			if mmb {
+				if c, ok := b.mmbPlan(mt, w1, fused, t1, t2); ok {
+					return c
+				}
+			}
+			if mmt {
+				rt = b.mmtRT(fused)
+				c.name, c.p1, c.p2 = mmtKernel(rt, mt, fused), t1, t2
+			}
 		}
 	}
-	blocks, ks = (w1.rows+16*rt-1)/(16*rt), 1
+	blocks := (w1.rows + 16*rt - 1) / (16 * rt)
+	c.ks = 1
 	if !fused {
-		ks = b.mmaSplit(m, blocks, w1.cols)
+		c.ks = b.mmaSplit(m, blocks, w1.cols)
 	}
-	return name, blocks, ks, p1, p2
+	c.grid = dim3{blocks, c.ks, 1}
+	return c
+}
+
+// mmbTakes reports whether a product of m rows that k_gemv_mma takes runs
+// on k_gemv_mmb (the tiled copies streamed by bulk copies; sm_90 and NVRTC
+// 12 or later): more than tiledRows rows, or any with mmbAll, unless noMMB
+// or noTiled. The weights' shape must suit it too (mmbFits).
+func (b *Backend) mmbTakes(m int) bool {
+	return !b.noMMB && !b.noTiled && b.cc >= 90 && b.nv.major >= 12 && b.d.cuFuncSetAttribute != 0 && (m > tiledRows || b.mmbAll)
+}
+
+// The defaults of k_gemv_mmb's plan: warps per block, tiles per chunk,
+// ring bytes per block (the weight bytes a multiprocessor may have in
+// flight), and what the extra k_splitk_sum of a split K costs, in a
+// warp's steps of one tile with 8 warps per block.
+const (
+	mmbWarps      = 16
+	mmbCT         = 2
+	mmbRing       = 64 << 10
+	mmbSplitSteps = 8
+)
+
+// mmbXS is the most steps of 32 elements k_gemv_mmb's warps hold the
+// activations of (XS in cu/decode.cu), by warps per block.
+var mmbXS = map[int]int{8: 12, 16: 6}
+
+// mmbMaxStages is k_gemv_mmb's MMB_MAXNS; mmbStatic bounds its static
+// shared memory (16 warps' partial sums of 16 values per lane, and their
+// barriers).
+const (
+	mmbMaxStages = 8
+	mmbStatic    = 16*16*32*4 + 16*8*8
+)
+
+// mmbFits reports whether k_gemv_mmb can take w (fused: the gate/up, whose
+// K is never split): some split of K gives every warp at most its XS
+// steps.
+func (b *Backend) mmbFits(w *Weight, fused bool) bool {
+	_, ok := b.mmbSplit(w, fused)
+	return ok
+}
+
+// mmbSplit is the parts k_gemv_mmb splits K into for w on one block per
+// multiprocessor (the grid a multiple of the parts): of the splits that
+// give every warp at most XS steps, the fewest parts that minimise the
+// rounds of bands a block takes times a warp's steps per band, plus
+// mmbSplitSteps (scaled by the warps) for k_splitk_sum when split; one
+// part when fused or noSplitK; ok false when none fits.
+func (b *Backend) mmbSplit(w *Weight, fused bool) (ks int, ok bool) {
+	warps := cmp.Or(b.mmbWarps, mmbWarps)
+	bands, steps := (w.rows+15)/16, (w.cols+31)/32
+	most := 8
+	if fused || b.noSplitK {
+		most = 1
+	}
+	best := 0
+	for k := 1; k <= most && k <= max(1, b.sms); k++ {
+		slice := ((steps+k-1)/k + warps - 1) / warps
+		if slice > mmbXS[warps] {
+			continue
+		}
+		blocks := max(1, b.sms/k)
+		cost := (bands + blocks - 1) / blocks * slice
+		if k > 1 {
+			cost += mmbSplitSteps * 8 / warps
+		}
+		if ks == 0 || cost < best {
+			ks, best = k, cost
+		}
+	}
+	return ks, ks > 0
+}
+
+// mmbPlan is k_gemv_mmb's launch for mt activation tiles of w (two such
+// weights when fused; their tiled copies t1, t2): K split as mmbSplit
+// says, a grid of one block per multiprocessor (a multiple of the parts,
+// at most one block per band and part), the ring's stages from its
+// bytes. ok is false when k_gemv_mmb cannot take w.
+func (b *Backend) mmbPlan(mt int, w *Weight, fused bool, t1, t2 uintptr) (c mmaCall, ok bool) {
+	ks, ok := b.mmbSplit(w, fused)
+	if !ok {
+		return c, false
+	}
+	nw := 1 + boolInt(fused)
+	warps, ct, ring := cmp.Or(b.mmbWarps, mmbWarps), cmp.Or(b.mmbCT, mmbCT), cmp.Or(b.mmbRing, mmbRing)
+	stage := warps * nw * ct * 1024 // one stage of every warp's ring
+	ns := max(2, min(mmbMaxStages, ring/stage, (b.smemMax-mmbStatic)/stage))
+	if ns*stage+mmbStatic > b.smemMax {
+		return c, false
+	}
+	bands := (w.rows + 15) / 16
+	c = mmaCall{name: fmt.Sprintf("k_gemv_mmb%d_%d_%d", warps, mt, ct), ks: ks, p1: t1, p2: t2, ns: ns, shmem: ns * stage,
+		warps: warps, grid: dim3{min(bands, max(1, b.sms/ks)) * ks, 1, 1}}
+	if fused {
+		c.name = fmt.Sprintf("k_gemv_mmb%d_swiglu_%d_%d", warps, mt, ct)
+	}
+	return c, true
 }
 
 // launchMMA computes dst (+)= x·w1ᵀ with k_gemv_mma (its K split over
 // blocks as mmaSplit says, the parts' sums in scratch, then k_splitk_sum
 // adding them into dst), or with w2 dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with
 // k_gemv_mma_swiglu; on the weights' tiled copies (k_gemv_mmt, the same
-// results bitwise) where tiledTakes says so and the copies exist or can
-// be made. It returns false, doing nothing, when x's 16-bit copy is not
-// aligned for them.
+// results bitwise) where tiledTakes says so, or streamed through shared
+// memory (k_gemv_mmb, the same results bitwise for the same split of K)
+// where mmbTakes says so, when the copies exist or can be made. It returns
+// false, doing nothing, when x's 16-bit copy is not aligned for them.
 func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	xp, ld, ok := b.mmaInput(x, w1)
 	if !ok {
 		return false
 	}
-	name, blocks, ks, p1, p2 := b.mmaPlan(x.Rows, w1, w2)
+	c := b.mmaPlan(x.Rows, w1, w2)
 	fused := w2 != nil
 	sh, ldsh, kind := b.shadowOut(dst)
 	var part uintptr
 	b.p.reset()
-	if ks > 1 {
-		part = b.grow(&b.splitK, 4*ks*x.Rows*w1.rows)
+	if c.ks > 1 {
+		part = b.grow(&b.splitK, 4*c.ks*x.Rows*w1.rows)
 		b.p.ptr(part)
 		b.p.i32(w1.rows)
 	} else {
@@ -503,15 +622,15 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	}
 	b.p.ptr(xp)
 	b.p.i32(ld)
-	b.p.ptr(p1)
+	b.p.ptr(c.p1)
 	if fused {
-		b.p.ptr(p2)
+		b.p.ptr(c.p2)
 	}
 	b.p.i32(w1.rows)
 	b.p.i32(w1.cols)
 	b.p.i32(x.Rows)
 	b.p.i32(w1.kind())
-	if ks > 1 {
+	if c.ks > 1 {
 		// The parts: no accumulation, no 16-bit copy (k_splitk_sum's).
 		b.p.i32(0)
 		b.p.shadow(0, 0, 0)
@@ -522,14 +641,21 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		b.p.shadow(sh, ldsh, kind)
 	}
 	b.p.i32(b.early())
-	b.launch(name, dim3{blocks, ks, 1}, dim3{256, 1, 1}, 0)
-	if ks > 1 {
+	if c.ns > 0 { // k_gemv_mmb
+		if !fused {
+			b.p.i32(c.ks)
+		}
+		b.p.i32(c.ns)
+		b.setDynamicShared(c.name, c.shmem)
+	}
+	b.launch(c.name, c.grid, dim3{32 * c.warps, 1, 1}, c.shmem)
+	if c.ks > 1 {
 		b.p.reset()
 		b.p.mat(dst)
 		b.p.ptr(part)
 		b.p.i32(w1.rows)
 		b.p.i32(x.Rows)
-		b.p.i32(ks)
+		b.p.i32(c.ks)
 		b.p.i32(acc)
 		b.p.shadow(sh, ldsh, kind)
 		b.launch("k_splitk_sum", grid1(x.Rows*w1.rows, 256), dim3{256, 1, 1}, 0)
@@ -604,7 +730,7 @@ func (b *Backend) MatMul(dst, x kernels.Mat, w kernels.Weight, accumulate bool) 
 		b.produced(dst, false)
 		return
 	}
-	if b.mmaTakes(x, wt) && b.launchMMA(dst, x, wt, nil, acc) {
+	if b.mmaTakes(x, wt, false) && b.launchMMA(dst, x, wt, nil, acc) {
 		return
 	}
 	g := gemm{M: x.Rows, N: wt.rows, K: wt.cols, B: wt.ptr, ldb: wt.cols, transB: true,
@@ -677,7 +803,7 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 		}
 		b.produced(dst, sh != 0)
 		return true
-	case b.mmaTakes(x, a):
+	case b.mmaTakes(x, a, true):
 		defer b.enter()()
 		return b.launchMMA(dst, x, a, c, 0)
 	case b.pairTakes(x, a):

@@ -178,7 +178,7 @@ func TestMatMul(t *testing.T) {
 					if v.gemv2 != (gemv && !v.old) {
 						t.Fatalf("usesGemv = %v for %d rows of %d×%d (variant %q)", gemv, c.M, c.N, c.K, v.name)
 					}
-					if mma := !gemv && g.mmaTakes(x.g, wg.(*Weight)); mma != v.mma {
+					if mma := !gemv && g.mmaTakes(x.g, wg.(*Weight), false); mma != v.mma {
 						t.Fatalf("mmaTakes = %v for %d rows of %d×%d (variant %q)", mma, c.M, c.N, c.K, v.name)
 					}
 					xc := newTwin(cb, g, c.M, c.K, c.pad, xref).c
@@ -191,7 +191,7 @@ func TestMatMul(t *testing.T) {
 						t.Fatal(err)
 					}
 					mmaBits(t, g, v, c.M, wg, nil, got, mmaRefs)
-					if v.mma && !v.noTiled && g.tiledTakes(c.M) && wg.(*Weight).tiled == 0 {
+					if v.mma && (g.tiledTakes(c.M) || g.mmbTakes(c.M) && g.mmbFits(wg.(*Weight), false)) && wg.(*Weight).tiled == 0 {
 						t.Errorf("%d rows: no tiled copy of the weights was made", c.M)
 					}
 					// Every output is summed in an order that does not
@@ -222,15 +222,22 @@ type gemvVariant struct {
 	noTiled  bool // row-major k_gemv_mma rather than k_gemv_mmt
 	tiledAll bool
 	rt       int // tiledRT and tiledFusedRT
+	noMMB    bool
+	mmbAll   bool
+	warps    int // mmbWarps
+	ct       int // mmbCT
+	ring     int // mmbRing
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
 	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = v.old, v.rb, v.one, v.off, v.noPair, v.noSplit
 	g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
+	g.noMMB, g.mmbAll, g.mmbWarps, g.mmbCT, g.mmbRing = v.noMMB, v.mmbAll, v.warps, v.ct, v.ring
 	return func() {
 		g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = false, 0, false, false, false, false
 		g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = false, false, 0, 0
+		g.noMMB, g.mmbAll, g.mmbWarps, g.mmbCT, g.mmbRing = false, false, 0, 0, 0
 	}
 }
 
@@ -244,19 +251,25 @@ func mmaBits(t *testing.T, g *Backend, v gemvVariant, m int, w1, w2 kernels.Weig
 	if !v.mma {
 		return
 	}
-	var ks int
+	var plan mmaCall
 	func() {
 		defer g.enter()()
 		var t2 *Weight
 		if w2 != nil {
 			t2 = w2.(*Weight)
 		}
-		_, _, ks, _, _ = g.mmaPlan(m, w1.(*Weight), t2)
+		plan = g.mmaPlan(m, w1.(*Weight), t2)
 	}()
-	if ref, ok := refs[ks]; !ok {
-		refs[ks] = got
+	if mmb := strings.HasPrefix(plan.name, "k_gemv_mmb"); mmb != (g.mmbTakes(m) && g.mmbFits(w1.(*Weight), w2 != nil)) {
+		t.Errorf("variant %q, %d rows: the product ran %s (mmbTakes %v)", v.name, m, plan.name, g.mmbTakes(m))
+	}
+	// The same split of K and the same slices per part (8 warps but
+	// k_gemv_mmb with 16) give the same sums in the same order.
+	key := plan.ks*100 + plan.warps
+	if ref, ok := refs[key]; !ok {
+		refs[key] = got
 	} else if !slices.Equal(got, ref) {
-		t.Errorf("variant %q differs from the other k_gemv_mma/k_gemv_mmt results of K in %d parts (not bitwise equal)", v.name, ks)
+		t.Errorf("variant %q differs from the other k_gemv_mma/k_gemv_mmt/k_gemv_mmb results of K in %d parts of %d slices (not bitwise equal)", v.name, plan.ks, plan.warps)
 	}
 }
 
@@ -282,7 +295,13 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 	case mma:
 		vs = append(vs, gemvVariant{name: "_cublas", off: true}, gemvVariant{name: "_nosplit", mma: true, noSplit: true},
 			gemvVariant{name: "_rowmajor", mma: true, noTiled: true},
-			gemvVariant{name: "_mmt1", mma: true, tiledAll: true, rt: 1}, gemvVariant{name: "_mmt2", mma: true, tiledAll: true, rt: 2})
+			gemvVariant{name: "_mmt1", mma: true, tiledAll: true, rt: 1, noMMB: true},
+			gemvVariant{name: "_mmt2", mma: true, tiledAll: true, rt: 2, noMMB: true},
+			gemvVariant{name: "_nommb", mma: true, noMMB: true},
+			gemvVariant{name: "_mmb16", mma: true, mmbAll: true},
+			gemvVariant{name: "_mmb16_ct1", mma: true, mmbAll: true, ct: 1},
+			gemvVariant{name: "_mmb8", mma: true, mmbAll: true, warps: 8},
+			gemvVariant{name: "_mmb8_ct1_ring2", mma: true, mmbAll: true, warps: 8, ct: 1, ring: 1})
 	}
 	return vs
 }
@@ -1136,6 +1155,58 @@ func TestGemv2RB(t *testing.T) {
 	}
 }
 
+// TestMMBSplit checks how k_gemv_mmb splits K for the Samba_3.8B decoding
+// products on an H200's 132 multiprocessors (no GPU needed): every warp's
+// slice within XS steps, the fewest parts among the cheapest, none for
+// shapes no split fits.
+func TestMMBSplit(t *testing.T) {
+	b := Backend{sms: 132}
+	for _, c := range []struct {
+		N, K, warps int
+		fused       bool
+		want        int // 0: does not fit
+	}{
+		{11264, 2816, 16, false, 1}, // in_proj: 88 steps, 6 per warp
+		{9984, 2816, 16, true, 1},   // gate/up
+		{2816, 9984, 16, false, 5},  // down: 312 steps, at least 4 parts for 6 per warp
+		{2816, 5632, 16, false, 3},  // out_proj
+		{208, 5632, 16, false, 6},   // x_proj: 13 bands, 2 steps per warp from 6 parts on
+		{2816, 2816, 16, false, 1},  // o_proj
+		{9984, 4096, 16, true, 0},   // a fused K of 128 steps: 8 per warp
+		{9984, 3072, 8, true, 1},    // 96 steps, 12 per warp of 8
+		{9984, 3104, 8, true, 0},    // 97
+		{2816, 9984, 16, false, 0},  // noSplitK below
+	} {
+		b.mmbWarps, b.noSplitK = c.warps, c.want == 0 && !c.fused
+		w := &Weight{rows: c.N, cols: c.K, dt: dtype.BF16}
+		ks, ok := b.mmbSplit(w, c.fused)
+		if ok != (c.want > 0) || ok && ks != c.want {
+			t.Errorf("mmbSplit(%d×%d, %d warps, fused %v, noSplitK %v) = %d, %v; want %d", c.N, c.K, c.warps, c.fused, b.noSplitK, ks, ok, c.want)
+		}
+		if ok {
+			steps := (c.K + 31) / 32
+			if slice := ((steps+ks-1)/ks + c.warps - 1) / c.warps; slice > mmbXS[c.warps] {
+				t.Errorf("%d×%d in %d parts: %d steps per warp, more than %d", c.N, c.K, ks, slice, mmbXS[c.warps])
+			}
+		}
+	}
+	b.mmbWarps, b.noSplitK = 0, false
+	b.smemMax = 227 << 10
+	c, ok := b.mmbPlan(2, &Weight{rows: 2816, cols: 9984, dt: dtype.BF16}, false, 1, 0)
+	if !ok || c.grid[0] != 130 || c.ks != 5 || c.warps != 16 || c.name != "k_gemv_mmb16_2_2" || c.shmem != c.ns*16*2*1024 {
+		t.Errorf("mmbPlan(16 rows of 2816×9984) = %+v, %v; want 130 blocks (26 per part of 5), 16 warps, k_gemv_mmb16_2_2", c, ok)
+	}
+	for _, w := range []int{8, 16} {
+		for _, f := range []string{"", "swiglu_"} {
+			for _, n := range []string{"1_1", "1_2", "2_1", "2_2"} {
+				if name := fmt.Sprintf("k_gemv_mmb%d_%s%s", w, f, n); !slices.Contains(kernelNames, name) {
+					t.Errorf("%s is not in kernelNames", name)
+				}
+			}
+		}
+	}
+}
+
 // TestMMATakes checks which Samba_3.8B decoding products k_gemv_mma
 // takes (no GPU needed) and that its kernels are loaded.
 func TestMMATakes(t *testing.T) {
@@ -1148,12 +1219,12 @@ func TestMMATakes(t *testing.T) {
 		{16, 2816, 5632, true}, {16, 9984, 2816, false}, {16, 208, 5632, true}, {17, 208, 5632, false}, {4, 100, 180, false},
 	} {
 		w := &Weight{rows: c.N, cols: c.K, dt: dtype.BF16}
-		if got := b.mmaTakes(kernels.Mat{Rows: c.M, Cols: c.K}, w); got != c.want {
+		if got := b.mmaTakes(kernels.Mat{Rows: c.M, Cols: c.K}, w, false); got != c.want {
 			t.Errorf("mmaTakes(%d rows, %d×%d) = %v, want %v", c.M, c.N, c.K, got, c.want)
 		}
 	}
 	b.mmaAll = true
-	if !b.mmaTakes(kernels.Mat{Rows: 16, Cols: 2816}, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}) {
+	if !b.mmaTakes(kernels.Mat{Rows: 16, Cols: 2816}, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}, false) {
 		t.Error("mmaAll: 16 rows of 9984×2816 not taken")
 	}
 	// K is split for 2 blocks per multiprocessor at ≤ 8 rows, and above 8

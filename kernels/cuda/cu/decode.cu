@@ -201,6 +201,35 @@ __device__ __forceinline__ void tc_output(int v, int l, int n0, int MT, int* n, 
     *m = 8 * t + 2 * (l & 3) + (j & 1);
 }
 
+// tc_store writes the block's H·32 outputs per weight (rows n0 … n0+16·H/(4·MT)-1)
+// from the warps' partial sums in red (tc_reduce): dst[m, n] (+)= the
+// total for one weight (NW = 1), SiLU(first)·second for two, with the
+// 16-bit shadow; for part y ≥ 0 of a split K (NW = 1) only the part's
+// total, at dst[(y·M + m)·ldd + n].
+template <int NW>
+__device__ __forceinline__ void tc_store(const float* red, int H, int MT, int n0, float* __restrict__ dst, int ldd, int N, int M,
+                                         int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int y) {
+    const int V = NW * H;
+    for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
+        int n, m, v = o >> 5, l = o & 31;
+        tc_output(v, l, n0, MT, &n, &m);
+        if (m < M && n < N) {
+            float t = tc_total(red, V, v, l);
+            if (NW == 1 && y >= 0) {
+                dst[((long long)y * M + m) * ldd + n] = t;
+                continue;
+            }
+            float* d = dst + (long long)m * ldd + n;
+            if (NW == 2)
+                t = silu(t) * tc_total(red, V, H + v, l);
+            else if (accumulate)
+                t += *d;
+            *d = t;
+            shadow(sh, ldsh, shkind, m, n, t);
+        }
+    }
+}
+
 // gemv_mma<NW, MT, RT, J, ILV> is k_gemv_mma_<MT> (ILV false, RT 1) or
 // k_gemv_mmt<RT>_<MT> for NW = 1: dst[m, n] (+)= Σ_k X[m, k]·W1[n, k];
 // and the _swiglu kernels for NW = 2: dst = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ), each
@@ -223,24 +252,7 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
     tc_partial<NW, MT, RT, J, ILV>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
-    for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
-        int n, m, v = o >> 5, l = o & 31;
-        tc_output(v, l, n0, MT, &n, &m);
-        if (m < M && n < N) {
-            float y = tc_total(red, V, v, l);
-            if (NW == 1 && gridDim.y > 1) {
-                dst[((long long)blockIdx.y * M + m) * ldd + n] = y;
-                continue;
-            }
-            float* d = dst + (long long)m * ldd + n;
-            if (NW == 2)
-                y = silu(y) * tc_total(red, V, H + v, l);
-            else if (accumulate)
-                y += *d;
-            *d = y;
-            shadow(sh, ldsh, shkind, m, n, y);
-        }
-    }
+    tc_store<NW>(red, H, MT, n0, dst, ldd, N, M, accumulate, sh, ldsh, shkind, gridDim.y > 1 ? (int)blockIdx.y : -1);
 }
 
 // The kernels; the host picks one (launchMMA in ops.go). Two blocks per
@@ -276,6 +288,233 @@ GEMV_MMA_SWIGLU(k_gemv_mmt1_swiglu_1, 1, 1, 4, true)
 GEMV_MMA_SWIGLU(k_gemv_mmt1_swiglu_2, 2, 1, 4, true)
 GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_1, 1, 2, 1, true)
 GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_2, 2, 2, 1, true)
+
+// k_gemv_mmb: the products of k_gemv_mmt with the tiled weights streamed
+// into shared memory by the copy engine (sm_90 bulk copies, cp.async.bulk,
+// completing on an mbarrier) rather than loaded into registers, and with
+// each warp's activations loaded once into registers for all the bands it
+// multiplies. At 16 rows an activation fragment is as many bytes as the
+// weight tile it multiplies, so a product that rereads them for every band
+// of 16 weight rows (k_gemv_mma, k_gemv_mmt) moves twice the bytes through
+// L1 and L2 that it streams from memory.
+//
+// One block per multiprocessor (or fewer blocks than bands) of NWARP
+// warps. Block b takes part y = b % ks of K and the bands b/ks, b/ks +
+// gridDim.x/ks, … of 16 weight rows (the host makes the grid a multiple of
+// ks); warp w takes the slice s0 … s1 of the part's steps of 32 elements (w
+// of NWARP, as k_gemv_mma cuts a part into 8 slices: with 8 warps and the
+// same split of K, the same mma in the same order, so the results are
+// bitwise k_gemv_mma's), the same for every band, so it loads its
+// activations once (at most XS steps; the host splits K so that every
+// slice fits). Each warp has its own ring of ns stages of CT tiles (per
+// weight) in dynamic shared memory: lane 0 issues the bulk copy of the
+// warp's next chunk (at most CT tiles of one band's slice, contiguous in
+// the tiled copy) into the stage the warp has just used, so up to ns
+// chunks per warp are in flight while it multiplies. The first ns chunks
+// are issued before the dependency wait (no kernel writes the weights).
+// At the end of each band the warps' partial sums are added in warp order;
+// a split K stores its parts for k_splitk_sum.
+#define MMB_MAXNS 8
+
+// The bulk copies and their barriers need sm_90 and PTX 8.0 (NVRTC 12);
+// elsewhere the kernels trap, and the host never launches them
+// (mmbTakes).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDACC_VER_MAJOR__) && __CUDACC_VER_MAJOR__ >= 12
+#define MMB_OK 1
+#else
+#define MMB_OK 0
+#endif
+
+// mmb_issue (lane 0) copies the chunk at band, step s (at most CT tiles
+// of each weight, up to the slice's end s1) into stage q % ns, and moves
+// band, s to the next chunk: the rest of the slice, then the slice s0 …
+// s1 of the block's next band (bstep bands on).
+template <int NW, int CT>
+__device__ __forceinline__ void mmb_issue(int& band, int& s, int s0, int s1, int bstep, unsigned q, int ns, unsigned ring, unsigned bars,
+                                          const u16* W1, const u16* W2, int S) {
+#if MMB_OK
+    const int n = min(CT, s1 - s);
+    const unsigned stage = q % ns, bar = bars + 8 * stage, dst = ring + stage * (NW * CT * 1024), bytes = n * 1024;
+    asm volatile("{ .reg .b64 st; mbarrier.arrive.expect_tx.shared.b64 st, [%0], %1; }" ::"r"(bar), "r"(NW * bytes) : "memory");
+#pragma unroll
+    for (int i = 0; i < NW; i++) {
+        const u16* src = (i == 0 ? W1 : W2) + ((long long)band * S + s) * 512;
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                         dst + i * CT * 1024),
+                     "l"(src), "r"(bytes), "r"(bar)
+                     : "memory");
+    }
+    s += n;
+    if (s >= s1) band += bstep, s = s0;
+#endif
+}
+
+__device__ __forceinline__ void mbar_wait(unsigned bar, unsigned parity) {
+#if MMB_OK
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "MMB_WAIT:\n"
+        "mbarrier.try_wait.parity.shared.b64 done, [%0], %1;\n"
+        "@!done bra MMB_WAIT;\n"
+        "}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+#endif
+}
+
+// lds128 reads 16 bytes of shared memory (volatile: never moved above the
+// barrier wait that makes them valid).
+__device__ __forceinline__ uint4 lds128(unsigned a) {
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
+    return v;
+}
+
+template <int NW, int MT, int CT, int NWARP, int XS>
+__device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
+                                         const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
+                                         int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ks, int ns) {
+#if !MMB_OK
+    __trap();
+#else
+    const int H = MT * 4, V = NW * H;
+    __shared__ float red[NWARP * V * 32];
+    __shared__ __align__(8) unsigned long long bars[NWARP][MMB_MAXNS];
+    extern __shared__ __align__(128) unsigned char mmb_ring[];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int S = (K + 31) >> 5, bands = (N + 15) >> 4;
+    const unsigned ring = smem_addr(mmb_ring) + warp * ns * (NW * CT * 1024), wbars = smem_addr(&bars[warp][0]);
+    // The block's part of K and the warp's slice of it, the same for all
+    // its bands.
+    const int y = blockIdx.x % ks, b0 = S * y / ks, nb = S * (y + 1) / ks - b0;
+    const int s0 = b0 + nb * warp / NWARP, s1 = b0 + nb * (warp + 1) / NWARP;
+    const int bstep = gridDim.x / ks;
+    // Lane 0 copies, the whole warp multiplies; both walk the same chunks.
+    int put = blockIdx.x / ks, ps = s0; // next chunk to copy: band, step
+    unsigned issued = 0;
+    if (lane == 0) {
+        for (int i = 0; i < ns; i++) asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(wbars + 8 * i) : "memory");
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    if (s0 >= s1) put = bands; // an empty slice: nothing to copy
+    if (lane == 0 && early)
+        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued, ns, ring, wbars, W1, W2, S);
+    __syncwarp();
+    pdl_start();
+    if (lane == 0 && !early)
+        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued, ns, ring, wbars, W1, W2, S);
+    // The activations of the slice, held for all the bands.
+    uint4 x[XS][MT];
+#pragma unroll
+    for (int j = 0; j < XS; j++) {
+        int k = (s0 + j) * 32;
+        bool ok = s0 + j < s1 && k + 8 * c < K;
+#pragma unroll
+        for (int t = 0; t < MT; t++) {
+            bool okt = ok && 8 * t + g < M;
+            x[j][t] = okt ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
+        }
+    }
+    unsigned q = 0; // chunks used
+    for (int band = blockIdx.x / ks; band < bands; band += bstep) {
+        float acc[V];
+#pragma unroll
+        for (int i = 0; i < V; i++) acc[i] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < XS; i += CT) {
+            if (s0 + i >= s1) break;
+            const unsigned stage = q % ns, base = ring + stage * (NW * CT * 1024) + 16 * lane;
+            mbar_wait(wbars + 8 * stage, (q / ns) & 1);
+#pragma unroll
+            for (int j = 0; j < CT; j++) {
+                if (s0 + i + j >= s1) break;
+#pragma unroll
+                for (int w = 0; w < NW; w++) {
+                    const uint4 lo = lds128(base + (w * CT + j) * 1024), hi = lds128(base + (w * CT + j) * 1024 + 512);
+#pragma unroll
+                    for (int t = 0; t < MT; t++) {
+                        float* cc = acc + (w * MT + t) * 4;
+                        mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, x[i + j][t].x, x[i + j][t].y);
+                        mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, x[i + j][t].z, x[i + j][t].w);
+                    }
+                }
+            }
+            // Every lane has used the stage (its values are in the mma
+            // results): lane 0 refills it.
+            __syncwarp();
+            if (lane == 0 && put < bands) {
+                asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+                mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued++, ns, ring, wbars, W1, W2, S);
+            }
+            q++;
+        }
+        // The warps' partial sums, added in warp order.
+#pragma unroll
+        for (int v = 0; v < V; v++) red[(warp * V + v) * 32 + lane] = acc[v];
+        __syncthreads();
+        const int n0 = 16 * band;
+        for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
+            int n, m, v = o >> 5, l = o & 31;
+            tc_output(v, l, n0, MT, &n, &m);
+            if (m < M && n < N) {
+                float s = red[v * 32 + l];
+#pragma unroll
+                for (int w = 1; w < NWARP; w++) s += red[(w * V + v) * 32 + l];
+                if (NW == 1 && ks > 1) {
+                    dst[((long long)y * M + m) * ldd + n] = s;
+                    continue;
+                }
+                float* d = dst + (long long)m * ldd + n;
+                if (NW == 2) {
+                    float u = red[(H + v) * 32 + l];
+#pragma unroll
+                    for (int w = 1; w < NWARP; w++) u += red[(w * V + H + v) * 32 + l];
+                    s = silu(s) * u;
+                } else if (accumulate)
+                    s += *d;
+                *d = s;
+                shadow(sh, ldsh, shkind, m, n, s);
+            }
+        }
+        __syncthreads();
+    }
+#endif
+}
+
+// k_gemv_mmb<NWARP>_<MT>_<CT> and k_gemv_mmb<NWARP>_swiglu_<MT>_<CT>: the
+// kernels (host: mmbPlan in ops.go), one block per multiprocessor; XS, the
+// most steps a warp's slice may have (the activations it holds), is 12
+// for 8 warps (up to 255 registers) and 6 for 16 (up to 128).
+#define GEMV_MMB_KERNEL(name, mt, ct, nwarp, xs)                                                                             \
+    extern "C" __global__ void __launch_bounds__(32 * nwarp, 1)                                                              \
+        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K,  \
+             int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ks, int ns) {        \
+        gemv_mmb<1, mt, ct, nwarp, xs>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early, ks, ns); \
+    }
+#define GEMV_MMB_SWIGLU(name, mt, ct, nwarp, xs)                                                                             \
+    extern "C" __global__ void __launch_bounds__(32 * nwarp, 1)                                                              \
+        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,               \
+             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind, int early, \
+             int ns) {                                                                                                       \
+        gemv_mmb<2, mt, ct, nwarp, xs>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early, 1, ns);        \
+    }
+GEMV_MMB_KERNEL(k_gemv_mmb8_1_1, 1, 1, 8, 12)
+GEMV_MMB_KERNEL(k_gemv_mmb8_2_1, 2, 1, 8, 12)
+GEMV_MMB_KERNEL(k_gemv_mmb8_1_2, 1, 2, 8, 12)
+GEMV_MMB_KERNEL(k_gemv_mmb8_2_2, 2, 2, 8, 12)
+GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_1_1, 1, 1, 8, 12)
+GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_2_1, 2, 1, 8, 12)
+GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_1_2, 1, 2, 8, 12)
+GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_2_2, 2, 2, 8, 12)
+GEMV_MMB_KERNEL(k_gemv_mmb16_1_1, 1, 1, 16, 6)
+GEMV_MMB_KERNEL(k_gemv_mmb16_2_1, 2, 1, 16, 6)
+GEMV_MMB_KERNEL(k_gemv_mmb16_1_2, 1, 2, 16, 6)
+GEMV_MMB_KERNEL(k_gemv_mmb16_2_2, 2, 2, 16, 6)
+GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_1_1, 1, 1, 16, 6)
+GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_2_1, 2, 1, 16, 6)
+GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_1_2, 1, 2, 16, 6)
+GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_2_2, 2, 2, 16, 6)
 
 // k_interleave copies the 16-bit weights W [N, K] (K a multiple of 8) into
 // the tiled layout of k_gemv_mmt: tiles of 16 rows × 32 elements, each
