@@ -103,7 +103,7 @@ run_tests() {
 # paths use the most scratch memory) with NaN-filled allocations.
 poison_tests() {
 	local fail=0 t
-	for t in TestTinyParity TestTinyStreaming TestRandom421M TestDecodeGraph TestDecodeKVBF16 TestAttention TestMamba TestSambaYParity TestSambaYKVBF16; do
+	for t in TestTinyParity TestTinyStreaming TestRandom421M TestDecodeGraph TestDecodeBatch16 TestDecodeKVBF16 TestAttention TestMamba TestSambaYParity TestSambaYKVBF16; do
 		local start=$SECONDS
 		echo "=== $t (poisoned allocations)" >>"$out/tests.log"
 		if SAMBAEVAL_CUDA_POISON=1 timeout 300 "$bin" -test.run "^$t\$" -test.v -test.timeout 290s >"$out/one.log" 2>&1; then

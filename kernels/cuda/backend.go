@@ -127,8 +127,7 @@ var kernelNames = []string{
 	"k_gemv_mma_1", "k_gemv_mma_2", "k_gemv_mma_swiglu_1", "k_gemv_mma_swiglu_2", "k_gemv_swiglu4",
 	"k_gemv_mmt1_1", "k_gemv_mmt1_2", "k_gemv_mmt2_1", "k_gemv_mmt2_2",
 	"k_gemv_mmt1_swiglu_1", "k_gemv_mmt1_swiglu_2", "k_gemv_mmt2_swiglu_1", "k_gemv_mmt2_swiglu_2", "k_interleave",
-	"k_gemv_mmb8_1_1", "k_gemv_mmb8_1_2", "k_gemv_mmb8_2_1", "k_gemv_mmb8_2_2", "k_gemv_mmb8_swiglu_1_1", "k_gemv_mmb8_swiglu_1_2", "k_gemv_mmb8_swiglu_2_1", "k_gemv_mmb8_swiglu_2_2",
-	"k_gemv_mmb16_1_1", "k_gemv_mmb16_1_2", "k_gemv_mmb16_2_1", "k_gemv_mmb16_2_2", "k_gemv_mmb16_swiglu_1_1", "k_gemv_mmb16_swiglu_1_2", "k_gemv_mmb16_swiglu_2_1", "k_gemv_mmb16_swiglu_2_2",
+	"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
@@ -204,11 +203,10 @@ type Backend struct {
 	// Backend.tiled; SAMBAEVAL_CUDA_TILED=0 sets it), tiledAll takes k_gemv_mmt up to mmaRows rows;
 	// tiledRT and tiledFusedRT force k_gemv_mmt's tiles of 16 rows per warp
 	// for one weight and for the fused gate/up (1 or 2; 0: mmtRT's choice);
-	// noMMB keeps the products of more than tiledRows rows off k_gemv_mmb
-	// (SAMBAEVAL_CUDA_MMB=0 sets it), mmbAll takes k_gemv_mmb from 2 rows
-	// on (SAMBAEVAL_CUDA_MMB=all); mmbWarps, mmbCT and mmbRing force its warps per block (8 or 16),
-	// tiles per chunk (1 or 2) and ring bytes per block (0: mmbPlan's
-	// choice).
+	// noMMB keeps the fused gate/up of more than tiledRows rows off
+	// k_gemv_mmb (SAMBAEVAL_CUDA_MMB=0 sets it), mmbAll takes k_gemv_mmb
+	// from 2 rows on (SAMBAEVAL_CUDA_MMB=all), mmbSingle for the products of
+	// one weight too; mmbRing sets its ring bytes per block (0: mmbRing).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -244,8 +242,7 @@ type Backend struct {
 	tiledFusedRT int
 	noMMB        bool
 	mmbAll       bool
-	mmbWarps     int
-	mmbCT        int
+	mmbSingle    bool
 	mmbRing      int
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).

@@ -545,7 +545,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		rt        int  // tiledRT and tiledFusedRT
 		noMMB     bool // noMMB
 		mmbAll    bool // mmbAll
-		warps, ct int  // mmbWarps, mmbCT
+		single    bool // mmbSingle
 		ring      int  // mmbRing
 		rb        int  // gemvRB
 		bitwise   bool // must equal the reference bitwise (k_gemv2 against k_gemv2, k_gemv_mma against k_gemv_mma)
@@ -567,13 +567,9 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 				variant{name: "k_gemv_mma (row-major)", all: true, noTiled: true},
 				variant{name: "k_gemv_mmt RT=1", all: true, tiledAll: true, rt: 1, noMMB: true},
 				variant{name: "RT=2", all: true, tiledAll: true, rt: 2, noMMB: true},
-				variant{name: "k_gemv_mmb16", mmbAll: true},
-				variant{name: "mmb16 CT=1", mmbAll: true, ct: 1},
-				variant{name: "mmb16 ring 32K", mmbAll: true, ring: 32 << 10},
-				variant{name: "mmb16 ring 128K", mmbAll: true, ring: 128 << 10},
-				variant{name: "k_gemv_mmb8", mmbAll: true, warps: 8},
-				variant{name: "mmb8 ring 32K", mmbAll: true, warps: 8, ring: 32 << 10},
-				variant{name: "mmb8 ring 128K", mmbAll: true, warps: 8, ring: 128 << 10})
+				variant{name: "k_gemv_mmb", mmbAll: true, single: true},
+				variant{name: "mmb ring 32K", mmbAll: true, single: true, ring: 32 << 10},
+				variant{name: "mmb ring 128K", mmbAll: true, single: true, ring: 128 << 10})
 		}
 		if nw == 1 {
 			return append(vs, variant{name: "cuBLAS", blas: true})
@@ -595,7 +591,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	set := func(v variant) {
 		b.noGemv, b.oldGemv, b.mmaOne, b.noMMA, b.mmaAll, b.gemvRB = v.blas, v.old, v.one, v.off, v.all, v.rb
 		b.noTiled, b.tiledAll, b.tiledRT, b.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
-		b.noMMB, b.mmbAll, b.mmbWarps, b.mmbCT, b.mmbRing = v.noMMB, v.mmbAll, v.warps, v.ct, v.ring
+		b.noMMB, b.mmbAll, b.mmbSingle, b.mmbRing = v.noMMB, v.mmbAll, v.single, v.ring
 	}
 	// check compares got with the reference (the first variant's output).
 	check := func(v variant, got, ref []float32) string {

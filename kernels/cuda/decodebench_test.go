@@ -65,13 +65,10 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
-		{"no k_gemv_mmb (k_gemv_mma and cuBLAS above 8 rows)", func() { g.noMMB = true }, func() { g.noMMB = false }},
+		{"no k_gemv_mmb (the gate/up on cuBLAS's pair above 8 rows)", func() { g.noMMB = true }, func() { g.noMMB = false }},
 		{"k_gemv_mmb from 2 rows", func() { g.mmbAll = true }, func() { g.mmbAll = false }},
-		{"k_gemv_mmb CT 1", func() { g.mmbCT = 1 }, func() { g.mmbCT = 0 }},
-		{"k_gemv_mmb 8 warps", func() { g.mmbWarps = 8 }, func() { g.mmbWarps = 0 }},
-		{"k_gemv_mmb ring 32K", func() { g.mmbRing = 32 << 10 }, func() { g.mmbRing = 0 }},
+		{"k_gemv_mmb for single weights too", func() { g.mmbSingle = true }, func() { g.mmbSingle = false }},
 		{"k_gemv_mmb ring 128K", func() { g.mmbRing = 128 << 10 }, func() { g.mmbRing = 0 }},
-		{"k_gemv_mmb 8 warps ring 128K", func() { g.mmbWarps, g.mmbRing = 8, 128<<10 }, func() { g.mmbWarps, g.mmbRing = 0, 0 }},
 		{"row-major k_gemv_mma (no tiled copies)", func() { g.noTiled = true }, func() { g.noTiled = false }},
 		{"k_gemv_mmt RT 1", func() { g.tiledRT = 1 }, func() { g.tiledRT = 0 }},
 		{"k_gemv_mmt fused gate/up RT 2", func() { g.tiledFusedRT = 2 }, func() { g.tiledFusedRT = 0 }},

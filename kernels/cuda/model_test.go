@@ -90,25 +90,25 @@ func comparePerplexity(t *testing.T, what string, got, want []float64, tol float
 func TestTinyParity(t *testing.T) {
 	g := gpu(t, true) // skips without a GPU
 	gb := gpu(t, false)
-	dir := tinyDir(t)
 	ids := zipfTokens(1201, 32000, 1)
-	mc, err := model.LoadDir(dir, cpu.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mc.Close()
-	want := nll(t, mc, ids, 2048)
+	want := nll(t, loadTiny(t, cpu.New()), ids, 2048)
 	for _, c := range []struct {
 		be  *Backend
 		tol float64
 	}{{g, 1e-4}, {gb, 5e-3}} {
-		m, err := model.LoadDir(dir, c.be)
-		if err != nil {
-			t.Fatal(err)
-		}
-		comparePerplexity(t, "samba-tiny "+modeName(c.be), nll(t, m, ids, 2048), want, c.tol)
-		m.Close()
+		comparePerplexity(t, "samba-tiny "+modeName(c.be), nll(t, loadTiny(t, c.be), ids, 2048), want, c.tol)
 	}
+}
+
+// loadTiny loads samba-tiny on be, closed when the test ends.
+func loadTiny(t *testing.T, be kernels.Backend) *model.Model {
+	t.Helper()
+	m, err := model.LoadDir(tinyDir(t), be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func modeName(b *Backend) string {
@@ -121,12 +121,7 @@ func modeName(b *Backend) string {
 // TestTinyStreaming feeds 5000 tokens to samba-tiny on the GPU in chunks of
 // 4096, 512, 7 and 1 tokens; the NLL must not depend on the chunking.
 func TestTinyStreaming(t *testing.T) {
-	g := gpu(t, true)
-	m, err := model.LoadDir(tinyDir(t), g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadTiny(t, gpu(t, true))
 	ids := zipfTokens(5001, 32000, 2)
 	want := nll(t, m, ids, 4096)
 	chunks := []int{512, 7, 1}
@@ -188,17 +183,7 @@ func TestDecodeGraph(t *testing.T) {
 	if !g.d.hasGraphs() {
 		t.Skip("the driver has no CUDA graph entry points")
 	}
-	dir := tinyDir(t)
-	mc, err := model.LoadDir(dir, cpu.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mc.Close()
-	m, err := model.LoadDir(dir, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	mc, m := loadTiny(t, cpu.New()), loadTiny(t, g)
 	ids := zipfTokens(700, 32000, 4)
 	// decode runs steps of LogitsBatch over sessions prefilled with
 	// prompts of different lengths; at step 4 the second session is
@@ -244,6 +229,65 @@ func TestDecodeGraph(t *testing.T) {
 	}
 }
 
+// TestDecodeBatch16 decodes samba-tiny in bf16 mode with 16 sequences at
+// once, the batched products of more than 8 rows (on an H200 the fused
+// gate/up on k_gemv_mmb, the other products on k_gemv_mma): recorded steps
+// must match the same steps op by op; with noMMB (the gate/up on
+// k_gemv_mma) they must be the same bit for bit, since samba-tiny's K of
+// 256 is 8 steps of 32, which k_gemv_mmb's 16 warps hold as k_gemv_mma's
+// 8 do (the other 8 add zeros); and they must stay as close to the CPU's
+// as measured on an H200 (largest logit difference 0.091 of the largest
+// logit, runs 108 and 109), with margin.
+func TestDecodeBatch16(t *testing.T) {
+	g := gpu(t, false)
+	if !g.d.hasGraphs() {
+		t.Skip("the driver has no CUDA graph entry points")
+	}
+	mc, m := loadTiny(t, cpu.New()), loadTiny(t, g)
+	ids := zipfTokens(700, 32000, 6)
+	prompts := make([]int, 16)
+	for i := range prompts {
+		prompts[i] = 5 + 37*i
+	}
+	var names []string
+	g.onLaunch = func(name string) { names = append(names, name) }
+	recorded := decodeSteps(t, m, g, ids, prompts, false)
+	g.onLaunch = nil
+	direct := decodeSteps(t, m, g, ids, prompts, true)
+	noMMB := g.noMMB
+	g.noMMB = true
+	mma := decodeSteps(t, m, g, ids, prompts, false)
+	g.noMMB = noMMB
+	want := decodeSteps(t, mc, g, ids, prompts, false)
+	if g.mmbTakes(16) && !slices.Contains(names, "k_gemv_mmb_swiglu_2") {
+		t.Errorf("16 rows: the gate/up did not run on k_gemv_mmb (kernels: %v)", names)
+	}
+	var worst float64
+	for i := range recorded {
+		if err := closeEnough(recorded[i], direct[i], 1e-6); err != nil {
+			t.Fatalf("step %d sequence %d: recorded vs direct: %v", i/16, i%16, err)
+		}
+		if j := firstBitDiff(recorded[i], mma[i]); j >= 0 {
+			t.Fatalf("step %d sequence %d: logit %d is %v, %v with the gate/up on k_gemv_mma", i/16, i%16, j, recorded[i][j], mma[i][j])
+		}
+		worst = max(worst, relDiff(recorded[i], want[i]))
+	}
+	t.Logf("largest logit difference from the CPU over 8 steps of 16 sequences: %.3g of the largest logit", worst)
+	if worst > 0.15 {
+		t.Errorf("logits differ from the CPU's by %.3g of the largest (at most 0.15)", worst)
+	}
+}
+
+// relDiff is the largest |got - want| over the largest |want|.
+func relDiff(got, want []float32) float64 {
+	var d, w float64
+	for i := range want {
+		d = max(d, math.Abs(float64(got[i]-want[i])))
+		w = max(w, math.Abs(float64(want[i])))
+	}
+	return d / w
+}
+
 // f32Readers lists the kernels among names that multiply cached keys and
 // values in float32 (k_attn, k_attn_dec, k_attn_grp): they see a bf16
 // cache's values rounded and a float32 cache's as they are, so that their
@@ -268,11 +312,7 @@ func f32Readers(names []string) []string {
 // per cache element.
 func TestDecodeKVBF16(t *testing.T) {
 	g := gpu(t, false)
-	m, err := model.LoadDir(tinyDir(t), g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadTiny(t, g)
 	ids := zipfTokens(700, 32000, 5)
 	prompts := []int{600, 130, 513}
 	decode := func(f32KV bool) (logits [][]float32, names []string, bytes int64) {

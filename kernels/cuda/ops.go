@@ -502,95 +502,51 @@ func (b *Backend) mmaPlan(m int, w1, w2 *Weight) mmaCall {
 // mmbTakes reports whether a product of m rows that k_gemv_mma takes runs
 // on k_gemv_mmb (the tiled copies streamed by bulk copies; sm_90 and NVRTC
 // 12 or later): more than tiledRows rows, or any with mmbAll, unless noMMB
-// or noTiled. The weights' shape must suit it too (mmbFits).
+// or noTiled. The weights must suit it too (mmbFits).
 func (b *Backend) mmbTakes(m int) bool {
 	return !b.noMMB && !b.noTiled && b.cc >= 90 && b.nv.major >= 12 && b.d.cuFuncSetAttribute != 0 && (m > tiledRows || b.mmbAll)
 }
 
-// The defaults of k_gemv_mmb's plan: warps per block, tiles per chunk,
+// k_gemv_mmb's shape (cu/decode.cu): warps per block, the most steps of 32
+// elements a warp holds the activations of, tiles per chunk, ring stages
+// at most; mmbStatic bounds its static shared memory (the warps' partial
+// sums, 16 values per lane, and their barriers); mmbRing is the default
 // ring bytes per block (the weight bytes a multiprocessor may have in
-// flight), and what the extra k_splitk_sum of a split K costs, in a
-// warp's steps of one tile with 8 warps per block.
+// flight: 32, 64 and 128 KB streamed alike in run 100).
 const (
-	mmbWarps      = 16
-	mmbCT         = 2
-	mmbRing       = 64 << 10
-	mmbSplitSteps = 8
-)
-
-// mmbXS is the most steps of 32 elements k_gemv_mmb's warps hold the
-// activations of (XS in cu/decode.cu), by warps per block.
-var mmbXS = map[int]int{8: 12, 16: 6}
-
-// mmbMaxStages is k_gemv_mmb's MMB_MAXNS; mmbStatic bounds its static
-// shared memory (16 warps' partial sums of 16 values per lane, and their
-// barriers).
-const (
+	mmbWarps     = 16
+	mmbXS        = 6
+	mmbCT        = 2
 	mmbMaxStages = 8
-	mmbStatic    = 16*16*32*4 + 16*8*8
+	mmbStatic    = mmbWarps*16*32*4 + mmbWarps*mmbMaxStages*8
+	mmbRing      = 64 << 10
 )
 
-// mmbFits reports whether k_gemv_mmb can take w (fused: the gate/up, whose
-// K is never split): some split of K gives every warp at most its XS
-// steps.
+// mmbFits reports whether k_gemv_mmb takes w: the fused gate/up (two such
+// weights), or one weight with mmbSingle, whose K gives every warp at most
+// mmbXS steps. Measured on an H200 (docs/performance-gpu.md, run 105, one
+// process): greedy steps of 16 sequences 3.462 ms with the gate/up on
+// k_gemv_mmb, 3.573 without it; with every product on it 3.517–3.550, with
+// only the single weights 3.681.
 func (b *Backend) mmbFits(w *Weight, fused bool) bool {
-	_, ok := b.mmbSplit(w, fused)
-	return ok
-}
-
-// mmbSplit is the parts k_gemv_mmb splits K into for w on one block per
-// multiprocessor (the grid a multiple of the parts): of the splits that
-// give every warp at most XS steps, the fewest parts that minimise the
-// rounds of bands a block takes times a warp's steps per band, plus
-// mmbSplitSteps (scaled by the warps) for k_splitk_sum when split; one
-// part when fused or noSplitK; ok false when none fits.
-func (b *Backend) mmbSplit(w *Weight, fused bool) (ks int, ok bool) {
-	warps := cmp.Or(b.mmbWarps, mmbWarps)
-	bands, steps := (w.rows+15)/16, (w.cols+31)/32
-	most := 8
-	if fused || b.noSplitK {
-		most = 1
-	}
-	best := 0
-	for k := 1; k <= most && k <= max(1, b.sms); k++ {
-		slice := ((steps+k-1)/k + warps - 1) / warps
-		if slice > mmbXS[warps] {
-			continue
-		}
-		blocks := max(1, b.sms/k)
-		cost := (bands + blocks - 1) / blocks * slice
-		if k > 1 {
-			cost += mmbSplitSteps * 8 / warps
-		}
-		if ks == 0 || cost < best {
-			ks, best = k, cost
-		}
-	}
-	return ks, ks > 0
+	return (fused || b.mmbSingle) && ((w.cols+31)/32+mmbWarps-1)/mmbWarps <= mmbXS
 }
 
 // mmbPlan is k_gemv_mmb's launch for mt activation tiles of w (two such
-// weights when fused; their tiled copies t1, t2): K split as mmbSplit
-// says, a grid of one block per multiprocessor (a multiple of the parts,
-// at most one block per band and part), the ring's stages from its
-// bytes. ok is false when k_gemv_mmb cannot take w.
+// weights when fused; their tiled copies t1, t2): a block per
+// multiprocessor (at most one per band of 16 rows), the ring's stages
+// from its bytes. ok is false when its shared memory does not fit.
 func (b *Backend) mmbPlan(mt int, w *Weight, fused bool, t1, t2 uintptr) (c mmaCall, ok bool) {
-	ks, ok := b.mmbSplit(w, fused)
-	if !ok {
-		return c, false
-	}
 	nw := 1 + boolInt(fused)
-	warps, ct, ring := cmp.Or(b.mmbWarps, mmbWarps), cmp.Or(b.mmbCT, mmbCT), cmp.Or(b.mmbRing, mmbRing)
-	stage := warps * nw * ct * 1024 // one stage of every warp's ring
-	ns := max(2, min(mmbMaxStages, ring/stage, (b.smemMax-mmbStatic)/stage))
+	stage := mmbWarps * nw * mmbCT * 1024 // one stage of every warp's ring
+	ns := max(2, min(mmbMaxStages, cmp.Or(b.mmbRing, mmbRing)/stage, (b.smemMax-mmbStatic)/stage))
 	if ns*stage+mmbStatic > b.smemMax {
 		return c, false
 	}
-	bands := (w.rows + 15) / 16
-	c = mmaCall{name: fmt.Sprintf("k_gemv_mmb%d_%d_%d", warps, mt, ct), ks: ks, p1: t1, p2: t2, ns: ns, shmem: ns * stage,
-		warps: warps, grid: dim3{min(bands, max(1, b.sms/ks)) * ks, 1, 1}}
+	c = mmaCall{name: fmt.Sprintf("k_gemv_mmb_%d", mt), grid: dim3{min((w.rows+15)/16, b.sms), 1, 1}, ks: 1, p1: t1, p2: t2,
+		warps: mmbWarps, ns: ns, shmem: ns * stage}
 	if fused {
-		c.name = fmt.Sprintf("k_gemv_mmb%d_swiglu_%d_%d", warps, mt, ct)
+		c.name = fmt.Sprintf("k_gemv_mmb_swiglu_%d", mt)
 	}
 	return c, true
 }
@@ -600,9 +556,9 @@ func (b *Backend) mmbPlan(mt int, w *Weight, fused bool, t1, t2 uintptr) (c mmaC
 // adding them into dst), or with w2 dst = SiLU(x·w1ᵀ) ⊙ (x·w2ᵀ) with
 // k_gemv_mma_swiglu; on the weights' tiled copies (k_gemv_mmt, the same
 // results bitwise) where tiledTakes says so, or streamed through shared
-// memory (k_gemv_mmb, the same results bitwise for the same split of K)
-// where mmbTakes says so, when the copies exist or can be made. It returns
-// false, doing nothing, when x's 16-bit copy is not aligned for them.
+// memory by k_gemv_mmb (K in 16 slices rather than 8) where mmbTakes and
+// mmbFits say so, when the copies exist or can be made. It returns false,
+// doing nothing, when x's 16-bit copy is not aligned for them.
 func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	xp, ld, ok := b.mmaInput(x, w1)
 	if !ok {
@@ -611,45 +567,18 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 	c := b.mmaPlan(x.Rows, w1, w2)
 	fused := w2 != nil
 	sh, ldsh, kind := b.shadowOut(dst)
-	var part uintptr
-	b.p.reset()
-	if c.ks > 1 {
-		part = b.grow(&b.splitK, 4*c.ks*x.Rows*w1.rows)
-		b.p.ptr(part)
-		b.p.i32(w1.rows)
-	} else {
-		b.p.mat(dst)
-	}
-	b.p.ptr(xp)
-	b.p.i32(ld)
-	b.p.ptr(c.p1)
-	if fused {
-		b.p.ptr(c.p2)
-	}
-	b.p.i32(w1.rows)
-	b.p.i32(w1.cols)
-	b.p.i32(x.Rows)
-	b.p.i32(w1.kind())
-	if c.ks > 1 {
-		// The parts: no accumulation, no 16-bit copy (k_splitk_sum's).
-		b.p.i32(0)
-		b.p.shadow(0, 0, 0)
-	} else {
-		if !fused {
-			b.p.i32(acc)
-		}
-		b.p.shadow(sh, ldsh, kind)
-	}
-	b.p.i32(b.early())
-	if c.ns > 0 { // k_gemv_mmb
-		if !fused {
-			b.p.i32(c.ks)
-		}
+	switch {
+	case c.ns > 0: // k_gemv_mmb
+		b.mmaArgs(c, addr(dst), dst.Stride, xp, ld, x.Rows, w1, fused, acc, sh, ldsh, kind)
 		b.p.i32(c.ns)
 		b.setDynamicShared(c.name, c.shmem)
-	}
-	b.launch(c.name, c.grid, dim3{32 * c.warps, 1, 1}, c.shmem)
-	if c.ks > 1 {
+		b.launch(c.name, c.grid, dim3{32 * c.warps, 1, 1}, c.shmem)
+	case c.ks > 1:
+		// The parts into scratch: no accumulation, no 16-bit copy
+		// (k_splitk_sum's).
+		part := b.grow(&b.splitK, 4*c.ks*x.Rows*w1.rows)
+		b.mmaArgs(c, part, w1.rows, xp, ld, x.Rows, w1, fused, 0, 0, 0, 0)
+		b.launch(c.name, c.grid, dim3{256, 1, 1}, 0)
 		b.p.reset()
 		b.p.mat(dst)
 		b.p.ptr(part)
@@ -659,9 +588,37 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		b.p.i32(acc)
 		b.p.shadow(sh, ldsh, kind)
 		b.launch("k_splitk_sum", grid1(x.Rows*w1.rows, 256), dim3{256, 1, 1}, 0)
+	default:
+		b.mmaArgs(c, addr(dst), dst.Stride, xp, ld, x.Rows, w1, fused, acc, sh, ldsh, kind)
+		b.launch(c.name, c.grid, dim3{256, 1, 1}, 0)
 	}
 	b.produced(dst, sh != 0)
 	return true
+}
+
+// mmaArgs puts the arguments k_gemv_mma, k_gemv_mmt and k_gemv_mmb share:
+// the output (out, ldo), the 16-bit activations (xp, ld, m rows), the
+// weights of c, their shape and kind, accumulate (one weight), the 16-bit
+// shadow of the output, early.
+func (b *Backend) mmaArgs(c mmaCall, out uintptr, ldo int, xp uintptr, ld, m int, w1 *Weight, fused bool, acc int, sh uintptr, ldsh, kind int) {
+	b.p.reset()
+	b.p.ptr(out)
+	b.p.i32(ldo)
+	b.p.ptr(xp)
+	b.p.i32(ld)
+	b.p.ptr(c.p1)
+	if fused {
+		b.p.ptr(c.p2)
+	}
+	b.p.i32(w1.rows)
+	b.p.i32(w1.cols)
+	b.p.i32(m)
+	b.p.i32(w1.kind())
+	if !fused {
+		b.p.i32(acc)
+	}
+	b.p.shadow(sh, ldsh, kind)
+	b.p.i32(b.early())
 }
 
 // mmaSplit is how many parts k_gemv_mma splits K into for m activation

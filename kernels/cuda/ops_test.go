@@ -191,6 +191,7 @@ func TestMatMul(t *testing.T) {
 						t.Fatal(err)
 					}
 					mmaBits(t, g, v, c.M, wg, nil, got, mmaRefs)
+					shadowed(t, g, v, d.g)
 					if v.mma && (g.tiledTakes(c.M) || g.mmbTakes(c.M) && g.mmbFits(wg.(*Weight), false)) && wg.(*Weight).tiled == 0 {
 						t.Errorf("%d rows: no tiled copy of the weights was made", c.M)
 					}
@@ -224,20 +225,19 @@ type gemvVariant struct {
 	rt       int // tiledRT and tiledFusedRT
 	noMMB    bool
 	mmbAll   bool
-	warps    int // mmbWarps
-	ct       int // mmbCT
-	ring     int // mmbRing
+	single   bool // mmbSingle
+	ring     int  // mmbRing
 }
 
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
 	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = v.old, v.rb, v.one, v.off, v.noPair, v.noSplit
 	g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
-	g.noMMB, g.mmbAll, g.mmbWarps, g.mmbCT, g.mmbRing = v.noMMB, v.mmbAll, v.warps, v.ct, v.ring
+	g.noMMB, g.mmbAll, g.mmbSingle, g.mmbRing = v.noMMB, v.mmbAll, v.single, v.ring
 	return func() {
 		g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = false, 0, false, false, false, false
 		g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = false, false, 0, 0
-		g.noMMB, g.mmbAll, g.mmbWarps, g.mmbCT, g.mmbRing = false, false, 0, 0, 0
+		g.noMMB, g.mmbAll, g.mmbSingle, g.mmbRing = false, false, false, 0
 	}
 }
 
@@ -263,13 +263,28 @@ func mmaBits(t *testing.T, g *Backend, v gemvVariant, m int, w1, w2 kernels.Weig
 	if mmb := strings.HasPrefix(plan.name, "k_gemv_mmb"); mmb != (g.mmbTakes(m) && g.mmbFits(w1.(*Weight), w2 != nil)) {
 		t.Errorf("variant %q, %d rows: the product ran %s (mmbTakes %v)", v.name, m, plan.name, g.mmbTakes(m))
 	}
-	// The same split of K and the same slices per part (8 warps but
-	// k_gemv_mmb with 16) give the same sums in the same order.
+	// The same split of K and the same slices per part (8 but k_gemv_mmb's
+	// 16) give the same sums in the same order.
 	key := plan.ks*100 + plan.warps
 	if ref, ok := refs[key]; !ok {
 		refs[key] = got
 	} else if !slices.Equal(got, ref) {
 		t.Errorf("variant %q differs from the other k_gemv_mma/k_gemv_mmt/k_gemv_mmb results of K in %d parts of %d slices (not bitwise equal)", v.name, plan.ks, plan.warps)
+	}
+}
+
+// shadowed checks that a k_gemv_mma, k_gemv_mmt or k_gemv_mmb product left
+// a valid 16-bit shadow of its output, so that the next product reads it
+// without a conversion.
+func shadowed(t *testing.T, g *Backend, v gemvVariant, out kernels.Mat) {
+	t.Helper()
+	if !v.mma {
+		return
+	}
+	defer g.enter()()
+	buf := dev(out.Buf)
+	if s := g.shadows[buf]; s == nil || s.ver == 0 || s.ver != buf.ver {
+		t.Errorf("variant %q: the product's 16-bit shadow of its output is not valid", v.name)
 	}
 }
 
@@ -298,10 +313,8 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 			gemvVariant{name: "_mmt1", mma: true, tiledAll: true, rt: 1, noMMB: true},
 			gemvVariant{name: "_mmt2", mma: true, tiledAll: true, rt: 2, noMMB: true},
 			gemvVariant{name: "_nommb", mma: true, noMMB: true},
-			gemvVariant{name: "_mmb16", mma: true, mmbAll: true},
-			gemvVariant{name: "_mmb16_ct1", mma: true, mmbAll: true, ct: 1},
-			gemvVariant{name: "_mmb8", mma: true, mmbAll: true, warps: 8},
-			gemvVariant{name: "_mmb8_ct1_ring2", mma: true, mmbAll: true, warps: 8, ct: 1, ring: 1})
+			gemvVariant{name: "_mmb", mma: true, mmbAll: true, single: true},
+			gemvVariant{name: "_mmb_ring2", mma: true, mmbAll: true, single: true, ring: 1})
 	}
 	return vs
 }
@@ -364,6 +377,7 @@ func TestMatMulSwiGLU(t *testing.T) {
 					t.Fatal(err)
 				}
 				mmaBits(t, g, v, c.M, wg[0], wg[1], got, mmaRefs)
+				shadowed(t, g, v, gate.g)
 				// The weights the other way round: the second (higher in
 				// memory) is now the gate.
 				cb.MatMul(gate.c, xc, wc[1], false)
@@ -1155,54 +1169,34 @@ func TestGemv2RB(t *testing.T) {
 	}
 }
 
-// TestMMBSplit checks how k_gemv_mmb splits K for the Samba_3.8B decoding
-// products on an H200's 132 multiprocessors (no GPU needed): every warp's
-// slice within XS steps, the fewest parts among the cheapest, none for
-// shapes no split fits.
-func TestMMBSplit(t *testing.T) {
-	b := Backend{sms: 132}
+// TestMMBFits checks which decoding products k_gemv_mmb takes (no GPU
+// needed): the gate/up, single weights with mmbSingle, K up to mmbWarps ·
+// mmbXS steps; and its launch for Samba_3.8B's gate/up on an H200.
+func TestMMBFits(t *testing.T) {
+	b := Backend{sms: 132, smemMax: 227 << 10}
 	for _, c := range []struct {
-		N, K, warps int
-		fused       bool
-		want        int // 0: does not fit
+		K             int
+		fused, single bool
+		want          bool
 	}{
-		{11264, 2816, 16, false, 1}, // in_proj: 88 steps, 6 per warp
-		{9984, 2816, 16, true, 1},   // gate/up
-		{2816, 9984, 16, false, 5},  // down: 312 steps, at least 4 parts for 6 per warp
-		{2816, 5632, 16, false, 3},  // out_proj
-		{208, 5632, 16, false, 6},   // x_proj: 13 bands, 2 steps per warp from 6 parts on
-		{2816, 2816, 16, false, 1},  // o_proj
-		{9984, 4096, 16, true, 0},   // a fused K of 128 steps: 8 per warp
-		{9984, 3072, 8, true, 1},    // 96 steps, 12 per warp of 8
-		{9984, 3104, 8, true, 0},    // 97
-		{2816, 9984, 16, false, 0},  // noSplitK below
+		{2816, true, false, true}, {2816, false, false, false}, {2816, false, true, true},
+		{3072, true, false, true}, {3104, true, false, false}, {5632, false, true, false},
 	} {
-		b.mmbWarps, b.noSplitK = c.warps, c.want == 0 && !c.fused
-		w := &Weight{rows: c.N, cols: c.K, dt: dtype.BF16}
-		ks, ok := b.mmbSplit(w, c.fused)
-		if ok != (c.want > 0) || ok && ks != c.want {
-			t.Errorf("mmbSplit(%d×%d, %d warps, fused %v, noSplitK %v) = %d, %v; want %d", c.N, c.K, c.warps, c.fused, b.noSplitK, ks, ok, c.want)
-		}
-		if ok {
-			steps := (c.K + 31) / 32
-			if slice := ((steps+ks-1)/ks + c.warps - 1) / c.warps; slice > mmbXS[c.warps] {
-				t.Errorf("%d×%d in %d parts: %d steps per warp, more than %d", c.N, c.K, ks, slice, mmbXS[c.warps])
-			}
+		b.mmbSingle = c.single
+		if got := b.mmbFits(&Weight{rows: 9984, cols: c.K, dt: dtype.BF16}, c.fused); got != c.want {
+			t.Errorf("mmbFits(K %d, fused %v, mmbSingle %v) = %v, want %v", c.K, c.fused, c.single, got, c.want)
 		}
 	}
-	b.mmbWarps, b.noSplitK = 0, false
-	b.smemMax = 227 << 10
-	c, ok := b.mmbPlan(2, &Weight{rows: 2816, cols: 9984, dt: dtype.BF16}, false, 1, 0)
-	if !ok || c.grid[0] != 130 || c.ks != 5 || c.warps != 16 || c.name != "k_gemv_mmb16_2_2" || c.shmem != c.ns*16*2*1024 {
-		t.Errorf("mmbPlan(16 rows of 2816×9984) = %+v, %v; want 130 blocks (26 per part of 5), 16 warps, k_gemv_mmb16_2_2", c, ok)
+	c, ok := b.mmbPlan(2, &Weight{rows: 9984, cols: 2816, dt: dtype.BF16}, true, 1, 2)
+	if !ok || c.grid[0] != 132 || c.ks != 1 || c.warps != 16 || c.name != "k_gemv_mmb_swiglu_2" || c.ns != 2 || c.shmem != 2*16*2*2*1024 {
+		t.Errorf("mmbPlan(16 rows of the gate/up) = %+v, %v; want 132 blocks of 16 warps, k_gemv_mmb_swiglu_2, 2 stages of 64 KB", c, ok)
 	}
-	for _, w := range []int{8, 16} {
-		for _, f := range []string{"", "swiglu_"} {
-			for _, n := range []string{"1_1", "1_2", "2_1", "2_2"} {
-				if name := fmt.Sprintf("k_gemv_mmb%d_%s%s", w, f, n); !slices.Contains(kernelNames, name) {
-					t.Errorf("%s is not in kernelNames", name)
-				}
-			}
+	if c, _ := b.mmbPlan(1, &Weight{rows: 40, cols: 64, dt: dtype.BF16}, false, 1, 0); c.grid[0] != 3 || c.name != "k_gemv_mmb_1" {
+		t.Errorf("mmbPlan(8 rows of 40×64) = %+v; want 3 blocks (one per band), k_gemv_mmb_1", c)
+	}
+	for _, n := range []string{"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2"} {
+		if !slices.Contains(kernelNames, n) {
+			t.Errorf("%s is not in kernelNames", n)
 		}
 	}
 }

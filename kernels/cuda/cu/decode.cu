@@ -289,31 +289,33 @@ GEMV_MMA_SWIGLU(k_gemv_mmt1_swiglu_2, 2, 1, 4, true)
 GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_1, 1, 2, 1, true)
 GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_2, 2, 2, 1, true)
 
-// k_gemv_mmb: the products of k_gemv_mmt with the tiled weights streamed
-// into shared memory by the copy engine (sm_90 bulk copies, cp.async.bulk,
-// completing on an mbarrier) rather than loaded into registers, and with
-// each warp's activations loaded once into registers for all the bands it
-// multiplies. At 16 rows an activation fragment is as many bytes as the
-// weight tile it multiplies, so a product that rereads them for every band
-// of 16 weight rows (k_gemv_mma, k_gemv_mmt) moves twice the bytes through
-// L1 and L2 that it streams from memory.
+// k_gemv_mmb: the fused gate/up of k_gemv_mmt at 9–16 rows (and, for
+// tests and comparison, its single-weight product), with the tiled weights
+// streamed into shared memory by the copy engine (sm_90 bulk copies,
+// cp.async.bulk, completing on an mbarrier) rather than loaded into
+// registers, and with each warp's activations loaded once into registers
+// for all the bands it multiplies. At 16 rows an activation fragment is as
+// many bytes as the weight tile it multiplies, so a product that rereads
+// them for every band of 16 weight rows (k_gemv_mma, k_gemv_mmt) moves
+// twice the bytes through L1 and L2 that it streams from memory.
 //
-// One block per multiprocessor (or fewer blocks than bands) of NWARP
-// warps. Block b takes part y = b % ks of K and the bands b/ks, b/ks +
-// gridDim.x/ks, … of 16 weight rows (the host makes the grid a multiple of
-// ks); warp w takes the slice s0 … s1 of the part's steps of 32 elements (w
-// of NWARP, as k_gemv_mma cuts a part into 8 slices: with 8 warps and the
-// same split of K, the same mma in the same order, so the results are
-// bitwise k_gemv_mma's), the same for every band, so it loads its
-// activations once (at most XS steps; the host splits K so that every
-// slice fits). Each warp has its own ring of ns stages of CT tiles (per
-// weight) in dynamic shared memory: lane 0 issues the bulk copy of the
-// warp's next chunk (at most CT tiles of one band's slice, contiguous in
-// the tiled copy) into the stage the warp has just used, so up to ns
-// chunks per warp are in flight while it multiplies. The first ns chunks
-// are issued before the dependency wait (no kernel writes the weights).
-// At the end of each band the warps' partial sums are added in warp order;
-// a split K stores its parts for k_splitk_sum.
+// One block of MMB_WARPS warps per multiprocessor (gridDim.x ≤ the
+// bands); block b takes the bands b, b + gridDim.x, … of 16 weight rows.
+// Warp w takes the slice s0 … s1 of K's steps of 32 elements (w of
+// MMB_WARPS, as k_gemv_mma cuts K into 8 slices), the same for every band,
+// so it loads its activations once: at most MMB_XS steps (the host takes
+// only weights whose K fits). Each warp has its own ring of ns stages of
+// MMB_CT tiles per weight in dynamic shared memory: lane 0 issues the bulk
+// copy of the warp's next chunk (at most MMB_CT tiles of one band's slice,
+// contiguous in the tiled copy) into the stage the warp has just used, so
+// up to ns chunks per warp are in flight while it multiplies. The first ns
+// chunks are issued before the dependency wait (no kernel writes the
+// weights). At the end of each band the warps' partial sums are added in
+// warp order; the order of every operation for an output depends on K
+// only.
+#define MMB_WARPS 16
+#define MMB_XS 6
+#define MMB_CT 2
 #define MMB_MAXNS 8
 
 // The bulk copies and their barriers need sm_90 and PTX 8.0 (NVRTC 12);
@@ -325,30 +327,31 @@ GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_2, 2, 2, 1, true)
 #define MMB_OK 0
 #endif
 
-// mmb_issue (lane 0) copies the chunk at band, step s (at most CT tiles
-// of each weight, up to the slice's end s1) into stage q % ns, and moves
-// band, s to the next chunk: the rest of the slice, then the slice s0 …
-// s1 of the block's next band (bstep bands on).
-template <int NW, int CT>
-__device__ __forceinline__ void mmb_issue(int& band, int& s, int s0, int s1, int bstep, unsigned q, int ns, unsigned ring, unsigned bars,
+// mmb_issue (lane 0) copies the chunk at band, step s (at most MMB_CT
+// tiles of each weight, up to the slice's end s1) into stage q % ns, and
+// moves band, s to the next chunk: the rest of the slice, then the slice
+// s0 … s1 of the block's next band (gridDim.x bands on).
+template <int NW>
+__device__ __forceinline__ void mmb_issue(int& band, int& s, int s0, int s1, unsigned q, int ns, unsigned ring, unsigned bars,
                                           const u16* W1, const u16* W2, int S) {
 #if MMB_OK
-    const int n = min(CT, s1 - s);
-    const unsigned stage = q % ns, bar = bars + 8 * stage, dst = ring + stage * (NW * CT * 1024), bytes = n * 1024;
+    const int n = min(MMB_CT, s1 - s);
+    const unsigned stage = q % ns, bar = bars + 8 * stage, dst = ring + stage * (NW * MMB_CT * 1024), bytes = n * 1024;
     asm volatile("{ .reg .b64 st; mbarrier.arrive.expect_tx.shared.b64 st, [%0], %1; }" ::"r"(bar), "r"(NW * bytes) : "memory");
 #pragma unroll
     for (int i = 0; i < NW; i++) {
         const u16* src = (i == 0 ? W1 : W2) + ((long long)band * S + s) * 512;
         asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
-                         dst + i * CT * 1024),
+                         dst + i * MMB_CT * 1024),
                      "l"(src), "r"(bytes), "r"(bar)
                      : "memory");
     }
     s += n;
-    if (s >= s1) band += bstep, s = s0;
+    if (s >= s1) band += gridDim.x, s = s0;
 #endif
 }
 
+// mbar_wait waits for the phase of parity of the mbarrier at bar.
 __device__ __forceinline__ void mbar_wait(unsigned bar, unsigned parity) {
 #if MMB_OK
     asm volatile(
@@ -371,67 +374,61 @@ __device__ __forceinline__ uint4 lds128(unsigned a) {
     return v;
 }
 
-template <int NW, int MT, int CT, int NWARP, int XS>
+template <int NW, int MT>
 __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
-                                         int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ks, int ns) {
+                                         int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ns) {
 #if !MMB_OK
     __trap();
 #else
     const int H = MT * 4, V = NW * H;
-    __shared__ float red[NWARP * V * 32];
-    __shared__ __align__(8) unsigned long long bars[NWARP][MMB_MAXNS];
+    __shared__ float red[MMB_WARPS * V * 32];
+    __shared__ __align__(8) unsigned long long bars[MMB_WARPS][MMB_MAXNS];
     extern __shared__ __align__(128) unsigned char mmb_ring[];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
     const int S = (K + 31) >> 5, bands = (N + 15) >> 4;
-    const unsigned ring = smem_addr(mmb_ring) + warp * ns * (NW * CT * 1024), wbars = smem_addr(&bars[warp][0]);
-    // The block's part of K and the warp's slice of it, the same for all
-    // its bands.
-    const int y = blockIdx.x % ks, b0 = S * y / ks, nb = S * (y + 1) / ks - b0;
-    const int s0 = b0 + nb * warp / NWARP, s1 = b0 + nb * (warp + 1) / NWARP;
-    const int bstep = gridDim.x / ks;
+    const unsigned ring = smem_addr(mmb_ring) + warp * ns * (NW * MMB_CT * 1024), wbars = smem_addr(&bars[warp][0]);
+    // The warp's slice of K, the same for all its bands.
+    const int s0 = S * warp / MMB_WARPS, s1 = S * (warp + 1) / MMB_WARPS;
     // Lane 0 copies, the whole warp multiplies; both walk the same chunks.
-    int put = blockIdx.x / ks, ps = s0; // next chunk to copy: band, step
+    int put = s0 < s1 ? blockIdx.x : bands, ps = s0; // next chunk to copy: band, step
     unsigned issued = 0;
     if (lane == 0) {
         for (int i = 0; i < ns; i++) asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(wbars + 8 * i) : "memory");
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        if (early)
+            for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW>(put, ps, s0, s1, issued, ns, ring, wbars, W1, W2, S);
     }
-    if (s0 >= s1) put = bands; // an empty slice: nothing to copy
-    if (lane == 0 && early)
-        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued, ns, ring, wbars, W1, W2, S);
     __syncwarp();
     pdl_start();
     if (lane == 0 && !early)
-        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued, ns, ring, wbars, W1, W2, S);
+        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW>(put, ps, s0, s1, issued, ns, ring, wbars, W1, W2, S);
     // The activations of the slice, held for all the bands.
-    uint4 x[XS][MT];
+    uint4 x[MMB_XS][MT];
 #pragma unroll
-    for (int j = 0; j < XS; j++) {
+    for (int j = 0; j < MMB_XS; j++) {
         int k = (s0 + j) * 32;
         bool ok = s0 + j < s1 && k + 8 * c < K;
 #pragma unroll
-        for (int t = 0; t < MT; t++) {
-            bool okt = ok && 8 * t + g < M;
-            x[j][t] = okt ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
-        }
+        for (int t = 0; t < MT; t++)
+            x[j][t] = ok && 8 * t + g < M ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
     }
     unsigned q = 0; // chunks used
-    for (int band = blockIdx.x / ks; band < bands; band += bstep) {
+    for (int band = blockIdx.x; band < bands; band += gridDim.x) {
         float acc[V];
 #pragma unroll
         for (int i = 0; i < V; i++) acc[i] = 0.0f;
 #pragma unroll
-        for (int i = 0; i < XS; i += CT) {
+        for (int i = 0; i < MMB_XS; i += MMB_CT) {
             if (s0 + i >= s1) break;
-            const unsigned stage = q % ns, base = ring + stage * (NW * CT * 1024) + 16 * lane;
+            const unsigned stage = q % ns, base = ring + stage * (NW * MMB_CT * 1024) + 16 * lane;
             mbar_wait(wbars + 8 * stage, (q / ns) & 1);
 #pragma unroll
-            for (int j = 0; j < CT; j++) {
+            for (int j = 0; j < MMB_CT; j++) {
                 if (s0 + i + j >= s1) break;
 #pragma unroll
                 for (int w = 0; w < NW; w++) {
-                    const uint4 lo = lds128(base + (w * CT + j) * 1024), hi = lds128(base + (w * CT + j) * 1024 + 512);
+                    const uint4 lo = lds128(base + (w * MMB_CT + j) * 1024), hi = lds128(base + (w * MMB_CT + j) * 1024 + 512);
 #pragma unroll
                     for (int t = 0; t < MT; t++) {
                         float* cc = acc + (w * MT + t) * 4;
@@ -445,7 +442,7 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
             __syncwarp();
             if (lane == 0 && put < bands) {
                 asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-                mmb_issue<NW, CT>(put, ps, s0, s1, bstep, issued++, ns, ring, wbars, W1, W2, S);
+                mmb_issue<NW>(put, ps, s0, s1, issued++, ns, ring, wbars, W1, W2, S);
             }
             q++;
         }
@@ -453,25 +450,22 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
 #pragma unroll
         for (int v = 0; v < V; v++) red[(warp * V + v) * 32 + lane] = acc[v];
         __syncthreads();
-        const int n0 = 16 * band;
         for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
             int n, m, v = o >> 5, l = o & 31;
-            tc_output(v, l, n0, MT, &n, &m);
+            tc_output(v, l, 16 * band, MT, &n, &m);
             if (m < M && n < N) {
-                float s = red[v * 32 + l];
+                float t[NW];
 #pragma unroll
-                for (int w = 1; w < NWARP; w++) s += red[(w * V + v) * 32 + l];
-                if (NW == 1 && ks > 1) {
-                    dst[((long long)y * M + m) * ldd + n] = s;
-                    continue;
+                for (int i = 0; i < NW; i++) {
+                    t[i] = red[(i * H + v) * 32 + l];
+#pragma unroll
+                    for (int w = 1; w < MMB_WARPS; w++) t[i] += red[(w * V + i * H + v) * 32 + l];
                 }
                 float* d = dst + (long long)m * ldd + n;
-                if (NW == 2) {
-                    float u = red[(H + v) * 32 + l];
-#pragma unroll
-                    for (int w = 1; w < NWARP; w++) u += red[(w * V + H + v) * 32 + l];
-                    s = silu(s) * u;
-                } else if (accumulate)
+                float s = t[0];
+                if (NW == 2)
+                    s = silu(s) * t[1];
+                else if (accumulate)
                     s += *d;
                 *d = s;
                 shadow(sh, ldsh, shkind, m, n, s);
@@ -482,39 +476,31 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
 #endif
 }
 
-// k_gemv_mmb<NWARP>_<MT>_<CT> and k_gemv_mmb<NWARP>_swiglu_<MT>_<CT>: the
-// kernels (host: mmbPlan in ops.go), one block per multiprocessor; XS, the
-// most steps a warp's slice may have (the activations it holds), is 12
-// for 8 warps (up to 255 registers) and 6 for 16 (up to 128).
-#define GEMV_MMB_KERNEL(name, mt, ct, nwarp, xs)                                                                             \
-    extern "C" __global__ void __launch_bounds__(32 * nwarp, 1)                                                              \
-        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K,  \
-             int M, int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ks, int ns) {        \
-        gemv_mmb<1, mt, ct, nwarp, xs>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early, ks, ns); \
-    }
-#define GEMV_MMB_SWIGLU(name, mt, ct, nwarp, xs)                                                                             \
-    extern "C" __global__ void __launch_bounds__(32 * nwarp, 1)                                                              \
-        name(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,               \
-             const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind, int early, \
-             int ns) {                                                                                                       \
-        gemv_mmb<2, mt, ct, nwarp, xs>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early, 1, ns);        \
-    }
-GEMV_MMB_KERNEL(k_gemv_mmb8_1_1, 1, 1, 8, 12)
-GEMV_MMB_KERNEL(k_gemv_mmb8_2_1, 2, 1, 8, 12)
-GEMV_MMB_KERNEL(k_gemv_mmb8_1_2, 1, 2, 8, 12)
-GEMV_MMB_KERNEL(k_gemv_mmb8_2_2, 2, 2, 8, 12)
-GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_1_1, 1, 1, 8, 12)
-GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_2_1, 2, 1, 8, 12)
-GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_1_2, 1, 2, 8, 12)
-GEMV_MMB_SWIGLU(k_gemv_mmb8_swiglu_2_2, 2, 2, 8, 12)
-GEMV_MMB_KERNEL(k_gemv_mmb16_1_1, 1, 1, 16, 6)
-GEMV_MMB_KERNEL(k_gemv_mmb16_2_1, 2, 1, 16, 6)
-GEMV_MMB_KERNEL(k_gemv_mmb16_1_2, 1, 2, 16, 6)
-GEMV_MMB_KERNEL(k_gemv_mmb16_2_2, 2, 2, 16, 6)
-GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_1_1, 1, 1, 16, 6)
-GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_2_1, 2, 1, 16, 6)
-GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_1_2, 1, 2, 16, 6)
-GEMV_MMB_SWIGLU(k_gemv_mmb16_swiglu_2_2, 2, 2, 16, 6)
+// k_gemv_mmb_<MT> (one weight) and k_gemv_mmb_swiglu_<MT> (the gate/up):
+// the kernels (host: mmbPlan in ops.go), one block per multiprocessor (at
+// most 128 registers for 512 threads).
+extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)
+    k_gemv_mmb_2(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K, int M,
+                 int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ns) {
+    gemv_mmb<1, 2>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early, ns);
+}
+extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)
+    k_gemv_mmb_1(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W, int N, int K, int M,
+                 int kind, int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int early, int ns) {
+    gemv_mmb<1, 1>(dst, ldd, X, ldx, W, W, N, K, M, kind, accumulate, sh, ldsh, shkind, early, ns);
+}
+extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)
+    k_gemv_mmb_swiglu_2(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
+                        const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind, int early,
+                        int ns) {
+    gemv_mmb<2, 2>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early, ns);
+}
+extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)
+    k_gemv_mmb_swiglu_1(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
+                        const u16* __restrict__ W2, int N, int K, int M, int kind, u16* __restrict__ sh, int ldsh, int shkind, int early,
+                        int ns) {
+    gemv_mmb<2, 1>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early, ns);
+}
 
 // k_interleave copies the 16-bit weights W [N, K] (K a multiple of 8) into
 // the tiled layout of k_gemv_mmt: tiles of 16 rows × 32 elements, each
