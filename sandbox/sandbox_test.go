@@ -459,12 +459,18 @@ func TestOrphanDetectionWorks(t *testing.T) {
 	t.Parallel()
 	// processesWith must find a live process by its marker, or the
 	// orphan test above proves nothing.
+	// The shell waits in its builtin read, so no child of it carries the
+	// marker (a forked child has the shell's command line until it execs).
 	marker := fmt.Sprintf("sambaeval-marker-%d", time.Now().UnixNano())
-	cmd := exec.Command("sh", "-c", "sleep 30; : "+marker)
+	cmd := exec.Command("sh", "-c", "read x; : "+marker)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
 	if pids := processesWith(t, marker); len(pids) != 1 || pids[0] != cmd.Process.Pid {
 		t.Errorf("processesWith = %v, want [%d]", pids, cmd.Process.Pid)
 	}
