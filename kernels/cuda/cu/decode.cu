@@ -88,6 +88,14 @@ __device__ __forceinline__ void mma_kind(int kind, float* c, unsigned a0, unsign
         mma_16816<false>(c, a0, a1, a2, a3, b0, b1);
 }
 
+// mma_frag accumulates c += a·b for one step of 32 elements: lo and hi are
+// a lane's 16 bytes of weight rows g and g+8 (the A operand of both
+// m16n8k16), b its 16 bytes of activation row g (the B operand).
+__device__ __forceinline__ void mma_frag(int kind, float* c, uint4 lo, uint4 hi, uint4 b) {
+    mma_kind(kind, c, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
+    mma_kind(kind, c, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
+}
+
 // tc_load_w loads the weights of J steps from step s on (zeros at or past
 // s1, or past K). Row-major weights: wr[i][r][h] points at the lane's 8
 // elements of row n0+8h+g and a step advances 32 elements. Tiled weights
@@ -165,19 +173,14 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
 #pragma unroll
                 for (int r = 0; r < RT; r++)
 #pragma unroll
-                    for (int t = 0; t < MT; t++) {
-                        float* cc = acc + ((i * RT + r) * MT + t) * 4;
-                        const uint4 lo = w[u][i][r][0], hi = w[u][i][r][1], b = x[u][t];
-                        mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
-                        mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
-                    }
+                    for (int t = 0; t < MT; t++) mma_frag(kind, acc + ((i * RT + r) * MT + t) * 4, w[u][i][r][0], w[u][i][r][1], x[u][t]);
         if (s + J < s1) tc_load_w<NW, RT, J, ILV>(w, wr, s + J, s1, K);
     }
 }
 
 // tc_reduce stores each warp's V partial sums in red[warp][v][lane] and
-// waits for the block; tc_total(red, V, v, lane) adds the 8 warps' values
-// in warp order.
+// waits for the block; tc_total<NWARP>(red, V, v, lane) adds the NWARP
+// warps' values in warp order.
 template <int V>
 __device__ __forceinline__ void tc_reduce(const float* acc, float* red) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -186,10 +189,11 @@ __device__ __forceinline__ void tc_reduce(const float* acc, float* red) {
     __syncthreads();
 }
 
+template <int NWARP>
 __device__ __forceinline__ float tc_total(const float* red, int V, int v, int lane) {
     float s = red[v * 32 + lane];
 #pragma unroll
-    for (int w = 1; w < 8; w++) s += red[(w * V + v) * 32 + lane];
+    for (int w = 1; w < NWARP; w++) s += red[(w * V + v) * 32 + lane];
     return s;
 }
 
@@ -202,11 +206,11 @@ __device__ __forceinline__ void tc_output(int v, int l, int n0, int MT, int* n, 
 }
 
 // tc_store writes the block's H·32 outputs per weight (rows n0 … n0+16·H/(4·MT)-1)
-// from the warps' partial sums in red (tc_reduce): dst[m, n] (+)= the
+// from the NWARP warps' partial sums in red (tc_reduce): dst[m, n] (+)= the
 // total for one weight (NW = 1), SiLU(first)·second for two, with the
 // 16-bit shadow; for part y ≥ 0 of a split K (NW = 1) only the part's
 // total, at dst[(y·M + m)·ldd + n].
-template <int NW>
+template <int NW, int NWARP>
 __device__ __forceinline__ void tc_store(const float* red, int H, int MT, int n0, float* __restrict__ dst, int ldd, int N, int M,
                                          int accumulate, u16* __restrict__ sh, int ldsh, int shkind, int y) {
     const int V = NW * H;
@@ -214,14 +218,14 @@ __device__ __forceinline__ void tc_store(const float* red, int H, int MT, int n0
         int n, m, v = o >> 5, l = o & 31;
         tc_output(v, l, n0, MT, &n, &m);
         if (m < M && n < N) {
-            float t = tc_total(red, V, v, l);
+            float t = tc_total<NWARP>(red, V, v, l);
             if (NW == 1 && y >= 0) {
                 dst[((long long)y * M + m) * ldd + n] = t;
                 continue;
             }
             float* d = dst + (long long)m * ldd + n;
             if (NW == 2)
-                t = silu(t) * tc_total(red, V, H + v, l);
+                t = silu(t) * tc_total<NWARP>(red, V, H + v, l);
             else if (accumulate)
                 t += *d;
             *d = t;
@@ -252,7 +256,7 @@ __device__ __forceinline__ void gemv_mma(float* __restrict__ dst, int ldd, const
     for (int i = 0; i < V; i++) acc[i] = 0.0f;
     tc_partial<NW, MT, RT, J, ILV>(acc, X, ldx, M, W1, W2, N, K, kind, n0, early);
     tc_reduce<V>(acc, red);
-    tc_store<NW>(red, H, MT, n0, dst, ldd, N, M, accumulate, sh, ldsh, shkind, gridDim.y > 1 ? (int)blockIdx.y : -1);
+    tc_store<NW, 8>(red, H, MT, n0, dst, ldd, N, M, accumulate, sh, ldsh, shkind, gridDim.y > 1 ? (int)blockIdx.y : -1);
 }
 
 // The kernels; the host picks one (launchMMA in ops.go). Two blocks per
@@ -430,11 +434,7 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
                 for (int w = 0; w < NW; w++) {
                     const uint4 lo = lds128(base + (w * MMB_CT + j) * 1024), hi = lds128(base + (w * MMB_CT + j) * 1024 + 512);
 #pragma unroll
-                    for (int t = 0; t < MT; t++) {
-                        float* cc = acc + (w * MT + t) * 4;
-                        mma_kind(kind, cc, lo.x, hi.x, lo.y, hi.y, x[i + j][t].x, x[i + j][t].y);
-                        mma_kind(kind, cc, lo.z, hi.z, lo.w, hi.w, x[i + j][t].z, x[i + j][t].w);
-                    }
+                    for (int t = 0; t < MT; t++) mma_frag(kind, acc + (w * MT + t) * 4, lo, hi, x[i + j][t]);
                 }
             }
             // Every lane has used the stage (its values are in the mma
@@ -447,30 +447,8 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
             q++;
         }
         // The warps' partial sums, added in warp order.
-#pragma unroll
-        for (int v = 0; v < V; v++) red[(warp * V + v) * 32 + lane] = acc[v];
-        __syncthreads();
-        for (int o = threadIdx.x; o < H * 32; o += blockDim.x) {
-            int n, m, v = o >> 5, l = o & 31;
-            tc_output(v, l, 16 * band, MT, &n, &m);
-            if (m < M && n < N) {
-                float t[NW];
-#pragma unroll
-                for (int i = 0; i < NW; i++) {
-                    t[i] = red[(i * H + v) * 32 + l];
-#pragma unroll
-                    for (int w = 1; w < MMB_WARPS; w++) t[i] += red[(w * V + i * H + v) * 32 + l];
-                }
-                float* d = dst + (long long)m * ldd + n;
-                float s = t[0];
-                if (NW == 2)
-                    s = silu(s) * t[1];
-                else if (accumulate)
-                    s += *d;
-                *d = s;
-                shadow(sh, ldsh, shkind, m, n, s);
-            }
-        }
+        tc_reduce<V>(acc, red);
+        tc_store<NW, MMB_WARPS>(red, H, MT, 16 * band, dst, ldd, N, M, accumulate, sh, ldsh, shkind, -1);
         __syncthreads();
     }
 #endif
