@@ -119,6 +119,22 @@ __device__ __forceinline__ void tc_load_w(uint4 (*w)[NW][RT][2], const u16* cons
     }
 }
 
+// tc_load_x loads lane (g, c)'s activation fragments of the NS steps of
+// 32 elements from step s: x[u][t] holds elements 32(s+u)+8c … +7 of row
+// 8t+g of X, zeros for steps from s1 on, past K or rows past M.
+template <int NS, int MT>
+__device__ __forceinline__ void tc_load_x(uint4 (&x)[NS][MT], const u16* __restrict__ X, int ldx, int M, int K, int s, int s1) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+    for (int u = 0; u < NS; u++) {
+        int k = (s + u) * 32;
+        bool ok = s + u < s1 && k + 8 * c < K;
+#pragma unroll
+        for (int t = 0; t < MT; t++)
+            x[u][t] = ok && 8 * t + g < M ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
+    }
+}
+
 // tc_partial computes warp w's partial sums: acc[((i·RT + r)·MT + t)·4 +
 // j] holds element j of the mma accumulator tile of weight i < NW (rows
 // n0+16r … n0+16r+15) and activation rows 8t … 8t+7. It calls pdl_start:
@@ -146,26 +162,13 @@ __device__ __forceinline__ void tc_partial(float* acc, const u16* __restrict__ X
             for (int h = 0; h < 2; h++)
                 wr[i][r][h] = (i == 0 ? W1 : W2) + (ILV ? (long long)min((n0 >> 4) + r, last) * S * 512 + 256 * h + 8 * lane
                                                         : (long long)min(n0 + 8 * h + g, N - 1) * K + 8 * c);
-    const u16* xr[MT];
-    bool xok[MT];
-#pragma unroll
-    for (int t = 0; t < MT; t++) {
-        xok[t] = 8 * t + g < M;
-        xr[t] = X + (long long)(xok[t] ? 8 * t + g : 0) * ldx + 8 * c;
-    }
     uint4 w[J][NW][RT][2];
     if (early) tc_load_w<NW, RT, J, ILV>(w, wr, s0, s1, K);
     pdl_start();
     if (!early) tc_load_w<NW, RT, J, ILV>(w, wr, s0, s1, K);
     for (int s = s0; s < s1; s += J) {
         uint4 x[J][MT];
-#pragma unroll
-        for (int u = 0; u < J; u++) {
-            int k = (s + u) * 32;
-            bool ok = s + u < s1 && k + 8 * c < K;
-#pragma unroll
-            for (int t = 0; t < MT; t++) x[u][t] = ok && xok[t] ? __ldg((const uint4*)(xr[t] + k)) : make_uint4(0, 0, 0, 0);
-        }
+        tc_load_x<J, MT>(x, X, ldx, M, K, s, s1);
 #pragma unroll
         for (int u = 0; u < J; u++)
 #pragma unroll
@@ -409,14 +412,7 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
         for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW>(put, ps, s0, s1, issued, ns, ring, wbars, W1, W2, S);
     // The activations of the slice, held for all the bands.
     uint4 x[MMB_XS][MT];
-#pragma unroll
-    for (int j = 0; j < MMB_XS; j++) {
-        int k = (s0 + j) * 32;
-        bool ok = s0 + j < s1 && k + 8 * c < K;
-#pragma unroll
-        for (int t = 0; t < MT; t++)
-            x[j][t] = ok && 8 * t + g < M ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
-    }
+    tc_load_x<MMB_XS, MT>(x, X, ldx, M, K, s0, s1);
     unsigned q = 0; // chunks used
     for (int band = blockIdx.x; band < bands; band += gridDim.x) {
         float acc[V];
