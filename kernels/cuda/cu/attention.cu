@@ -464,7 +464,7 @@ __device__ __forceinline__ void attn_dec(float* __restrict__ dst, int ldd, const
     __shared__ float s_m[AD_MAXG], s_l[AD_MAXG], s_a[AD_MAXG];
     int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
     if (s >= seqs.n || seqs.len[s] < 1) return;
-    int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    int tid = threadIdx.x;
     int Hg = H / G;
     int P = seq_pos(seqs, dpos, s), row = seqs.row[s];
     long long orow = row; // the query's batch row (its chunk has length 1)

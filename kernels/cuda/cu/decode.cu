@@ -392,7 +392,7 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
     __shared__ float red[MMB_WARPS * V * 32];
     __shared__ __align__(8) unsigned long long bars[MMB_WARPS][MMB_MAXNS];
     extern __shared__ __align__(128) unsigned char mmb_ring[];
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int S = (K + 31) >> 5, bands = (N + 15) >> 4;
     const unsigned ring = smem_addr(mmb_ring) + warp * ns * (NW * MMB_CT * 1024), wbars = smem_addr(&bars[warp][0]);
     // The warp's slice of K, the same for all its bands.
