@@ -356,7 +356,7 @@ func (b *Backend) mmaTakes(x kernels.Mat, w *Weight, fused bool) bool {
 	if b.noMMA || b.fp32 || b.noGemv || w.dt == dtype.F32 || x.Rows < least || x.Rows > mmaRows || w.cols%8 != 0 {
 		return false
 	}
-	return x.Rows <= 8 || b.mmaAll || b.mmbTakes(x.Rows) && !w.noTiled && b.mmbFits(w, fused) || 2*w.rows*w.cols <= mmaWideBytes
+	return x.Rows <= 8 || b.mmaAll || b.mmbFor(x.Rows, w, fused) && !w.noTiled || 2*w.rows*w.cols <= mmaWideBytes
 }
 
 // mmaInput returns the 16-bit copy of x for k_gemv_mma, or ok false when
@@ -473,7 +473,7 @@ func (b *Backend) mmaPlan(m int, w1, w2 *Weight) mmaCall {
 		c.p2 = w2.ptr
 	}
 	rt := 1
-	if mmb, mmt := b.mmbTakes(m) && b.mmbFits(w1, fused), b.tiledTakes(m); mmb || mmt {
+	if mmb, mmt := b.mmbFor(m, w1, fused), b.tiledTakes(m); mmb || mmt {
 		t1, t2 := b.tiled(w1), uintptr(0)
 		if fused {
 			t2 = b.tiled(w2)
@@ -505,6 +505,12 @@ func (b *Backend) mmaPlan(m int, w1, w2 *Weight) mmaCall {
 // or noTiled. The weights must suit it too (mmbFits).
 func (b *Backend) mmbTakes(m int) bool {
 	return !b.noMMB && !b.noTiled && b.cc >= 90 && b.nv.major >= 12 && b.d.cuFuncSetAttribute != 0 && (m > tiledRows || b.mmbAll)
+}
+
+// mmbFor reports whether a product of m rows of w (of two such weights
+// when fused) runs on k_gemv_mmb: mmbTakes and mmbFits.
+func (b *Backend) mmbFor(m int, w *Weight, fused bool) bool {
+	return b.mmbTakes(m) && b.mmbFits(w, fused)
 }
 
 // k_gemv_mmb's shape (cu/decode.cu): warps per block, the most steps of 32

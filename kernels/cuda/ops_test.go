@@ -192,7 +192,7 @@ func TestMatMul(t *testing.T) {
 					}
 					mmaBits(t, g, v, c.M, wg, nil, got, mmaRefs)
 					shadowed(t, g, v, d.g)
-					if v.mma && (g.tiledTakes(c.M) || g.mmbTakes(c.M) && g.mmbFits(wg.(*Weight), false)) && wg.(*Weight).tiled == 0 {
+					if v.mma && (g.tiledTakes(c.M) || g.mmbFor(c.M, wg.(*Weight), false)) && wg.(*Weight).tiled == 0 {
 						t.Errorf("%d rows: no tiled copy of the weights was made", c.M)
 					}
 					// Every output is summed in an order that does not
@@ -260,7 +260,7 @@ func mmaBits(t *testing.T, g *Backend, v gemvVariant, m int, w1, w2 kernels.Weig
 		}
 		plan = g.mmaPlan(m, w1.(*Weight), t2)
 	}()
-	if mmb := strings.HasPrefix(plan.name, "k_gemv_mmb"); mmb != (g.mmbTakes(m) && g.mmbFits(w1.(*Weight), w2 != nil)) {
+	if mmb := strings.HasPrefix(plan.name, "k_gemv_mmb"); mmb != g.mmbFor(m, w1.(*Weight), w2 != nil) {
 		t.Errorf("variant %q, %d rows: the product ran %s (mmbTakes %v)", v.name, m, plan.name, g.mmbTakes(m))
 	}
 	// The same split of K and the same slices per part (8 but k_gemv_mmb's
