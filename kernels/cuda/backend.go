@@ -198,9 +198,10 @@ type Backend struct {
 	// takes caches of one type); decBufs sets k_attn_decm's tile buffers
 	// (2 … 4; 0: decmBufs's choice); rms256 keeps decoding steps' RMSNorm
 	// on k_rmsnorm_reg's 256 threads instead of k_rmsnorm_reg1k's 1024;
-	// noTiled keeps the products of 2 to tiledRows rows on k_gemv_mma's
+	// noTiled keeps the products of 2 to mmaRows rows on k_gemv_mma's
 	// row-major weights instead of k_gemv_mmt's tiled copies (see
-	// Backend.tiled; SAMBAEVAL_CUDA_TILED=0 sets it), tiledAll takes k_gemv_mmt up to mmaRows rows;
+	// Backend.tiled; SAMBAEVAL_CUDA_TILED=0 sets it), rowMajorWide keeps
+	// those of more than tiledRows rows on them (as before run 128);
 	// tiledRT and tiledFusedRT force k_gemv_mmt's tiles of 16 rows per warp
 	// for one weight and for the fused gate/up (1 or 2; 0: mmtRT's choice);
 	// noMMB keeps the fused gate/up of more than tiledRows rows off
@@ -237,7 +238,7 @@ type Backend struct {
 	decBufs      int
 	rms256       bool
 	noTiled      bool
-	tiledAll     bool
+	rowMajorWide bool
 	tiledRT      int
 	tiledFusedRT int
 	noMMB        bool

@@ -541,7 +541,6 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		one, off  bool // mmaOne, noMMA
 		all       bool // mmaAll
 		noTiled   bool // noTiled
-		tiledAll  bool // tiledAll
 		rt        int  // tiledRT and tiledFusedRT
 		noMMB     bool // noMMB
 		mmbAll    bool // mmbAll
@@ -565,8 +564,8 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 		} else {
 			vs = append(vs, variant{name: "default: k_gemv_mmb, k_gemv_mmt, k_gemv_mma or cuBLAS (mmaTakes, mmbTakes, tiledTakes)"},
 				variant{name: "k_gemv_mma (row-major)", all: true, noTiled: true},
-				variant{name: "k_gemv_mmt RT=1", all: true, tiledAll: true, rt: 1, noMMB: true},
-				variant{name: "RT=2", all: true, tiledAll: true, rt: 2, noMMB: true},
+				variant{name: "k_gemv_mmt RT=1", all: true, rt: 1, noMMB: true},
+				variant{name: "RT=2", all: true, rt: 2, noMMB: true},
 				variant{name: "k_gemv_mmb", mmbAll: true, single: true},
 				variant{name: "mmb ring 32K", mmbAll: true, single: true, ring: 32 << 10},
 				variant{name: "mmb ring 128K", mmbAll: true, single: true, ring: 128 << 10})
@@ -590,7 +589,7 @@ func (b *Backend) benchGemvShapes(t *testing.T) []string {
 	}
 	set := func(v variant) {
 		b.noGemv, b.oldGemv, b.mmaOne, b.noMMA, b.mmaAll, b.gemvRB = v.blas, v.old, v.one, v.off, v.all, v.rb
-		b.noTiled, b.tiledAll, b.tiledRT, b.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
+		b.noTiled, b.tiledRT, b.tiledFusedRT = v.noTiled, v.rt, v.rt
 		b.noMMB, b.mmbAll, b.mmbSingle, b.mmbRing = v.noMMB, v.mmbAll, v.single, v.ring
 	}
 	// check compares got with the reference (the first variant's output).

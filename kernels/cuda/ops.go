@@ -380,27 +380,33 @@ func mmtKernel(rt, mt int, fused bool) string {
 	return fmt.Sprintf("k_gemv_mmt%d_%d", rt, mt)
 }
 
-// tiledRows is the most rows whose products take the weights' tiled copies
-// (k_gemv_mmt) by default. Measured on an H200 (docs/performance-gpu.md,
-// run 90, one process): greedy decoding steps of 2, 4 and 8 sequences
-// 11% faster than on k_gemv_mma's row-major weights (2.748 against 3.083
-// ms at 2, 2.828 against 3.197 at 4, 3.139 against 3.537 at 8); at 16
-// rows, where the weights above 32 MB go to cuBLAS, the tiled copies up to
-// 32 MB changed nothing (3.586 against 3.555 ms) and every size on
-// k_gemv_mmt was 8% slower (3.845).
+// tiledRows is the most rows whose single-weight products take k_gemv_mmt
+// with 2 tiles of 16 rows per warp (mmtRT); above it they take 1, and the
+// fused gate/up k_gemv_mmb (mmbTakes). Measured on an H200
+// (docs/performance-gpu.md): greedy decoding steps of 2, 4 and 8 sequences
+// 11% faster on the tiled copies than on k_gemv_mma's row-major weights
+// (run 90: 2.748 against 3.083 ms at 2, 2.828 against 3.197 at 4, 3.139
+// against 3.537 at 8); at 16 rows with RT 2 the tiled copies changed
+// nothing (run 90: 3.586 against 3.555 ms), with RT 1 they shortened the
+// step by 1.2–1.7% (runs 126 and 127, one process each: 3.383 against
+// 3.425 / 3.470 ms, 3.362 against 3.420 / 3.418).
 const tiledRows = 8
 
 // tiledTakes reports whether a product of m rows that k_gemv_mma takes
-// runs on the weights' tiled copies instead.
-func (b *Backend) tiledTakes(m int) bool { return !b.noTiled && (m <= tiledRows || b.tiledAll) }
+// runs on the weights' tiled copies instead (k_gemv_mmt): always unless
+// noTiled, or above tiledRows rows with rowMajorWide.
+func (b *Backend) tiledTakes(m int) bool { return !b.noTiled && (m <= tiledRows || !b.rowMajorWide) }
 
-// mmtRT is k_gemv_mmt's tiles of 16 rows per warp, for one weight or the
-// fused gate/up: tiledRT or tiledFusedRT when set, else 2 for one weight
-// (32 weight rows per block, each activation fragment loaded once for
-// both tiles) and 1 for the fused gate/up (16 weight loads in flight per
-// lane where RT 2 leaves registers for 8). Run 90: 2.828 ms per step at
-// batch 4 against 2.907 with RT 2 for both and 2.912 with RT 1 for both.
-func (b *Backend) mmtRT(fused bool) int {
+// mmtRT is k_gemv_mmt's tiles of 16 rows per warp for m rows of one weight
+// or the fused gate/up: tiledRT or tiledFusedRT when set, else for one
+// weight 2 up to tiledRows rows (32 weight rows per block, each activation
+// fragment loaded once for both tiles) and 1 above (where a fragment of 16
+// rows holds as many registers as its weight tile), and 1 for the fused
+// gate/up (16 weight loads in flight per lane where RT 2 leaves registers
+// for 8). Run 90: 2.828 ms per step at batch 4 against 2.907 with RT 2
+// for both and 2.912 with RT 1 for both; at 16 rows RT 2 was 5–30%
+// slower than RT 1 for every shape alone (run 125, `SAMBAEVAL_DECODE_GEMV=1`).
+func (b *Backend) mmtRT(m int, fused bool) int {
 	if fused {
 		if b.tiledFusedRT != 0 {
 			return b.tiledFusedRT
@@ -409,6 +415,9 @@ func (b *Backend) mmtRT(fused bool) int {
 	}
 	if b.tiledRT != 0 {
 		return b.tiledRT
+	}
+	if m > tiledRows {
+		return 1
 	}
 	return 2
 }
@@ -485,7 +494,7 @@ func (b *Backend) mmaPlan(m int, w1, w2 *Weight) mmaCall {
 				}
 			}
 			if mmt {
-				rt = b.mmtRT(fused)
+				rt = b.mmtRT(m, fused)
 				c.name, c.p1, c.p2 = mmtKernel(rt, mt, fused), t1, t2
 			}
 		}

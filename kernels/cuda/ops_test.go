@@ -221,8 +221,7 @@ type gemvVariant struct {
 	noPair   bool
 	noSplit  bool // noSplitK
 	noTiled  bool // row-major k_gemv_mma rather than k_gemv_mmt
-	tiledAll bool
-	rt       int // tiledRT and tiledFusedRT
+	rt       int  // tiledRT and tiledFusedRT
 	noMMB    bool
 	mmbAll   bool
 	single   bool // mmbSingle
@@ -232,11 +231,11 @@ type gemvVariant struct {
 // set applies v to g and returns the function restoring the defaults.
 func (v gemvVariant) set(g *Backend) func() {
 	g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = v.old, v.rb, v.one, v.off, v.noPair, v.noSplit
-	g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = v.noTiled, v.tiledAll, v.rt, v.rt
+	g.noTiled, g.tiledRT, g.tiledFusedRT = v.noTiled, v.rt, v.rt
 	g.noMMB, g.mmbAll, g.mmbSingle, g.mmbRing = v.noMMB, v.mmbAll, v.single, v.ring
 	return func() {
 		g.oldGemv, g.gemvRB, g.mmaOne, g.noMMA, g.noPair, g.noSplitK = false, 0, false, false, false, false
-		g.noTiled, g.tiledAll, g.tiledRT, g.tiledFusedRT = false, false, 0, 0
+		g.noTiled, g.tiledRT, g.tiledFusedRT = false, 0, 0
 		g.noMMB, g.mmbAll, g.mmbSingle, g.mmbRing = false, false, false, 0
 	}
 }
@@ -310,8 +309,8 @@ func gemvVariants(g *Backend, M int, fits, mmaFits bool) []gemvVariant {
 	case mma:
 		vs = append(vs, gemvVariant{name: "_cublas", off: true}, gemvVariant{name: "_nosplit", mma: true, noSplit: true},
 			gemvVariant{name: "_rowmajor", mma: true, noTiled: true},
-			gemvVariant{name: "_mmt1", mma: true, tiledAll: true, rt: 1, noMMB: true},
-			gemvVariant{name: "_mmt2", mma: true, tiledAll: true, rt: 2, noMMB: true},
+			gemvVariant{name: "_mmt1", mma: true, rt: 1, noMMB: true},
+			gemvVariant{name: "_mmt2", mma: true, rt: 2, noMMB: true},
 			gemvVariant{name: "_nommb", mma: true, noMMB: true},
 			gemvVariant{name: "_mmb", mma: true, mmbAll: true, single: true},
 			gemvVariant{name: "_mmb_ring2", mma: true, mmbAll: true, single: true, ring: 1})
