@@ -388,8 +388,8 @@ func mmtKernel(rt, mt int, fused bool) string {
 // (run 90: 2.748 against 3.083 ms at 2, 2.828 against 3.197 at 4, 3.139
 // against 3.537 at 8); at 16 rows with RT 2 the tiled copies changed
 // nothing (run 90: 3.586 against 3.555 ms), with RT 1 they shortened the
-// step by 1.2–1.7% (runs 126 and 127, one process each: 3.383 against
-// 3.425 / 3.470 ms, 3.362 against 3.420 / 3.418).
+// step by 1.2–2.9% (runs 126–128, one process each: 3.383 against 3.425 /
+// 3.470 ms, 3.362 against 3.420 / 3.418, 3.361 / 3.400 against 3.461).
 const tiledRows = 8
 
 // tiledTakes reports whether a product of m rows that k_gemv_mma takes
