@@ -173,17 +173,25 @@ func TestRandom421M(t *testing.T) {
 	comparePerplexity(t, "Samba_421M random bf16", run(gb), want, 5e-3)
 }
 
+// tinyDecoding opens the GPU backend in bf16 mode, skipping the test where
+// the driver cannot record steps, and loads samba-tiny on the CPU (mc,
+// the reference) and on the GPU (m).
+func tinyDecoding(t *testing.T) (g *Backend, mc, m *model.Model) {
+	t.Helper()
+	g = gpu(t, false)
+	if !g.d.hasGraphs() {
+		t.Skip("the driver has no CUDA graph entry points")
+	}
+	return g, loadTiny(t, cpu.New()), loadTiny(t, g)
+}
+
 // TestDecodeGraph decodes samba-tiny in bf16 mode with recorded steps and
 // without, from sessions at different positions, and checks that the
 // logits agree, including after a session is replaced (which frees memory
 // and so drops the recordings); the logits must also match the CPU
 // reference within bf16 rounding.
 func TestDecodeGraph(t *testing.T) {
-	g := gpu(t, false)
-	if !g.d.hasGraphs() {
-		t.Skip("the driver has no CUDA graph entry points")
-	}
-	mc, m := loadTiny(t, cpu.New()), loadTiny(t, g)
+	g, mc, m := tinyDecoding(t)
 	ids := zipfTokens(700, 32000, 4)
 	// decode runs steps of LogitsBatch over sessions prefilled with
 	// prompts of different lengths; at step 4 the second session is
@@ -231,19 +239,15 @@ func TestDecodeGraph(t *testing.T) {
 
 // TestDecodeBatch16 decodes samba-tiny in bf16 mode with 16 sequences at
 // once, the batched products of more than 8 rows (on an H200 the fused
-// gate/up on k_gemv_mmb, the other products on k_gemv_mma): recorded steps
-// must match the same steps op by op; with noMMB (the gate/up on
-// k_gemv_mma) they must be the same bit for bit, since samba-tiny's K of
-// 256 is 8 steps of 32, which k_gemv_mmb's 16 warps hold as k_gemv_mma's
-// 8 do (the other 8 add zeros); and they must stay as close to the CPU's
+// gate/up on k_gemv_mmb, the other products on k_gemv_mmt, whose results
+// are k_gemv_mma's bit for bit): recorded steps must match the same steps
+// op by op; with noMMB (the gate/up on k_gemv_mmt) they must be the same
+// bit for bit, since samba-tiny's K of 256 is 8 steps of 32, which
+// k_gemv_mmb's 16 warps hold as k_gemv_mma's 8 do (the other 8 add zeros); and they must stay as close to the CPU's
 // as measured on an H200 (largest logit difference 0.091 of the largest
 // logit, runs 108 and 109), with margin.
 func TestDecodeBatch16(t *testing.T) {
-	g := gpu(t, false)
-	if !g.d.hasGraphs() {
-		t.Skip("the driver has no CUDA graph entry points")
-	}
-	mc, m := loadTiny(t, cpu.New()), loadTiny(t, g)
+	g, mc, m := tinyDecoding(t)
 	ids := zipfTokens(700, 32000, 6)
 	prompts := make([]int, 16)
 	for i := range prompts {
@@ -268,7 +272,7 @@ func TestDecodeBatch16(t *testing.T) {
 			t.Fatalf("step %d sequence %d: recorded vs direct: %v", i/16, i%16, err)
 		}
 		if j := firstBitDiff(recorded[i], mma[i]); j >= 0 {
-			t.Fatalf("step %d sequence %d: logit %d is %v, %v with the gate/up on k_gemv_mma", i/16, i%16, j, recorded[i][j], mma[i][j])
+			t.Fatalf("step %d sequence %d: logit %d is %v, %v with the gate/up on k_gemv_mmt", i/16, i%16, j, recorded[i][j], mma[i][j])
 		}
 		if err := closeEnough(recorded[i], want[i], 0.15); err != nil {
 			t.Errorf("step %d sequence %d: GPU bf16 vs CPU: %v", i/16, i%16, err)

@@ -404,8 +404,9 @@ func (b *Backend) tiledTakes(m int) bool { return !b.noTiled && (m <= tiledRows 
 // rows holds as many registers as its weight tile), and 1 for the fused
 // gate/up (16 weight loads in flight per lane where RT 2 leaves registers
 // for 8). Run 90: 2.828 ms per step at batch 4 against 2.907 with RT 2
-// for both and 2.912 with RT 1 for both; at 16 rows RT 2 was 5–30%
-// slower than RT 1 for every shape alone (run 125, `SAMBAEVAL_DECODE_GEMV=1`).
+// for both and 2.912 with RT 1 for both; at 16 rows, alone (run 125,
+// `SAMBAEVAL_DECODE_GEMV=1`), RT 2 took 25–29% longer than RT 1 for
+// q|k|v, o_proj and out_proj, 1–2% for x_proj and dt_proj.
 func (b *Backend) mmtRT(m int, fused bool) int {
 	if fused {
 		if b.tiledFusedRT != 0 {
