@@ -382,7 +382,7 @@ func adSmemMMA(hd, bufs, esz int) int {
 // use: four for bf16 tiles (half the shared memory of float32 ones, which
 // keep two), at most T, or decBufs (2 … 4) where set. With one tile copied
 // ahead, bf16 tiles were no faster than float32 ones at batch 16 (29.4
-// against 28.4 µs per layer, run 61 of docs/performance-gpu.md): half the
+// against 28.4 µs per layer, run 61 of docs/performance-gpu-history.md): half the
 // bytes, the same latency per tile; with three ahead the step gained about
 // 1% (run 62).
 func (b *Backend) decmBufs(T, esz int) int {

@@ -48,7 +48,7 @@ func (d *driver) hasGraphs() bool {
 // memory runs on the legacy stream, which a non-blocking stream does not
 // wait for, and may return before its DMA has finished (so kernels on the
 // backend's stream could read half-uploaded data: the cause of the
-// intermittent wrong results, docs/performance-gpu.md).
+// intermittent wrong results, docs/performance-gpu-history.md).
 type driver struct {
 	lib     *library
 	version int // cuDriverGetVersion, e.g. 13000

@@ -233,7 +233,7 @@ func aligned4(m kernels.Mat) bool { return addr(m)%16 == 0 && m.Stride%4 == 0 }
 // One-row products (decoding at batch 1) run k_gemv2 whatever the size of
 // the weights: it streams them near the copy rate, where cuBLAS and the
 // previous k_gemv (one warp per weight row) did not (run 8:
-// docs/performance-gpu.md). Products of 2 to mmaRows rows (batched
+// docs/performance-gpu-history.md). Products of 2 to mmaRows rows (batched
 // decoding) run k_gemv_mma on the tensor cores, streaming the weights the
 // same way (noMMA sends them to cuBLAS, the previous path; mmaOne takes
 // k_gemv_mma for one row as well). A forced rows per block (gemvRB) lets
@@ -336,7 +336,7 @@ func (b *Backend) gemv2RB(k, nw int) int {
 
 // mmaWideBytes is the most weight bytes k_gemv_mma takes for more than 8
 // rows (two activation tiles): above it cuBLAS streamed the Samba_3.8B
-// weights faster at 16 rows (run 19, docs/performance-gpu.md: 9984×2816
+// weights faster at 16 rows (run 19, docs/performance-gpu-history.md: 9984×2816
 // 20.0 µs against 21.3, the head 49.9 against 55.4; at 4 rows k_gemv_mma
 // matched or beat cuBLAS everywhere, the fused gate/up 33.4 µs against
 // 40.2).
@@ -383,7 +383,7 @@ func mmtKernel(rt, mt int, fused bool) string {
 // tiledRows is the most rows whose single-weight products take k_gemv_mmt
 // with 2 tiles of 16 rows per warp (mmtRT); above it they take 1, and the
 // fused gate/up k_gemv_mmb (mmbTakes). Measured on an H200
-// (docs/performance-gpu.md): greedy decoding steps of 2, 4 and 8 sequences
+// (docs/performance-gpu-history.md): greedy decoding steps of 2, 4 and 8 sequences
 // 11% faster on the tiled copies than on k_gemv_mma's row-major weights
 // (run 90: 2.748 against 3.083 ms at 2, 2.828 against 3.197 at 4, 3.139
 // against 3.537 at 8); at 16 rows with RT 2 the tiled copies changed
@@ -540,7 +540,7 @@ const (
 
 // mmbFits reports whether k_gemv_mmb takes w: the fused gate/up (two such
 // weights), or one weight with mmbSingle, whose K gives every warp at most
-// mmbXS steps. Measured on an H200 (docs/performance-gpu.md, run 105, one
+// mmbXS steps. Measured on an H200 (docs/performance-gpu-history.md, run 105, one
 // process): greedy steps of 16 sequences 3.462 ms with the gate/up on
 // k_gemv_mmb, 3.573 without it; with every product on it 3.517–3.550, with
 // only the single weights 3.681.
@@ -805,7 +805,7 @@ func (b *Backend) pairTakes(x kernels.Mat, w *Weight) bool {
 // blocks than multiprocessors at Samba_3.8B's 9984 rows (78 of 132): as two
 // products one after the other each streamed its weights at ~2.9 TB/s; as
 // one batch of two cuBLAS runs 104 blocks of 192 rows for both, 3.2 TB/s
-// (ncu, run 33 of docs/performance-gpu.md; batch 16 3.788 ms per step
+// (ncu, run 33 of docs/performance-gpu-history.md; batch 16 3.788 ms per step
 // against 3.867, run 32).
 func (b *Backend) gateUpPair(dst, x kernels.Mat, w1, w2 *Weight) {
 	M, N := x.Rows, w1.rows
@@ -934,7 +934,7 @@ var scanVariants = map[string]struct {
 // defaultScan16 is the scan variant used for 16 states: q8 was the
 // fastest on an H200 at the Samba_3.8B shape (T=16384, 5632 channels, run
 // 8: s4 5.35 ms, s8 4.10, p4 5.14, p8 3.47, p16 3.19, q8 2.50, q16 2.89;
-// docs/performance-gpu.md).
+// docs/performance-gpu-history.md).
 const defaultScan16 = "q8"
 
 // SelectiveScan implements kernels.Backend; without z the kernels get a
