@@ -55,27 +55,7 @@ func TestBoundaryCost(t *testing.T) {
 		t.Skip("needs sm_70 and CUDA graphs")
 	}
 	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) } // not benchLog: SAMBAEVAL_BENCH_OUT is TestDecodeBench's
-	cubin, err := g.nv.compile(boundarySource, g.cc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mod uintptr
-	func() {
-		defer g.enter()()
-		g.must("cuModuleLoadData", call(g.d.cuModuleLoadData, uintptr(unsafe.Pointer(&mod)), uintptr(unsafe.Pointer(&cubin[0]))))
-		for _, n := range []string{"k_boundary", "k_gridbar"} {
-			var f uintptr
-			cn := cstring(n)
-			g.must("cuModuleGetFunction", call(g.d.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), mod, uintptr(unsafe.Pointer(&cn[0]))))
-			g.fn[n] = f
-		}
-	}()
-	defer func() {
-		defer g.enter()()
-		delete(g.fn, "k_boundary")
-		delete(g.fn, "k_gridbar")
-		call(g.d.cuModuleUnload, mod)
-	}()
+	defer loadTestModule(t, g, boundarySource, "k_boundary", "k_gridbar")()
 	buf := g.Alloc(16)
 	defer g.Free(buf)
 	ctr := bufPtr(buf)

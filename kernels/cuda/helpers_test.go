@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/sambaeval/sambaeval/dtype"
 	"github.com/sambaeval/sambaeval/kernels"
@@ -183,4 +184,35 @@ func roundTo(dt dtype.DType, vals []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// loadTestModule compiles src (a benchmark's own kernels, not the
+// backend's) for g's device, loads it and registers the kernels names
+// with g so that g.launch runs them; the returned function unregisters
+// them and unloads the module.
+func loadTestModule(t *testing.T, g *Backend, src string, names ...string) func() {
+	t.Helper()
+	cubin, err := g.nv.compile(src, g.cc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mod uintptr
+	func() {
+		defer g.enter()()
+		g.must("cuModuleLoadData", call(g.d.cuModuleLoadData, uintptr(unsafe.Pointer(&mod)), uintptr(unsafe.Pointer(&cubin[0]))))
+		for _, n := range names {
+			var f uintptr
+			cn := cstring(n)
+			g.must("cuModuleGetFunction", call(g.d.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), mod, uintptr(unsafe.Pointer(&cn[0]))))
+			g.fn[n] = f
+		}
+	}()
+	return func() {
+		defer g.enter()()
+		for _, n := range names {
+			delete(g.fn, n)
+			delete(g.dynShared, n)
+		}
+		call(g.d.cuModuleUnload, mod)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"unsafe"
 )
 
 // streamSource is TestStreamPattern's own module: k_stream only streams
@@ -171,25 +170,7 @@ func TestStreamPattern(t *testing.T) {
 		t.Skip("needs sm_90 and NVRTC 12")
 	}
 	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
-	cubin, err := g.nv.compile(streamSource, g.cc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mod uintptr
-	func() {
-		defer g.enter()()
-		g.must("cuModuleLoadData", call(g.d.cuModuleLoadData, uintptr(unsafe.Pointer(&mod)), uintptr(unsafe.Pointer(&cubin[0]))))
-		var f uintptr
-		cn := cstring("k_stream")
-		g.must("cuModuleGetFunction", call(g.d.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), mod, uintptr(unsafe.Pointer(&cn[0]))))
-		g.fn["k_stream"] = f
-	}()
-	defer func() {
-		defer g.enter()()
-		delete(g.fn, "k_stream")
-		delete(g.dynShared, "k_stream")
-		call(g.d.cuModuleUnload, mod)
-	}()
+	defer loadTestModule(t, g, streamSource, "k_stream")()
 	const total = 1 << 30
 	buf := g.Alloc(total / 4)
 	defer g.Free(buf)
