@@ -65,7 +65,8 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 		longest := b.setSeqs(sub)
 		keys := b.attnKeys(sh.Window, sub, caches, short[lo:hi])
 		var nsplit, ks, tiles, smem, bufs int // bufs: k_attn_decm's tile buffers
-		kernel, dec := "k_attn", false        // dec: k_attn_dec or k_attn_decm
+		kernel, dec := "k_attn", false        // dec: k_attn_dec, k_attn_decm or k_attn_decp
+		perWarp := false                      // k_attn_decp: tiles per warp, 128 threads
 		switch {
 		case grouped:
 			kernel = "k_attn_grp" + strconv.Itoa(dpl)
@@ -74,8 +75,14 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			kernel, dec = "k_attn_dec"+kvSuffix(kvk), true
 			if name, mm, nb, ok := b.attnDecMMA(sh, keys, tiles, kvk); ok {
 				kernel, ks, smem, bufs = name, 16, mm, nb
+				if name, tw, mm, ok := b.attnDecWarps(sh, keys, hi-lo, kvk); ok {
+					kernel, tiles, smem, bufs, perWarp = name, tw, mm, 0, true
+				}
 			}
 			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
+			if perWarp {
+				nsplit = (keys + 16*dpWarps*tiles - 1) / (16 * dpWarps * tiles)
+			}
 			b.setDynamicShared(kernel, smem)
 		default:
 			nsplit = b.keySplits(H, longest, hi-lo, keys)
@@ -124,7 +131,12 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			if bufs > 0 {
 				b.p.i32(bufs)
 			}
-			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{adThreads, 1, 1}, smem)
+			threads := adThreads
+			if perWarp {
+				b.p.i32(boolInt(b.early() == 1 && !b.decLate))
+				threads = 32 * dpWarps
+			}
+			b.launch(kernel, dim3{nsplit, G, hi - lo}, dim3{threads, 1, 1}, smem)
 		default:
 			b.p.i32(kvk)
 			b.launch(kernel, dim3{G * nsplit, longest, hi - lo}, dim3{256, 1, 1}, 0)
@@ -368,6 +380,45 @@ func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles, kvk int) (name s
 	}
 	return "k_attn_decm" + strconv.Itoa(hd) + kvSuffix(kvk), smem, bufs, true
 }
+
+// attnDecWarps names k_attn_decp (decattn.cu) for a decoding step that
+// k_attn_decm would take, with its tiles of 16 keys per warp and dynamic
+// shared memory: where the step has at least dpMinHeads key/value heads ×
+// sequences (decWarps > 0: always; < 0: never). Each warp streams its own
+// tiles, so a block has no barrier per tile; a warp takes one tile, or
+// more where one each would make more than dpBlocksPerSM blocks per
+// multiprocessor.
+func (b *Backend) attnDecWarps(sh kernels.AttnShape, keys, nseq, kvk int) (name string, tiles, smem int, ok bool) {
+	heads := sh.NKV * nseq
+	if b.decWarps < 0 || b.decWarps == 0 && heads < dpMinHeads {
+		return "", 0, 0, false
+	}
+	smem = adSmemWarps(sh.HeadDim)
+	if smem > b.adSmemLimit() {
+		return "", 0, 0, false
+	}
+	for tiles = 1; ; tiles *= 2 {
+		n := (keys + 16*dpWarps*tiles - 1) / (16 * dpWarps * tiles)
+		if n <= adMaxSplits && (heads*n <= dpBlocksPerSM*b.sms || n == 1) {
+			break
+		}
+	}
+	return "k_attn_decp" + strconv.Itoa(sh.HeadDim) + kvSuffix(kvk), tiles, smem, true
+}
+
+// k_attn_decp's warps per block (DP_WARPS in decattn.cu), the key/value
+// heads × sequences from which it takes decoding steps, and the blocks per
+// multiprocessor below which a warp takes one tile.
+const (
+	dpWarps       = 4
+	dpMinHeads    = 8
+	dpBlocksPerSM = 2
+)
+
+// adSmemWarps is k_attn_decp's dynamic shared memory in bytes for head
+// size hd: bf16 rows of hd+8 elements, 16 for the queries and 48 per warp
+// for its two key tiles and one value tile.
+func adSmemWarps(hd int) int { return 2 * (16 + 48*dpWarps) * (hd + 8) }
 
 // adSmemMMA is k_attn_decm's dynamic shared memory in bytes for head size
 // hd, bufs key and value tile buffers and caches of esz-byte elements (see

@@ -133,6 +133,7 @@ var kernelNames = []string{
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
 	"k_attn_decm64_kv16", "k_attn_decm128_kv16", "k_attn_decm256_kv16",
+	"k_attn_decp64", "k_attn_decp128", "k_attn_decp256", "k_attn_decp64_kv16", "k_attn_decp128_kv16", "k_attn_decp256_kv16",
 	"k_attn_grp1", "k_attn_grp2", "k_attn_grp4", "k_attn_grp8", "k_attn_dec", "k_attn_dec_kv16",
 	"k_flash64_64", "k_flash128_64", "k_flash256_32", "k_flash256_64",
 	"k_layernorm", "k_add_bias", "k_add_scaled", "k_splitk_sum",
@@ -197,8 +198,12 @@ type Backend struct {
 	// (AllocKV): it applies to the caches allocated while it is set, so it
 	// is set before the sessions it concerns are made (one Attention call
 	// takes caches of one type); decBufs sets k_attn_decm's tile buffers
-	// (2 … 4; 0: decmBufs's choice); rms256 keeps decoding steps' RMSNorm
-	// on k_rmsnorm_reg's 256 threads instead of k_rmsnorm_reg1k's 1024;
+	// (2 … 4; 0: decmBufs's choice); decWarps takes k_attn_decp instead of
+	// k_attn_decm for every decoding step (> 0) or none (< 0; 0:
+	// attnDecWarps's rule), decLate has it copy its first tiles after
+	// loading the queries rather than before the PDL wait; rms256 keeps
+	// decoding steps' RMSNorm on k_rmsnorm_reg's 256 threads instead of
+	// k_rmsnorm_reg1k's 1024;
 	// noTiled keeps the products of 2 to mmaRows rows on k_gemv_mma's
 	// row-major weights instead of k_gemv_mmt's tiled copies (see
 	// Backend.tiled; SAMBAEVAL_CUDA_TILED=0 sets it), rowMajorWide keeps
@@ -237,6 +242,8 @@ type Backend struct {
 	splitFill    int
 	f32KV        bool
 	decBufs      int
+	decWarps     int
+	decLate      bool
 	rms256       bool
 	noTiled      bool
 	rowMajorWide bool

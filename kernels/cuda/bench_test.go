@@ -128,7 +128,7 @@ func TestBenchH200(t *testing.T) {
 		g.attnGrp, g.noAttnDec, g.attnDecKeys, g.attnDecTiles, g.noDecMMA = false, false, 0, 0, false
 		say("%s", strings.TrimSuffix(line, ";"))
 	}
-	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), k_gemv_mmt and k_gemv_mmt_swiglu on the weights' tiled copies for 2–8 rows, for 9–16 the fused gate/up on k_gemv_mmb_swiglu (tiled copies streamed by bulk copies) and the other products on k_gemv_mmt1 (tiled copies, one tile of 16 rows per warp; weights ≤ 32 MB, cuBLAS for the others), first weights loaded before the PDL wait, k_attn_decm (bf16 products; 8 tiles of 16 keys from 8 sequences, else 2; bf16 key/value caches, tiles copied up to 3 ahead), k_scan_dec (k_scan_dec_dtf up to 4 sequences)",
+	say("settings for the model runs: scan variant %s, flash attention (32-key tiles); decoding: recorded steps, k_gemv2 and the fused gate/up k_gemv2_swiglu for one row (any size; rows per block from gemv2RB), k_gemv_mmt and k_gemv_mmt_swiglu on the weights' tiled copies for 2–8 rows, for 9–16 the fused gate/up on k_gemv_mmb_swiglu (tiled copies streamed by bulk copies) and the other products on k_gemv_mmt1 (tiled copies, one tile of 16 rows per warp; weights ≤ 32 MB, cuBLAS for the others), first weights loaded before the PDL wait, k_attn_decm (bf16 products; 2 tiles of 16 keys per block, tiles copied up to 3 ahead) below 8 sequences, k_attn_decp from 8 (tiles of 16 keys per warp, 1 or 2 per warp, copied 2 ahead; bf16 key/value caches), k_scan_dec (k_scan_dec_dtf up to 4 sequences)",
 		defaultScan16)
 	for _, l := range g.benchGemvShapes(t) {
 		say("%s", l)

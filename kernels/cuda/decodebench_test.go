@@ -41,6 +41,10 @@ func TestDecodeBench(t *testing.T) {
 	defer flush()
 	copyBW := g.benchCopy(t, 1<<30, 20)
 	say("device: %s; device-to-device copy of 1 GiB: %.0f GB/s", g.Name(), copyBW/1e9)
+	for _, k := range []string{"k_attn_decm256_kv16", "k_attn_decp256_kv16", "k_scan_decf"} {
+		r, l := kernelRegs(g, k)
+		say("%s: %d registers, %d bytes of local memory per thread", k, r, l)
+	}
 	if os.Getenv("SAMBAEVAL_DECODE_GEMV") == "1" {
 		for _, l := range g.benchGemvShapes(t) {
 			say("%s", l)
@@ -76,6 +80,9 @@ func TestDecodeBench(t *testing.T) {
 		{"k_gemv_mmt RT 2 above 8 rows", func() { g.tiledRT = 2 }, func() { g.tiledRT = 0 }},
 		{"float32 key/value caches", func() { g.f32KV = true }, func() { g.f32KV = false }},
 		{"k_attn_decm two tile buffers", func() { g.decBufs = 2 }, func() { g.decBufs = 0 }},
+		{"k_attn_decm, no k_attn_decp", func() { g.decWarps = -1 }, func() { g.decWarps = 0 }},
+		{"k_attn_decp at every batch size", func() { g.decWarps = 1 }, func() { g.decWarps = 0 }},
+		{"k_attn_decp first tiles after the queries' loads", func() { g.decLate = true }, func() { g.decLate = false }},
 		{"RMSNorm on 256 threads (k_rmsnorm_reg)", func() { g.rms256 = true }, func() { g.rms256 = false }},
 		{"k_gemv_mma without split K", func() { g.noSplitK = true }, func() { g.noSplitK = false }},
 		{"k_gemv_mma split K for few blocks only", func() { g.splitFill = -1 }, func() { g.splitFill = 0 }},

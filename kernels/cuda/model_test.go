@@ -310,11 +310,11 @@ func f32Readers(names []string) []string {
 // TestDecodeKVBF16 decodes samba-tiny in bf16 mode over bf16 key/value
 // caches and over float32 ones (f32KV): prompts prefilled in chunks of 200
 // tokens (flash attention, whose k_kv_gather rounds the cached keys and
-// values to bf16 from either cache), then 8 steps of k_attn_decm (which
-// rounds them to bf16 too) with the 512-key rings wrapping. The logits must
-// be the same bit for bit, no kernel that multiplies cached keys and
-// values in float32 may have run, and the bf16 states must take 2 bytes
-// per cache element.
+// values to bf16 from either cache), then 8 steps of k_attn_decm, and
+// again of k_attn_decp (both round them to bf16 too), with the 512-key
+// rings wrapping. The logits must be the same bit for bit, no kernel that
+// multiplies cached keys and values in float32 may have run, and the bf16
+// states must take 2 bytes per cache element.
 func TestDecodeKVBF16(t *testing.T) {
 	g := gpu(t, false)
 	m := loadTiny(t, g)
@@ -337,21 +337,29 @@ func TestDecodeKVBF16(t *testing.T) {
 		logits = stepLogits(t, m, ss, ids, nil) // onLaunch appends to names meanwhile
 		return logits, names, bytes
 	}
-	l16, n16, b16 := decode(false)
-	l32, n32, b32 := decode(true)
-	if f := append(f32Readers(n16), f32Readers(n32)...); len(f) > 0 {
-		t.Fatalf("%v ran: their results depend on the caches' type", f)
-	}
-	if !slices.Contains(n16, "k_attn_decm64_kv16") || !slices.Contains(n32, "k_attn_decm64") {
-		t.Fatalf("decoding kernels: %v with bf16 caches, %v with float32 ones", n16, n32)
-	}
-	for i := range l16 {
-		if j := firstBitDiff(l16[i], l32[i]); j >= 0 {
-			t.Fatalf("step %d sequence %d: logit %d is %v with bf16 caches, %v with float32 ones", i/3, i%3, j, l16[i][j], l32[i][j])
-		}
-	}
-	if want := m.Config.StateBytes(0, 2); b16 != want || b32 != m.Config.StateBytes(0, 4) || b16 >= b32 {
-		t.Errorf("state: %d bytes with bf16 caches (want %d), %d with float32 ones (want %d)", b16, want, b32, m.Config.StateBytes(0, 4))
+	for _, kernel := range []string{"k_attn_decm64", "k_attn_decp64"} {
+		t.Run(kernel, func(t *testing.T) {
+			if kernel == "k_attn_decp64" {
+				g.decWarps = 1
+				defer func() { g.decWarps = 0 }()
+			}
+			l16, n16, b16 := decode(false)
+			l32, n32, b32 := decode(true)
+			if f := append(f32Readers(n16), f32Readers(n32)...); len(f) > 0 {
+				t.Fatalf("%v ran: their results depend on the caches' type", f)
+			}
+			if !slices.Contains(n16, kernel+"_kv16") || !slices.Contains(n32, kernel) {
+				t.Fatalf("decoding kernels: %v with bf16 caches, %v with float32 ones", n16, n32)
+			}
+			for i := range l16 {
+				if j := firstBitDiff(l16[i], l32[i]); j >= 0 {
+					t.Fatalf("step %d sequence %d: logit %d is %v with bf16 caches, %v with float32 ones", i/3, i%3, j, l16[i][j], l32[i][j])
+				}
+			}
+			if want := m.Config.StateBytes(0, 2); b16 != want || b32 != m.Config.StateBytes(0, 4) || b16 >= b32 {
+				t.Errorf("state: %d bytes with bf16 caches (want %d), %d with float32 ones (want %d)", b16, want, b32, m.Config.StateBytes(0, 4))
+			}
+		})
 	}
 }
 

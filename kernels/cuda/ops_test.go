@@ -823,6 +823,8 @@ type attnVariant struct {
 	decBufs                 int  // k_attn_decm's tile buffers (0: its choice)
 	noDecMMA                bool // k_attn_dec's float32 products, not k_attn_decm's bf16 ones
 	f32KV                   bool // float32 key/value caches in bf16 mode
+	decWarps                int  // k_attn_decp for every decoding step (> 0) or none (< 0)
+	decLate                 bool // k_attn_decp copies its first tiles after loading the queries
 }
 
 var attnVariants = []attnVariant{
@@ -838,6 +840,11 @@ var attnVariants = []attnVariant{
 	{name: "k_attn_dec 8 tiles, k_kv_store", decTiles: 8, noDecStore: true},
 	{name: "k_attn_decm 8 tiles, 3 buffers", decTiles: 8, decBufs: 3},
 	{name: "k_attn_decm 8 tiles, 2 buffers", decTiles: 8, decBufs: 2},
+	{name: "k_attn_decm, no k_attn_decp", decWarps: -1},
+	{name: "k_attn_decp", decWarps: 1},
+	{name: "k_attn_decp, k_kv_store", decWarps: 1, noDecStore: true},
+	{name: "k_attn_decp, first tiles after the queries", decWarps: 1, decLate: true},
+	{name: "k_attn_decp, float32 caches", decWarps: 1, f32KV: true},
 	{name: "k_attn_dec float32 products", noDecMMA: true},
 	{name: "k_attn_dec float32 products, 8 tiles", noDecMMA: true, decTiles: 8},
 	{name: "float32 caches", f32KV: true},
@@ -851,12 +858,12 @@ func useAttnKnobs(g *Backend, av attnVariant, ac attnCase) (reset func()) {
 	g.attnBlock, g.softmaxWarp = ac.block, ac.warpSoftmax
 	g.attnGrp, g.noFlash, g.flashBN64 = av.grp, av.noFlash, av.flashBN64
 	g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = av.noDec, av.decKeys, av.noDecStore, av.decTiles
-	g.noDecMMA, g.f32KV, g.decBufs = av.noDecMMA, av.f32KV, av.decBufs
+	g.noDecMMA, g.f32KV, g.decBufs, g.decWarps, g.decLate = av.noDecMMA, av.f32KV, av.decBufs, av.decWarps, av.decLate
 	return func() {
 		g.attnBlock, g.softmaxWarp = 0, false
 		g.attnGrp, g.noFlash, g.flashBN64 = false, false, false
 		g.noAttnDec, g.attnDecKeys, g.noDecStore, g.attnDecTiles = false, 0, false, 0
-		g.noDecMMA, g.f32KV, g.decBufs = false, false, 0
+		g.noDecMMA, g.f32KV, g.decBufs, g.decWarps, g.decLate = false, false, 0, 0, false
 	}
 }
 

@@ -281,3 +281,329 @@ ATTN_DECM(k_attn_decm256, 256, float)
 ATTN_DECM(k_attn_decm64_kv16, 64, u16)
 ATTN_DECM(k_attn_decm128_kv16, 128, u16)
 ATTN_DECM(k_attn_decm256_kv16, 256, u16)
+
+// k_attn_decp<HD>: decoding attention with the key tiles, not the
+// dimensions, shared among the warps ("per warp"). k_attn_decm's 8 warps
+// share every 16-key tile (each takes 2 of the 16 steps of Q·Kᵀ and 1/8
+// of P·V) and meet at three block barriers per tile, so a block's tiles
+// are one long chain of dependent steps: at batch 16 (8 tiles per block)
+// it took 21 µs per layer for 32 MB of keys and values, 1.5 TB/s (run 130
+// of docs/performance-gpu-history.md; ncu in run 119: DRAM 28%, stalls on
+// fixed-latency dependencies). Here each of the DP_WARPS warps streams
+// tiles of its own (tiles w, w+4, … of the block's 4·T) through its own
+// buffers in shared memory, with its own online softmax in registers (the
+// scores' accumulators are P's A operand, as in flash.cu): no block
+// barrier until the block adds its warps' partials at the end. A warp
+// holds two key tiles and one value tile, so that its first two key tiles
+// and first value tile are in flight at once (at batch 16 three quarters
+// of a multiprocessor's bytes); its key tile n+2 is copied once Q·Kᵀ of n
+// is done, its value tile n+1 once P·V of n is. Runs 154–160 of the
+// history: 15.3 µs per layer at batch 16 in the traced step (run 159),
+// greedy steps of 16 sequences 1.3–3.3% shorter than with k_attn_decm;
+// at batch 1 2% longer, so attnDecWarps takes it from 8 sequences.
+//
+// The tiles are bf16 whatever the caches' type (float32 caches' keys and
+// values rounded to nearest even as they are copied, through registers;
+// bf16 ones by cp.async), so that both give the same bits; the step's own
+// key and value are rounded the same way. The block's queries are bf16
+// rows in shared memory (rows past Hg zero). Shared memory (dynamic, rows
+// of HD+8 bf16 so that the 8 rows an ldmatrix reads fall in different
+// banks): Q [16], then per warp K [2][16] and V [16], which at the end
+// hold the warp's unnormalised outputs [16][HD+4] in float32. The grid,
+// the partials for k_attn_combine and the store of the step's key and
+// value (by the warp whose tile holds the slot's old key, once it has
+// copied it) are k_attn_decm's, with 16·DP_WARPS·T keys per block.
+#define DP_WARPS 4
+
+__device__ __forceinline__ void dp_chunk(u16* d, const u16* __restrict__ s) { cp_async16(d, s); }
+
+__device__ __forceinline__ void dp_chunk(u16* d, const float* __restrict__ s) {
+    float4 a = *(const float4*)s, b = *(const float4*)(s + 4);
+    *(uint4*)d = make_uint4(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w));
+}
+
+// dp_copy issues the warp's copies of keys (or values) tb … tb+nk-1 of
+// group g into the 16-row tile d as one group of copies: key j < P from
+// ring slot j % cp of cache c, the step's own (j == P) from row orow of
+// the chunk's x (ad_chunk16's rounding); rows nk … 15 are zeroed, so that
+// no stale shared memory (NaN bits) reaches a product. The ring slot of
+// row r is (tb % cp) + r, less cp past the end: one division per tile.
+template <int HD, typename E>
+__device__ __forceinline__ void dp_copy(u16* d, const E* c, const float* __restrict__ x, int ldx, long long orow, int tb,
+                                        int nk, int P, int cp, long long kvDim, int g) {
+    const int LD = HD + 8, CPR = HD / 8;
+    const int base = cp > 0 ? tb % cp : 0;
+    for (int i = threadIdx.x & 31; i < 16 * CPR; i += 32) {
+        int r = i / CPR, e = (i - r * CPR) * 8;
+        u16* dd = d + r * LD + e;
+        int j = tb + r;
+        if (r >= nk) {
+            *(uint4*)dd = make_uint4(0u, 0u, 0u, 0u);
+        } else if (j >= P) {
+            ad_chunk16(dd, x + (orow + (j - P)) * ldx + g * HD + e);
+        } else {
+            int slot = base + r;
+            slot = slot < cp ? slot : cp >= 16 ? slot - cp : j % cp;
+            dp_chunk(dd, c + (long long)slot * kvDim + g * HD + e);
+        }
+    }
+    cp_async_commit();
+}
+
+template <int HD, typename E>
+__device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq,
+                                          const float* __restrict__ k, int ldk, const float* __restrict__ v, int ldv, int H,
+                                          int G, int window, float scale, const Seqs& seqs, const Ptrs& kc, const Ptrs& vc,
+                                          const Ints& cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh,
+                                          int shkind, int nsplit, float* __restrict__ part, int store, int T, int early) {
+    const int LD = HD + 8, OLD = HD + 4, NT = HD / 8;
+    extern __shared__ __align__(16) u16 dp_smem[];
+    __shared__ float s_m[DP_WARPS][16], s_l[DP_WARPS][16], s_f[DP_WARPS][16], s_L[16];
+    int sp = blockIdx.x, g = blockIdx.y, s = blockIdx.z;
+    if (s >= seqs.n || seqs.len[s] < 1) return;
+    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5, gq = lane >> 2, tq = lane & 3;
+    const int Hg = H / G;
+    const int P = seq_pos(seqs, dpos, s);
+    const long long orow = seqs.row[s];
+    const int first = window > 0 ? max(0, P - window + 1) : 0;
+    const int kbeg = first + sp * 16 * DP_WARPS * T, nkb = min(P - kbeg + 1, 16 * DP_WARPS * T);
+    if (nkb <= 0) {
+        pdl_start();
+        ad_empty_split(part, orow, H, g, Hg, nsplit, sp, HD);
+        return;
+    }
+    const int ntile = (nkb + 15) / 16;
+    u16* sQ = dp_smem;
+    u16* sK0 = sQ + 16 * LD + w * 48 * LD; // this warp's key tiles [2][16], value tile [16]
+    u16* sV = sK0 + 32 * LD;
+    const E* kcache = (const E*)kc.p[s];
+    const E* vcache = (const E*)vc.p[s];
+    const int cp = cap.v[s];
+    const long long kvDim = (long long)G * HD;
+
+    // The warp's tiles n = 0, 1, … are the block's w + 4n. Copies, one
+    // group each: keys 0 and 1 and values 0 first, then keys n+2 after
+    // Q·Kᵀ of n (into its buffer) and values n+1 after P·V of n, so that
+    // before Q·Kᵀ of n at most 2 later groups may be pending and before
+    // P·V of n 1. With early set, the first tiles are copied before
+    // pdl_start when they hold only keys that earlier steps cached
+    // (k_attn_decm's rule); else after the queries' loads are issued, so
+    // that those do not wait behind every block's tiles.
+    int t = w, tb = kbeg + 16 * t, nk = min(P - tb + 1, 16);
+    const int t1 = t + DP_WARPS, tb1 = kbeg + 16 * t1, nk1 = min(P - tb1 + 1, 16);
+    const bool one = t1 >= ntile; // the warp has one tile
+    const bool before = early && t < ntile && (one ? tb + nk : tb1 + nk1) - 1 < P;
+    if (before) {
+        dp_copy<HD>(sK0, kcache, k, ldk, orow, tb, nk, P, cp, kvDim, g);
+        if (one)
+            cp_async_commit();
+        else
+            dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
+        dp_copy<HD>(sV, vcache, v, ldv, orow, tb, nk, P, cp, kvDim, g);
+    }
+    pdl_start();
+    const float* qg = q + orow * ldq + (long long)g * Hg * HD;
+    const int QPT = (16 * HD / 8 + DP_WARPS * 32 - 1) / (DP_WARPS * 32); // query chunks of 8 per thread
+    float4 qv[QPT][2];
+#pragma unroll
+    for (int j = 0; j < QPT; j++) {
+        int i = tid + j * DP_WARPS * 32, r = i / (HD / 8), e = (i - r * (HD / 8)) * 8;
+        qv[j][0] = qv[j][1] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (r < Hg) {
+            qv[j][0] = *(const float4*)(qg + r * HD + e);
+            qv[j][1] = *(const float4*)(qg + r * HD + e + 4);
+        }
+    }
+    if (!before) {
+        if (t < ntile)
+            dp_copy<HD>(sK0, kcache, k, ldk, orow, tb, nk, P, cp, kvDim, g);
+        else
+            cp_async_commit();
+        if (!one)
+            dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
+        else
+            cp_async_commit();
+        if (t < ntile)
+            dp_copy<HD>(sV, vcache, v, ldv, orow, tb, nk, P, cp, kvDim, g);
+        else
+            cp_async_commit();
+    }
+#pragma unroll
+    for (int j = 0; j < QPT; j++) {
+        int i = tid + j * DP_WARPS * 32, r = i / (HD / 8), e = (i - r * (HD / 8)) * 8;
+        float4 a = qv[j][0], b = qv[j][1];
+        *(uint4*)(sQ + r * LD + e) = make_uint4(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w));
+    }
+    __syncthreads();
+
+    float o[NT][4];
+#pragma unroll
+    for (int i = 0; i < NT; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    float m0 = -INF_F, m1 = -INF_F, l0 = 0.0f, l1 = 0.0f; // rows gq, gq+8 (l: this thread's keys)
+    const int jw = max(first, P - cp);
+    // ldmatrix rows: Q's A operand (row lane&15, k half lane>>4), K's B
+    // operand (key (lane&7) + 8·(lane>>4), k half (lane>>3)&1), V's
+    // transposed B operand (key (lane&7) + 8·((lane>>3)&1), n half lane>>4).
+    const u16* qa = sQ + (lane & 15) * LD + (lane >> 4) * 8;
+    const int kbo = ((lane & 7) + ((lane >> 4) << 3)) * LD + ((lane >> 3) & 1) * 8;
+    const u16* vb = sV + ((lane & 7) + (((lane >> 3) & 1) << 3)) * LD + (lane >> 4) * 8;
+    for (int n = 0; t < ntile; t += DP_WARPS, n++) {
+        tb = kbeg + 16 * t;
+        nk = min(P - tb + 1, 16);
+        u16* sK = sK0 + (n & 1) * 16 * LD;
+        const u16* kb = sK + kbo;
+        cp_async_wait_upto(2); // this tile's keys
+        __syncwarp();
+        // S = Q·Kᵀ in two chains of mma (even and odd steps of 16 dimensions).
+        float sc[2][2][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            unsigned a[4], b[4];
+            ldsm_x4(a, qa + 16 * kk);
+            ldsm_x4(b, kb + 16 * kk);
+            mma_16816<false>(sc[kk & 1][0], a[0], a[1], a[2], a[3], b[0], b[1]);
+            mma_16816<false>(sc[kk & 1][1], a[0], a[1], a[2], a[3], b[2], b[3]);
+        }
+        __syncwarp();
+        const int tk = t + 2 * DP_WARPS, tbk = kbeg + 16 * tk;
+        if (tk < ntile)
+            dp_copy<HD>(sK, kcache, k, ldk, orow, tbk, min(P - tbk + 1, 16), P, cp, kvDim, g);
+        else
+            cp_async_commit();
+
+        // Online softmax: element c of n-tile nt is key 8nt + 2tq + (c&1)
+        // of row gq (c < 2) or gq+8; a row's 16 keys are on the 4 threads
+        // of a quad.
+        float x[2][4];
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++)
+                x[nt][c] = 8 * nt + 2 * tq + (c & 1) < nk ? (sc[0][nt][c] + sc[1][nt][c]) * scale : -INF_F;
+        float mx0 = fmaxf(fmaxf(x[0][0], x[0][1]), fmaxf(x[1][0], x[1][1]));
+        float mx1 = fmaxf(fmaxf(x[0][2], x[0][3]), fmaxf(x[1][2], x[1][3]));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(FULL_MASK, mx1, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(FULL_MASK, mx1, 2));
+        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        const float al0 = m0 > -INF_F ? expf(m0 - n0) : 0.0f, al1 = m1 > -INF_F ? expf(m1 - n1) : 0.0f;
+        m0 = n0;
+        m1 = n1;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            x[nt][0] = expf(x[nt][0] - n0);
+            x[nt][1] = expf(x[nt][1] - n0);
+            x[nt][2] = expf(x[nt][2] - n1);
+            x[nt][3] = expf(x[nt][3] - n1);
+        }
+        l0 = l0 * al0 + ((x[0][0] + x[0][1]) + (x[1][0] + x[1][1]));
+        l1 = l1 * al1 + ((x[0][2] + x[0][3]) + (x[1][2] + x[1][3]));
+        const unsigned pa0 = pack_bf16(x[0][0], x[0][1]), pa1 = pack_bf16(x[0][2], x[0][3]);
+        const unsigned pa2 = pack_bf16(x[1][0], x[1][1]), pa3 = pack_bf16(x[1][2], x[1][3]);
+
+        cp_async_wait_upto(1); // this tile's values
+        __syncwarp();
+        if (store && cp > 0 && jw >= tb && jw < tb + nk) { // the slot's old key and value are copied
+            long long off = (long long)(P % cp) * kvDim + g * HD;
+            const float* kr = k + orow * ldk + g * HD;
+            const float* vr = v + orow * ldv + g * HD;
+            for (int e = lane * 4; e < HD; e += 128) {
+                ad_put4((E*)kc.p[s] + off + e, *(const float4*)(kr + e));
+                ad_put4((E*)vc.p[s] + off + e, *(const float4*)(vr + e));
+            }
+        }
+        // O = α·O + P·V.
+#pragma unroll
+        for (int i = 0; i < NT; i++) {
+            o[i][0] *= al0;
+            o[i][1] *= al0;
+            o[i][2] *= al1;
+            o[i][3] *= al1;
+        }
+#pragma unroll
+        for (int d0 = 0; d0 < HD; d0 += 16) {
+            unsigned b[4];
+            ldsm_x4_trans(b, vb + d0);
+            mma_16816<false>(o[d0 / 8], pa0, pa1, pa2, pa3, b[0], b[1]);
+            mma_16816<false>(o[d0 / 8 + 1], pa0, pa1, pa2, pa3, b[2], b[3]);
+        }
+        __syncwarp();
+        const int tv = t + DP_WARPS, tbv = kbeg + 16 * tv;
+        if (tv < ntile)
+            dp_copy<HD>(sV, vcache, v, ldv, orow, tbv, min(P - tbv + 1, 16), P, cp, kvDim, g);
+        else
+            cp_async_commit();
+    }
+    cp_async_wait_all();
+    l0 += __shfl_xor_sync(FULL_MASK, l0, 1);
+    l1 += __shfl_xor_sync(FULL_MASK, l1, 1);
+    l0 += __shfl_xor_sync(FULL_MASK, l0, 2);
+    l1 += __shfl_xor_sync(FULL_MASK, l1, 2);
+
+    // The block's partial: the warps' maxima, sums and outputs merged.
+    float* so = (float*)sK0; // [16][OLD], within this warp's tiles
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < NT; i++) {
+        int d = 8 * i + 2 * tq;
+        *(float2*)(so + gq * OLD + d) = make_float2(o[i][0], o[i][1]);
+        *(float2*)(so + (gq + 8) * OLD + d) = make_float2(o[i][2], o[i][3]);
+    }
+    if (tq == 0) {
+        s_m[w][gq] = m0;
+        s_m[w][gq + 8] = m1;
+        s_l[w][gq] = l0;
+        s_l[w][gq + 8] = l1;
+    }
+    __syncthreads();
+    if (tid < Hg) {
+        float M = -INF_F, L = 0.0f;
+#pragma unroll
+        for (int i = 0; i < DP_WARPS; i++) M = fmaxf(M, s_m[i][tid]);
+#pragma unroll
+        for (int i = 0; i < DP_WARPS; i++) {
+            float f = s_m[i][tid] > -INF_F ? expf(s_m[i][tid] - M) : 0.0f;
+            s_f[i][tid] = f;
+            L += s_l[i][tid] * f;
+        }
+        s_L[tid] = L;
+        if (nsplit > 1) {
+            float* pp = part + ((orow * H + g * Hg + tid) * nsplit + sp) * (HD + 2);
+            pp[0] = M;
+            pp[1] = L;
+        }
+    }
+    __syncthreads();
+    const float* s_o0 = (const float*)(sQ + 16 * LD);
+    for (int i = tid; i < Hg * HD; i += DP_WARPS * 32) {
+        int h = i / HD, d = i - h * HD, head = g * Hg + h;
+        float a = 0.0f;
+#pragma unroll
+        for (int j = 0; j < DP_WARPS; j++) a += s_f[j][h] * s_o0[j * 24 * LD + h * OLD + d];
+        if (nsplit > 1) {
+            part[((orow * H + head) * nsplit + sp) * (HD + 2) + 2 + d] = a;
+        } else {
+            a /= s_L[h];
+            dst[orow * ldd + head * HD + d] = a;
+            shadow(sh, ldsh, shkind, orow, head * HD + d, a);
+        }
+    }
+}
+
+#define ATTN_DECP(name, hd, E)                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(DP_WARPS * 32) name(                                                          \
+        float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
+        const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
+        Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
+        float* __restrict__ part, int ks, int store, int T, int early) {                                                       \
+        attn_decp<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
+                         nsplit, part, store, T, early);                                                                       \
+    }
+
+ATTN_DECP(k_attn_decp64, 64, float)
+ATTN_DECP(k_attn_decp128, 128, float)
+ATTN_DECP(k_attn_decp256, 256, float)
+ATTN_DECP(k_attn_decp64_kv16, 64, u16)
+ATTN_DECP(k_attn_decp128_kv16, 128, u16)
+ATTN_DECP(k_attn_decp256_kv16, 256, u16)
