@@ -265,22 +265,26 @@ __device__ __forceinline__ void attn_decm(float* __restrict__ dst, int ldd, cons
     }
 }
 
-#define ATTN_DECM(name, hd, E)                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(DM_WARPS * 32) name(                                                          \
+// ATTN_DEC_KERNEL defines decoding kernel name as device function fn
+// (attn_decm, attn_decp) for head size hd and caches of type E, on blocks
+// of warps warps; the last argument is fn's own (k_attn_decm's tile
+// buffers, k_attn_decp's early copies).
+#define ATTN_DEC_KERNEL(name, fn, warps, hd, E)                                                                                \
+    extern "C" __global__ void __launch_bounds__(warps * 32) name(                                                             \
         float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
         const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
         Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
-        float* __restrict__ part, int ks, int store, int T, int nbuf) {                                                        \
-        attn_decm<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
-                         nsplit, part, store, T, nbuf);                                                                        \
+        float* __restrict__ part, int ks, int store, int T, int last) {                                                        \
+        fn<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind, nsplit,    \
+                  part, store, T, last);                                                                                       \
     }
 
-ATTN_DECM(k_attn_decm64, 64, float)
-ATTN_DECM(k_attn_decm128, 128, float)
-ATTN_DECM(k_attn_decm256, 256, float)
-ATTN_DECM(k_attn_decm64_kv16, 64, u16)
-ATTN_DECM(k_attn_decm128_kv16, 128, u16)
-ATTN_DECM(k_attn_decm256_kv16, 256, u16)
+ATTN_DEC_KERNEL(k_attn_decm64, attn_decm, DM_WARPS, 64, float)
+ATTN_DEC_KERNEL(k_attn_decm128, attn_decm, DM_WARPS, 128, float)
+ATTN_DEC_KERNEL(k_attn_decm256, attn_decm, DM_WARPS, 256, float)
+ATTN_DEC_KERNEL(k_attn_decm64_kv16, attn_decm, DM_WARPS, 64, u16)
+ATTN_DEC_KERNEL(k_attn_decm128_kv16, attn_decm, DM_WARPS, 128, u16)
+ATTN_DEC_KERNEL(k_attn_decm256_kv16, attn_decm, DM_WARPS, 256, u16)
 
 // k_attn_decp<HD>: decoding attention with the key tiles, not the
 // dimensions, shared among the warps ("per warp"). k_attn_decm's 8 warps
@@ -591,19 +595,9 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
     }
 }
 
-#define ATTN_DECP(name, hd, E)                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(DP_WARPS * 32) name(                                                          \
-        float* __restrict__ dst, int ldd, const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk,          \
-        const float* __restrict__ v, int ldv, int H, int G, int hdim, int window, float scale, Seqs seqs, Ptrs kc, Ptrs vc,    \
-        Ints cap, const int* __restrict__ dpos, u16* __restrict__ sh, int ldsh, int shkind, int nsplit,                      \
-        float* __restrict__ part, int ks, int store, int T, int early) {                                                       \
-        attn_decp<hd, E>(dst, ldd, q, ldq, k, ldk, v, ldv, H, G, window, scale, seqs, kc, vc, cap, dpos, sh, ldsh, shkind,     \
-                         nsplit, part, store, T, early);                                                                       \
-    }
-
-ATTN_DECP(k_attn_decp64, 64, float)
-ATTN_DECP(k_attn_decp128, 128, float)
-ATTN_DECP(k_attn_decp256, 256, float)
-ATTN_DECP(k_attn_decp64_kv16, 64, u16)
-ATTN_DECP(k_attn_decp128_kv16, 128, u16)
-ATTN_DECP(k_attn_decp256_kv16, 256, u16)
+ATTN_DEC_KERNEL(k_attn_decp64, attn_decp, DP_WARPS, 64, float)
+ATTN_DEC_KERNEL(k_attn_decp128, attn_decp, DP_WARPS, 128, float)
+ATTN_DEC_KERNEL(k_attn_decp256, attn_decp, DP_WARPS, 256, float)
+ATTN_DEC_KERNEL(k_attn_decp64_kv16, attn_decp, DP_WARPS, 64, u16)
+ATTN_DEC_KERNEL(k_attn_decp128_kv16, attn_decp, DP_WARPS, 128, u16)
+ATTN_DEC_KERNEL(k_attn_decp256_kv16, attn_decp, DP_WARPS, 256, u16)
