@@ -41,10 +41,6 @@ func TestDecodeBench(t *testing.T) {
 	defer flush()
 	copyBW := g.benchCopy(t, 1<<30, 20)
 	say("device: %s; device-to-device copy of 1 GiB: %.0f GB/s", g.Name(), copyBW/1e9)
-	for _, k := range []string{"k_attn_decm256_kv16", "k_attn_decp256_kv16", "k_scan_decf"} {
-		r, l := kernelRegs(g, k)
-		say("%s: %d registers, %d bytes of local memory per thread", k, r, l)
-	}
 	if os.Getenv("SAMBAEVAL_DECODE_GEMV") == "1" {
 		for _, l := range g.benchGemvShapes(t) {
 			say("%s", l)

@@ -34,8 +34,6 @@ const (
 
 	captureModeRelaxed       = 2 // CU_STREAM_CAPTURE_MODE_RELAXED
 	funcAttrMaxDynamicShared = 8 // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-	funcAttrLocalBytes       = 3 // CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES
-	funcAttrNumRegs          = 4 // CU_FUNC_ATTRIBUTE_NUM_REGS
 )
 
 // hasGraphs reports whether the driver has every entry point that
@@ -69,7 +67,6 @@ type driver struct {
 	// Zero when the driver lacks them; the backend then does without.
 	cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch uintptr
 	cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute                      uintptr
-	cuFuncGetAttribute                                                          uintptr // optional: registers and local memory of a kernel (benchmarks)
 	cuLaunchKernelEx                                                            uintptr // CUDA 12: launch attributes (programmatic dependent launch)
 	cuProfilerStart, cuProfilerStop                                             uintptr // optional: bound a profiler's capture range (ncu --profile-from-start off)
 	cuModuleGetGlobal                                                           uintptr // optional: the kernels' trace buffer (SAMBAEVAL_CUDA_TRACE)
@@ -133,7 +130,6 @@ func openDriver() (*driver, error) {
 		{dst: &d.cuGraphExecDestroy, names: []string{"cuGraphExecDestroy"}, optional: true},
 		{dst: &d.cuGraphDestroy, names: []string{"cuGraphDestroy"}, optional: true},
 		{dst: &d.cuFuncSetAttribute, names: []string{"cuFuncSetAttribute"}, optional: true},
-		{dst: &d.cuFuncGetAttribute, names: []string{"cuFuncGetAttribute"}, optional: true},
 		{dst: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
 		{dst: &d.cuProfilerStart, names: []string{"cuProfilerStart"}, optional: true},
 		{dst: &d.cuProfilerStop, names: []string{"cuProfilerStop"}, optional: true},

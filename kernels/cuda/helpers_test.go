@@ -216,19 +216,3 @@ func loadTestModule(t *testing.T, g *Backend, src string, names ...string) func(
 		call(g.d.cuModuleUnload, mod)
 	}
 }
-
-// kernelRegs returns the registers per thread and the local memory bytes
-// per thread (spills) of the backend's kernel name, or -1s where the
-// driver cannot say.
-func kernelRegs(g *Backend, name string) (regs, local int) {
-	f, ok := g.fn[name]
-	if !ok || g.d.cuFuncGetAttribute == 0 {
-		return -1, -1
-	}
-	var r, l int32
-	if call(g.d.cuFuncGetAttribute, uintptr(unsafe.Pointer(&r)), funcAttrNumRegs, f) != 0 ||
-		call(g.d.cuFuncGetAttribute, uintptr(unsafe.Pointer(&l)), funcAttrLocalBytes, f) != 0 {
-		return -1, -1
-	}
-	return int(r), int(l)
-}
