@@ -75,13 +75,12 @@ func (b *Backend) Attention(dst, q, k, v kernels.Mat, sh kernels.AttnShape, cach
 			kernel, dec = "k_attn_dec"+kvSuffix(kvk), true
 			if name, mm, nb, ok := b.attnDecMMA(sh, keys, tiles, kvk); ok {
 				kernel, ks, smem, bufs = name, 16, mm, nb
-				if name, tw, mm, ok := b.attnDecWarps(sh, keys, hi-lo, kvk); ok {
-					kernel, tiles, smem, bufs, perWarp = name, tw, mm, 0, true
+				if name, tw, n, mm, ok := b.attnDecWarps(sh, keys, hi-lo, kvk); ok {
+					kernel, tiles, nsplit, smem, bufs, perWarp = name, tw, n, mm, 0, true
 				}
 			}
-			nsplit = (keys + ks*tiles - 1) / (ks * tiles)
-			if perWarp {
-				nsplit = (keys + 16*dpWarps*tiles - 1) / (16 * dpWarps * tiles)
+			if !perWarp {
+				nsplit = (keys + ks*tiles - 1) / (ks * tiles)
 			}
 			b.setDynamicShared(kernel, smem)
 		default:
@@ -382,28 +381,29 @@ func (b *Backend) attnDecMMA(sh kernels.AttnShape, keys, tiles, kvk int) (name s
 }
 
 // attnDecWarps names k_attn_decp (decattn.cu) for a decoding step that
-// k_attn_decm would take, with its tiles of 16 keys per warp and dynamic
-// shared memory: where the step has at least dpMinHeads key/value heads ×
+// k_attn_decm would take, with its tiles of 16 keys per warp, its splits
+// of each window and its dynamic shared memory: where the step has at
+// least dpMinHeads key/value heads ×
 // sequences (decWarps > 0: always; < 0: never). Each warp streams its own
 // tiles, so a block has no barrier per tile; a warp takes one tile, or
 // more where one each would make more than dpBlocksPerSM blocks per
 // multiprocessor.
-func (b *Backend) attnDecWarps(sh kernels.AttnShape, keys, nseq, kvk int) (name string, tiles, smem int, ok bool) {
+func (b *Backend) attnDecWarps(sh kernels.AttnShape, keys, nseq, kvk int) (name string, tiles, nsplit, smem int, ok bool) {
 	heads := sh.NKV * nseq
 	if b.decWarps < 0 || b.decWarps == 0 && heads < dpMinHeads {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
 	smem = adSmemWarps(sh.HeadDim)
 	if smem > b.adSmemLimit() {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
 	for tiles = 1; ; tiles *= 2 {
-		n := (keys + 16*dpWarps*tiles - 1) / (16 * dpWarps * tiles)
-		if n <= adMaxSplits && (heads*n <= dpBlocksPerSM*b.sms || n == 1) {
+		nsplit = (keys + 16*dpWarps*tiles - 1) / (16 * dpWarps * tiles)
+		if nsplit <= adMaxSplits && (heads*nsplit <= dpBlocksPerSM*b.sms || nsplit == 1) {
 			break
 		}
 	}
-	return "k_attn_decp" + strconv.Itoa(sh.HeadDim) + kvSuffix(kvk), tiles, smem, true
+	return "k_attn_decp" + strconv.Itoa(sh.HeadDim) + kvSuffix(kvk), tiles, nsplit, smem, true
 }
 
 // k_attn_decp's warps per block (DP_WARPS in decattn.cu), the key/value

@@ -260,11 +260,13 @@ extern "C" __global__ void __launch_bounds__(256)
 #define AD_EPC(E) (16 / (int)sizeof(E))
 #define AD_LD(hd, E) ((hd) + AD_EPC(E))
 
-// ad_chunk16 copies AD_EPC(E) elements of the chunk's float32 key or value
-// row at src into a tile at dst: asynchronously for float32 tiles; for
-// bf16 tiles through registers, rounded to nearest even (pack_bf16, as
-// the caches are).
+// ad_chunk16 copies the 16 bytes of tile elements at dst from src (a
+// float32 key or value row of the chunk, or of a cache): asynchronously
+// when both have one type; into a bf16 tile from float32 through
+// registers, rounded to nearest even (pack_bf16, as the caches are).
 __device__ __forceinline__ void ad_chunk16(float* dst, const float* __restrict__ src) { cp_async16(dst, src); }
+
+__device__ __forceinline__ void ad_chunk16(u16* dst, const u16* __restrict__ src) { cp_async16(dst, src); }
 
 __device__ __forceinline__ void ad_chunk16(u16* dst, const float* __restrict__ src) {
     float4 a = *(const float4*)src, b = *(const float4*)(src + 4);

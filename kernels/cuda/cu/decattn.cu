@@ -319,23 +319,21 @@ ATTN_DEC_KERNEL(k_attn_decm256_kv16, attn_decm, DM_WARPS, 256, u16)
 // copied it) are k_attn_decm's, with 16·DP_WARPS·T keys per block.
 #define DP_WARPS 4
 
-__device__ __forceinline__ void dp_chunk(u16* d, const u16* __restrict__ s) { cp_async16(d, s); }
-
-__device__ __forceinline__ void dp_chunk(u16* d, const float* __restrict__ s) {
-    float4 a = *(const float4*)s, b = *(const float4*)(s + 4);
-    *(uint4*)d = make_uint4(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w));
-}
-
 // dp_copy issues the warp's copies of keys (or values) tb … tb+nk-1 of
 // group g into the 16-row tile d as one group of copies: key j < P from
 // ring slot j % cp of cache c, the step's own (j == P) from row orow of
-// the chunk's x (ad_chunk16's rounding); rows nk … 15 are zeroed, so that
-// no stale shared memory (NaN bits) reaches a product. The ring slot of
-// row r is (tb % cp) + r, less cp past the end: one division per tile.
+// the chunk's x (both through ad_chunk16); rows nk … 15 are zeroed, so
+// that no stale shared memory (NaN bits) reaches a product. nk ≤ 0 (no
+// such tile) makes the group empty. The ring slot of row r is (tb % cp) +
+// r, less cp past the end: one division per tile.
 template <int HD, typename E>
 __device__ __forceinline__ void dp_copy(u16* d, const E* c, const float* __restrict__ x, int ldx, long long orow, int tb,
                                         int nk, int P, int cp, long long kvDim, int g) {
     const int LD = HD + 8, CPR = HD / 8;
+    if (nk <= 0) {
+        cp_async_commit();
+        return;
+    }
     const int base = cp > 0 ? tb % cp : 0;
     for (int i = threadIdx.x & 31; i < 16 * CPR; i += 32) {
         int r = i / CPR, e = (i - r * CPR) * 8;
@@ -348,7 +346,7 @@ __device__ __forceinline__ void dp_copy(u16* d, const E* c, const float* __restr
         } else {
             int slot = base + r;
             slot = slot < cp ? slot : cp >= 16 ? slot - cp : j % cp;
-            dp_chunk(dd, c + (long long)slot * kvDim + g * HD + e);
+            ad_chunk16(dd, c + (long long)slot * kvDim + g * HD + e);
         }
     }
     cp_async_commit();
@@ -392,18 +390,16 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
     // P·V of n 1. With early set, the first tiles are copied before
     // pdl_start when they hold only keys that earlier steps cached
     // (k_attn_decm's rule); else after the queries' loads are issued, so
-    // that those do not wait behind every block's tiles.
-    int t = w, tb = kbeg + 16 * t, nk = min(P - tb + 1, 16);
-    const int t1 = t + DP_WARPS, tb1 = kbeg + 16 * t1, nk1 = min(P - tb1 + 1, 16);
-    const bool one = t1 >= ntile; // the warp has one tile
-    const bool before = early && t < ntile && (one ? tb + nk : tb1 + nk1) - 1 < P;
+    // that those do not wait behind every block's tiles. A tile past the
+    // block's (t ≥ ntile) has nk 0: an empty group.
+    int t = w;
+    const int tb0 = kbeg + 16 * t, nk0 = t < ntile ? min(P - tb0 + 1, 16) : 0;
+    const int t1 = t + DP_WARPS, tb1 = kbeg + 16 * t1, nk1 = t1 < ntile ? min(P - tb1 + 1, 16) : 0;
+    const bool before = early && nk0 > 0 && (nk1 > 0 ? tb1 + nk1 : tb0 + nk0) - 1 < P;
     if (before) {
-        dp_copy<HD>(sK0, kcache, k, ldk, orow, tb, nk, P, cp, kvDim, g);
-        if (one)
-            cp_async_commit();
-        else
-            dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
-        dp_copy<HD>(sV, vcache, v, ldv, orow, tb, nk, P, cp, kvDim, g);
+        dp_copy<HD>(sK0, kcache, k, ldk, orow, tb0, nk0, P, cp, kvDim, g);
+        dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
+        dp_copy<HD>(sV, vcache, v, ldv, orow, tb0, nk0, P, cp, kvDim, g);
     }
     pdl_start();
     const float* qg = q + orow * ldq + (long long)g * Hg * HD;
@@ -419,18 +415,9 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
         }
     }
     if (!before) {
-        if (t < ntile)
-            dp_copy<HD>(sK0, kcache, k, ldk, orow, tb, nk, P, cp, kvDim, g);
-        else
-            cp_async_commit();
-        if (!one)
-            dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
-        else
-            cp_async_commit();
-        if (t < ntile)
-            dp_copy<HD>(sV, vcache, v, ldv, orow, tb, nk, P, cp, kvDim, g);
-        else
-            cp_async_commit();
+        dp_copy<HD>(sK0, kcache, k, ldk, orow, tb0, nk0, P, cp, kvDim, g);
+        dp_copy<HD>(sK0 + 16 * LD, kcache, k, ldk, orow, tb1, nk1, P, cp, kvDim, g);
+        dp_copy<HD>(sV, vcache, v, ldv, orow, tb0, nk0, P, cp, kvDim, g);
     }
 #pragma unroll
     for (int j = 0; j < QPT; j++) {
@@ -452,8 +439,7 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
     const int kbo = ((lane & 7) + ((lane >> 4) << 3)) * LD + ((lane >> 3) & 1) * 8;
     const u16* vb = sV + ((lane & 7) + (((lane >> 3) & 1) << 3)) * LD + (lane >> 4) * 8;
     for (int n = 0; t < ntile; t += DP_WARPS, n++) {
-        tb = kbeg + 16 * t;
-        nk = min(P - tb + 1, 16);
+        const int tb = kbeg + 16 * t, nk = min(P - tb + 1, 16);
         u16* sK = sK0 + (n & 1) * 16 * LD;
         const u16* kb = sK + kbo;
         cp_async_wait_upto(2); // this tile's keys
@@ -470,10 +456,7 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
         }
         __syncwarp();
         const int tk = t + 2 * DP_WARPS, tbk = kbeg + 16 * tk;
-        if (tk < ntile)
-            dp_copy<HD>(sK, kcache, k, ldk, orow, tbk, min(P - tbk + 1, 16), P, cp, kvDim, g);
-        else
-            cp_async_commit();
+        dp_copy<HD>(sK, kcache, k, ldk, orow, tbk, tk < ntile ? min(P - tbk + 1, 16) : 0, P, cp, kvDim, g);
 
         // Online softmax: element c of n-tile nt is key 8nt + 2tq + (c&1)
         // of row gq (c < 2) or gq+8; a row's 16 keys are on the 4 threads
@@ -534,10 +517,7 @@ __device__ __forceinline__ void attn_decp(float* __restrict__ dst, int ldd, cons
         }
         __syncwarp();
         const int tv = t + DP_WARPS, tbv = kbeg + 16 * tv;
-        if (tv < ntile)
-            dp_copy<HD>(sV, vcache, v, ldv, orow, tbv, min(P - tbv + 1, 16), P, cp, kvDim, g);
-        else
-            cp_async_commit();
+        dp_copy<HD>(sV, vcache, v, ldv, orow, tbv, tv < ntile ? min(P - tbv + 1, 16) : 0, P, cp, kvDim, g);
     }
     cp_async_wait_all();
     l0 += __shfl_xor_sync(FULL_MASK, l0, 1);
