@@ -233,6 +233,16 @@ type GatedMatMul interface {
 	MatMulSwiGLU(dst, x Mat, w1, w2 Weight) bool
 }
 
+// FusedMLP is an optional Backend interface. MLP adds a SwiGLU MLP's
+// output to the residual, x += (SiLU(h·gateᵀ) ⊙ (h·upᵀ))·downᵀ, what
+// MatMulSwiGLU (or MatMul, MatMul and SwiGLU) into hid followed by
+// MatMul(x, hid, down, true) computes, in fewer kernels where the backend
+// can do so faster (hid, [h.Rows, gate's rows], is its scratch), and
+// reports whether it did; when it returns false it did nothing.
+type FusedMLP interface {
+	MLP(x, h, hid Mat, gate, up, down Weight) bool
+}
+
 // DeltaScan is an optional Backend interface for decoding, where Mamba's
 // dt_proj is a small product of its own: SelectiveScanDelta does what
 // MatMul(delta, dlow, dtProj, false) followed by SelectiveScan(dst, u,

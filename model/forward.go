@@ -310,6 +310,9 @@ func (m *Model) mlp(w *swiglu, st *pass, x, h kernels.Mat) {
 	be, M, F := m.be, st.M, w.gate.Rows()
 	// Contiguous [M, F] views: the workspace is as wide as the widest MLP.
 	gate, up := kernels.NewMat(st.ws.gate.Buf, M, F), kernels.NewMat(st.ws.up.Buf, M, F)
+	if m.fusedMLP(x, h, gate, w) {
+		return
+	}
 	if !m.gatedMLP(gate, h, w) {
 		be.MatMul(gate, h, w.gate, false)
 		be.MatMul(up, h, w.up, false)

@@ -8,7 +8,7 @@ import (
 )
 
 // This file holds the model's uses of optional backend interfaces
-// (kernels.StepRecorder, kernels.GatedMatMul, kernels.DeltaScan,
+// (kernels.StepRecorder, kernels.GatedMatMul, kernels.FusedMLP, kernels.DeltaScan,
 // kernels.KVCacheAllocator); a backend without them runs the plain
 // operations and keeps float32 caches.
 
@@ -46,6 +46,14 @@ func (m *Model) stepKey(states []*State) string {
 func (m *Model) gatedMLP(dst, x kernels.Mat, w *swiglu) bool {
 	g, ok := m.be.(kernels.GatedMatMul)
 	return ok && g.MatMulSwiGLU(dst, x, w.gate, w.up)
+}
+
+// fusedMLP adds the MLP's output to x in one backend operation when the
+// backend offers one for this shape (hid is its scratch), and reports
+// whether it did.
+func (m *Model) fusedMLP(x, h, hid kernels.Mat, w *swiglu) bool {
+	f, ok := m.be.(kernels.FusedMLP)
+	return ok && f.MLP(x, h, hid, w.gate, w.up, w.down)
 }
 
 // kvBytes is the size in bytes of an element of the key/value caches

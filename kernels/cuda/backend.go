@@ -128,7 +128,7 @@ var kernelNames = []string{
 	"k_gemv_mma_1", "k_gemv_mma_2", "k_gemv_mma_swiglu_1", "k_gemv_mma_swiglu_2", "k_gemv_swiglu4",
 	"k_gemv_mmt1_1", "k_gemv_mmt1_2", "k_gemv_mmt2_1", "k_gemv_mmt2_2",
 	"k_gemv_mmt1_swiglu_1", "k_gemv_mmt1_swiglu_2", "k_gemv_mmt2_swiglu_1", "k_gemv_mmt2_swiglu_2", "k_interleave",
-	"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2",
+	"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2", "k_mlp_mmb_1", "k_mlp_mmb_2",
 	"k_gemv2_1", "k_gemv2_2", "k_gemv2_4", "k_gemv2_8",
 	"k_gemv2_swiglu_1", "k_gemv2_swiglu_2", "k_gemv2_swiglu_4", "k_gemv2_swiglu_8",
 	"k_scan_dec", "k_scan_decf", "k_scan_dec_dtf", "k_attn_decm64", "k_attn_decm128", "k_attn_decm256",
@@ -213,7 +213,11 @@ type Backend struct {
 	// noMMB keeps the fused gate/up of more than tiledRows rows off
 	// k_gemv_mmb (SAMBAEVAL_CUDA_MMB=0 sets it), mmbAll takes k_gemv_mmb
 	// from 2 rows on (SAMBAEVAL_CUDA_MMB=all), mmbSingle for the products of
-	// one weight too; mmbRing sets its ring bytes per block (0: mmbRing).
+	// one weight too; mmbRing sets its ring bytes per block (0: mmbRing);
+	// noMLP keeps the MLP of 9–16 rows off k_mlp_mmb (k_gemv_mmb's gate/up,
+	// then cuBLAS's down product; SAMBAEVAL_CUDA_MLP=0 sets it), mlpRing
+	// sets k_mlp_mmb's ring bytes per block (0: mlpRing), mlpParts the
+	// least parts it splits the down product's K into (0: mlpPlan's).
 	// The defaults are the faster on an H200 (docs/performance-gpu.md).
 	attnBlock    int
 	scan16       string
@@ -253,6 +257,9 @@ type Backend struct {
 	mmbAll       bool
 	mmbSingle    bool
 	mmbRing      int
+	noMLP        bool
+	mlpRing      int
+	mlpParts     int
 	// pdl launches kernels with programmatic dependent launch (sm_90 and a
 	// driver with cuLaunchKernelEx; SAMBAEVAL_CUDA_PDL=0 turns it off).
 	pdl bool
@@ -270,7 +277,8 @@ type Backend struct {
 	// scratch buffers, grown on demand
 	conv16 scratch // activations converted for a GEMM
 	pair   scratch // gateUpPair's two products
-	splitK scratch // a split-K k_gemv_mma's partial sums
+	splitK scratch // a split-K k_gemv_mma's (or k_mlp_mmb's) partial sums
+	mlpBar uintptr // k_mlp_mmb's grid-wide barrier: two words
 	ids    scratch // token ids
 	scores scratch // LogProbs output
 	att    attnScratch
@@ -407,6 +415,7 @@ func (b *Backend) init(cb *cublas) error {
 	b.noTiled = os.Getenv("SAMBAEVAL_CUDA_TILED") == "0"
 	b.noMMB = os.Getenv("SAMBAEVAL_CUDA_MMB") == "0"
 	b.mmbAll = os.Getenv("SAMBAEVAL_CUDA_MMB") == "all"
+	b.noMLP = os.Getenv("SAMBAEVAL_CUDA_MLP") == "0"
 	b.pdl = b.cc >= 90 && d.cuLaunchKernelEx != 0 && os.Getenv("SAMBAEVAL_CUDA_PDL") != "0"
 	if b.pdl {
 		// The parts of every launch's configuration that never change.

@@ -65,6 +65,9 @@ func TestDecodeBench(t *testing.T) {
 	}
 	variants := []variant{
 		{"default", func() {}, func() {}},
+		{"no k_mlp_mmb (the gate/up on k_gemv_mmb, the down product on cuBLAS)", func() { g.noMLP = true }, func() { g.noMLP = false }},
+		{"k_mlp_mmb ring 192K", func() { g.mlpRing = 192 << 10 }, func() { g.mlpRing = 0 }},
+		{"k_mlp_mmb down in 6 parts", func() { g.mlpParts = 6 }, func() { g.mlpParts = 0 }},
 		{"no k_gemv_mmb (the gate/up on cuBLAS's pair above 8 rows)", func() { g.noMMB = true }, func() { g.noMMB = false }},
 		{"k_gemv_mmb from 2 rows", func() { g.mmbAll = true }, func() { g.mmbAll = false }},
 		{"k_gemv_mmb for single weights too", func() { g.mmbSingle = true }, func() { g.mmbSingle = false }},

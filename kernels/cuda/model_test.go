@@ -238,13 +238,16 @@ func TestDecodeGraph(t *testing.T) {
 }
 
 // TestDecodeBatch16 decodes samba-tiny in bf16 mode with 16 sequences at
-// once, the batched products of more than 8 rows (on an H200 the fused
-// gate/up on k_gemv_mmb, the other products on k_gemv_mmt, whose results
-// are k_gemv_mma's bit for bit): recorded steps must match the same steps
-// op by op; with noMMB (the gate/up on k_gemv_mmt) they must be the same
-// bit for bit, since samba-tiny's K of 256 is 8 steps of 32, which
-// k_gemv_mmb's 16 warps hold as k_gemv_mma's 8 do (the other 8 add zeros); and they must stay as close to the CPU's
-// as measured on an H200 (largest logit difference 0.091 of the largest
+// once, the batched products of more than 8 rows (on an H200 the MLP on
+// k_mlp_mmb, the other products on k_gemv_mmt, whose results are
+// k_gemv_mma's bit for bit): recorded steps must match the same steps op
+// by op. With noMLP (the gate/up on k_gemv_mmb, the down product on
+// k_gemv_mmt) and with noMMB too (the gate/up on k_gemv_mmt) they must be
+// the same bit for bit, since samba-tiny's K of 256 is 8 steps of 32,
+// which k_gemv_mmb's 16 warps hold as k_gemv_mma's 8 do (the other 8 add
+// zeros); k_mlp_mmb's down product adds in another order, so its steps
+// must be close to noMLP's. All must stay as close to the CPU's as
+// measured on an H200 (largest logit difference 0.091 of the largest
 // logit, runs 108 and 109), with margin.
 func TestDecodeBatch16(t *testing.T) {
 	g, mc, m := tinyDecoding(t)
@@ -258,28 +261,40 @@ func TestDecodeBatch16(t *testing.T) {
 	recorded := decodeSteps(t, m, g, ids, prompts, false)
 	g.onLaunch = nil
 	direct := decodeSteps(t, m, g, ids, prompts, true)
-	noMMB := g.noMMB
+	noMLP, noMMB := g.noMLP, g.noMMB
+	g.noMLP = true
+	var sepNames []string
+	g.onLaunch = func(name string) { sepNames = append(sepNames, name) }
+	sep := decodeSteps(t, m, g, ids, prompts, false)
+	g.onLaunch = nil
 	g.noMMB = true
 	mma := decodeSteps(t, m, g, ids, prompts, false)
-	g.noMMB = noMMB
+	g.noMLP, g.noMMB = noMLP, noMMB
 	want := decodeSteps(t, mc, g, ids, prompts, false)
-	if g.mmbTakes(16) && !slices.Contains(names, "k_gemv_mmb_swiglu_2") {
-		t.Errorf("16 rows: the gate/up did not run on k_gemv_mmb (kernels: %v)", names)
+	if g.mmbTakes(16) && !g.noMLP && !slices.Contains(names, "k_mlp_mmb_2") {
+		t.Errorf("16 rows: the MLP did not run on k_mlp_mmb (kernels: %v)", names)
 	}
-	var worst float64
+	if g.mmbTakes(16) && !slices.Contains(sepNames, "k_gemv_mmb_swiglu_2") {
+		t.Errorf("16 rows, noMLP: the gate/up did not run on k_gemv_mmb (kernels: %v)", sepNames)
+	}
+	var worst, worstSep float64
 	for i := range recorded {
 		if err := closeEnough(recorded[i], direct[i], 1e-6); err != nil {
 			t.Fatalf("step %d sequence %d: recorded vs direct: %v", i/16, i%16, err)
 		}
-		if j := firstBitDiff(recorded[i], mma[i]); j >= 0 {
-			t.Fatalf("step %d sequence %d: logit %d is %v, %v with the gate/up on k_gemv_mmt", i/16, i%16, j, recorded[i][j], mma[i][j])
+		if j := firstBitDiff(sep[i], mma[i]); j >= 0 {
+			t.Fatalf("step %d sequence %d: logit %d is %v, %v with the gate/up on k_gemv_mmt", i/16, i%16, j, sep[i][j], mma[i][j])
+		}
+		if err := closeEnough(recorded[i], sep[i], 0.05); err != nil {
+			t.Errorf("step %d sequence %d: k_mlp_mmb vs separate MLP kernels: %v", i/16, i%16, err)
 		}
 		if err := closeEnough(recorded[i], want[i], 0.15); err != nil {
 			t.Errorf("step %d sequence %d: GPU bf16 vs CPU: %v", i/16, i%16, err)
 		}
 		worst = max(worst, relDiff(recorded[i], want[i]))
+		worstSep = max(worstSep, relDiff(recorded[i], sep[i]))
 	}
-	t.Logf("largest logit difference from the CPU over 8 steps of 16 sequences: %.3g of the largest logit", worst)
+	t.Logf("largest logit difference over 8 steps of 16 sequences: %.3g of the largest logit from the CPU, %.3g from separate MLP kernels", worst, worstSep)
 }
 
 // relDiff is the largest |got - want| over the largest |want|, the measure

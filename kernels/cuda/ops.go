@@ -37,6 +37,8 @@ func (b *Backend) freeScratch() {
 		b.free(s.ptr)
 	}
 	b.shadows = map[*buffer]*shadowCopy{}
+	b.free(b.mlpBar)
+	b.mlpBar = 0
 	for _, p := range b.invFreq {
 		b.free(p)
 	}
@@ -786,6 +788,105 @@ func (b *Backend) MatMulSwiGLU(dst, x kernels.Mat, w1, w2 kernels.Weight) bool {
 	}
 	return false
 }
+
+// k_mlp_mmb's shape (cu/decode.cu): the most steps of 32 elements a warp
+// holds the down product's activations of, and its tiles per chunk (one
+// ring stage: as many bytes as a stage of the gate/up's two weights).
+const (
+	mlpXS = 7
+	mlpCT = 2 * mmbCT
+)
+
+// MLP implements kernels.FusedMLP where k_gemv_mmb takes the gate/up
+// (9–16 rows in bf16 mode on sm_90, mmbFor) unless noMLP: k_mlp_mmb runs
+// the gate/up into hid (and its 16-bit shadow), a grid-wide barrier, then
+// the down product in mlpPlan's parts of K, which k_splitk_sum adds to x;
+// the down's first weights stream into the ring while the grid finishes
+// the gate/up and meets at the barrier. It needs the three weights' tiled
+// copies (made here outside a recording) and declines otherwise.
+func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool {
+	w1, w2, w3 := gate.(*Weight), up.(*Weight), down.(*Weight)
+	M, F, D := h.Rows, w1.rows, w1.cols
+	if b.noMLP || M == 0 || w2.rows != F || w2.cols != D || w3.rows != D || w3.cols != F || w2.dt != w1.dt || w3.dt != w1.dt ||
+		x.Rows != M || x.Cols != D || h.Cols != D || hid.Rows != M || hid.Cols != F || F%8 != 0 {
+		return false
+	}
+	if !b.mmaTakes(h, w1, true) || !b.mmbFor(M, w1, true) {
+		return false
+	}
+	defer b.enter()()
+	parts, ns, ok := b.mlpPlan(F)
+	if !ok || (b.mlpBar == 0 && b.graph.capturing) {
+		return false
+	}
+	t1, t2, t3 := b.tiled(w1), b.tiled(w2), b.tiled(w3)
+	if t1 == 0 || t2 == 0 || t3 == 0 {
+		return false
+	}
+	xp, ld, ok := b.mmaInput(h, w1)
+	if !ok {
+		return false
+	}
+	if b.mlpBar == 0 {
+		b.mlpBar = b.malloc(8)
+		b.must("cuMemsetD32Async", call(b.d.cuMemsetD32Async, b.mlpBar, 0, 2, b.stream))
+	}
+	sh, ldsh, kind := b.shadowOut(hid)
+	part := b.grow(&b.splitK, 4*parts*M*D)
+	name := fmt.Sprintf("k_mlp_mmb_%d", (M+7)/8)
+	b.p.reset()
+	b.p.mat(hid)
+	b.p.ptr(xp)
+	b.p.i32(ld)
+	b.p.ptr(t1)
+	b.p.ptr(t2)
+	b.p.ptr(t3)
+	b.p.i32(F)
+	b.p.i32(D)
+	b.p.i32(M)
+	b.p.i32(w1.kind())
+	b.p.shadow(sh, ldsh, kind)
+	b.p.i32(b.early())
+	b.p.i32(ns)
+	b.p.ptr(part)
+	b.p.i32(parts)
+	b.p.ptr(b.mlpBar)
+	stage := mmbWarps * mlpCT * 1024
+	b.setDynamicShared(name, ns*stage)
+	b.launch(name, dim3{b.sms / parts * parts, 1, 1}, dim3{32 * mmbWarps, 1, 1}, ns*stage)
+	b.produced(hid, sh != 0)
+	// The residual needs no 16-bit copy: RMSNorm reads it next.
+	b.p.reset()
+	b.p.mat(x)
+	b.p.ptr(part)
+	b.p.i32(D)
+	b.p.i32(M)
+	b.p.i32(parts)
+	b.p.i32(1)
+	b.p.shadow(0, 0, 0)
+	b.launch("k_splitk_sum", grid1(M*D, 256), dim3{256, 1, 1}, 0)
+	b.produced(x, false)
+	return true
+}
+
+// mlpPlan is k_mlp_mmb's split of the down product's K (f elements): the
+// fewest parts (at most the multiprocessors) that give every warp at most
+// mlpXS steps of 32 elements; and its ring's stages (as k_gemv_mmb's, but
+// up to mlpStages, the most its shared memory holds). ok is false when
+// they do not fit.
+func (b *Backend) mlpPlan(f int) (parts, ns int, ok bool) {
+	steps := (f + 31) / 32
+	parts = max(b.mlpParts, (steps+mmbWarps*mlpXS-1)/(mmbWarps*mlpXS))
+	stage := mmbWarps * mlpCT * 1024
+	ns = min(mmbMaxStages, cmp.Or(b.mlpRing, mlpRing)/stage, (b.smemMax-mmbStatic)/stage)
+	return parts, ns, parts <= b.sms && ns >= 2
+}
+
+// mlpRing is k_mlp_mmb's default ring bytes per block (2 stages of 64
+// KB, as k_gemv_mmb's gate/up): on an H200 steps of 16 sequences took
+// 3.293–3.295 ms with it, 3.370–3.388 with 192 KB (3 stages, as much as
+// fits beside its static shared memory).
+const mlpRing = 128 << 10
 
 // pairRows is the most rows gateUpPair takes.
 const pairRows = 64

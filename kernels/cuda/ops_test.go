@@ -406,6 +406,106 @@ func TestMatMulSwiGLU(t *testing.T) {
 	}
 }
 
+// TestMLP checks k_mlp_mmb (Backend.MLP: the gate/up, a grid-wide barrier
+// and the down product in one kernel, its K in parts added by
+// k_splitk_sum): the hidden activations bit for bit against k_gemv_mmb's
+// fused gate/up (the same code), the residual against the same MLP as
+// separate operations and against the CPU, for 9–16 rows (and 5 with
+// mmbAll: k_mlp_mmb_1), K of the down product in 1 to 3 parts, widths not
+// multiples of 16 or 32; twice in a row (the barrier's words are reused);
+// and that it declines what it does not take.
+func TestMLP(t *testing.T) {
+	g := gpu(t, false)
+	if !g.mmbTakes(16) {
+		t.Skip("k_mlp_mmb needs sm_90 and NVRTC 12")
+	}
+	cb := cpu.New()
+	for _, c := range []struct {
+		M, F, D int
+		all     bool
+	}{{16, 1000, 256, false}, {16, 4008, 200, false}, {13, 8000, 96, false}, {9, 256, 2816, false}, {5, 3000, 128, true}} {
+		t.Run(fmt.Sprintf("%dx%dx%d", c.M, c.F, c.D), func(t *testing.T) {
+			g.mmbAll = c.all
+			defer func() { g.mmbAll = false }()
+			r := rand.New(rand.NewPCG(9, uint64(c.F)))
+			var wc, wg [3]kernels.Weight
+			for i, shape := range [3][2]int{{c.F, c.D}, {c.F, c.D}, {c.D, c.F}} {
+				raw := weightBytes(dtype.BF16, randn(r, shape[0]*shape[1], 0.05))
+				wc[i], _ = cb.LoadWeight(dtype.BF16, shape[0], shape[1], raw)
+				var err error
+				if wg[i], err = g.LoadWeight(dtype.BF16, shape[0], shape[1], raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hv, xv := randn(r, c.M*c.D, 1), randn(r, c.M*c.D, 1)
+			h := newTwin(cb, g, c.M, c.D, 0, hv)
+			hid := newTwin(cb, g, c.M, c.F, 0, make([]float32, c.M*c.F))
+			// The same MLP as separate operations on the GPU.
+			sep := newTwin(cb, g, c.M, c.D, 4, xv)
+			if !g.MatMulSwiGLU(hid.g, h.g, wg[0], wg[1]) {
+				t.Fatal("MatMulSwiGLU declined the gate/up")
+			}
+			wantHid := readMat(g, hid.g)
+			g.MatMul(sep.g, hid.g, wg[2], true)
+			// The CPU, from the activations rounded as the GPU rounds them.
+			x := newTwin(cb, g, c.M, c.D, 4, xv)
+			hc := newTwin(cb, g, c.M, c.D, 0, roundTo(dtype.BF16, hv)).c
+			up := newTwin(cb, g, c.M, c.F, 0, make([]float32, c.M*c.F)).c
+			cb.MatMul(hid.c, hc, wc[0], false)
+			cb.MatMul(up, hc, wc[1], false)
+			cb.SwiGLU(hid.c, hid.c, up)
+			hr := newTwin(cb, g, c.M, c.F, 0, roundTo(dtype.BF16, readMat(cb, hid.c))).c
+			cb.MatMul(x.c, hr, wc[2], true)
+			want := readMat(cb, x.c)
+			var first []float32
+			for run := range 2 {
+				x := newTwin(cb, g, c.M, c.D, 4, xv)
+				if !g.MLP(x.g, h.g, hid.g, wg[0], wg[1], wg[2]) {
+					t.Fatal("MLP declined")
+				}
+				got := readMat(g, x.g)
+				if j := firstBitDiff(readMat(g, hid.g), wantHid); j >= 0 {
+					t.Fatalf("run %d: hidden activation %d differs from k_gemv_mmb's", run, j)
+				}
+				if err := closeEnough(got, readMat(g, sep.g), 1e-5); err != nil {
+					t.Fatalf("run %d: against separate operations: %v", run, err)
+				}
+				if err := closeEnough(got, want, 1e-3); err != nil {
+					t.Fatalf("run %d: against the CPU: %v", run, err)
+				}
+				if run == 0 {
+					first = got
+				} else if j := firstBitDiff(got, first); j >= 0 {
+					t.Fatalf("second run: output %d is %v, %v in the first", j, got[j], first[j])
+				}
+			}
+		})
+	}
+	// What it declines: one row, a down product of another shape, the knob.
+	w := func(rows, cols int) kernels.Weight {
+		wt, err := g.LoadWeight(dtype.BF16, rows, cols, make([]byte, 2*rows*cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wt
+	}
+	gate, up, down := w(256, 128), w(256, 128), w(128, 256)
+	for _, c := range []struct {
+		name string
+		M    int
+		down kernels.Weight
+		off  bool
+	}{{"one row", 1, down, false}, {"down of another shape", 16, w(120, 256), false}, {"noMLP", 16, down, true}} {
+		g.noMLP = c.off
+		x := newTwin(cb, g, c.M, 128, 0, make([]float32, c.M*128))
+		hid := newTwin(cb, g, c.M, 256, 0, make([]float32, c.M*256))
+		if g.MLP(x.g, x.g, hid.g, gate, up, c.down) {
+			t.Errorf("%s: MLP took it", c.name)
+		}
+	}
+	g.noMLP = false
+}
+
 // TestScanDelta checks k_scan_dec_dtf (SelectiveScanDelta: dt_proj inside
 // a decoding step's scan) against dt_proj as a product and the scan on the
 // CPU over three steps, and that it declines what it does not take.
@@ -1200,7 +1300,15 @@ func TestMMBFits(t *testing.T) {
 	if c, _ := b.mmbPlan(1, &Weight{rows: 40, cols: 64, dt: dtype.BF16}, false, 1, 0); c.grid[0] != 3 || c.name != "k_gemv_mmb_1" {
 		t.Errorf("mmbPlan(8 rows of 40×64) = %+v; want 3 blocks (one per band), k_gemv_mmb_1", c)
 	}
-	for _, n := range []string{"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2"} {
+	// k_mlp_mmb on Samba_3.8B's MLP: the down product's K of 9984 (312
+	// steps) in 3 parts of 104, 6–7 steps per warp; 2 stages of 64 KB.
+	if parts, ns, ok := b.mlpPlan(9984); !ok || parts != 3 || ns != 2 {
+		t.Errorf("mlpPlan(9984) = %d parts, %d stages, %v; want 3, 2, true", parts, ns, ok)
+	}
+	if parts, _, _ := b.mlpPlan(256); parts != 1 {
+		t.Errorf("mlpPlan(256) = %d parts, want 1", parts)
+	}
+	for _, n := range []string{"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2", "k_mlp_mmb_1", "k_mlp_mmb_2"} {
 		if !slices.Contains(kernelNames, n) {
 			t.Errorf("%s is not in kernelNames", n)
 		}

@@ -121,8 +121,9 @@ __device__ __forceinline__ void tc_load_w(uint4 (*w)[NW][RT][2], const u16* cons
 
 // tc_load_x loads lane (g, c)'s activation fragments of the NS steps of
 // 32 elements from step s: x[u][t] holds elements 32(s+u)+8c … +7 of row
-// 8t+g of X, zeros for steps from s1 on, past K or rows past M.
-template <int NS, int MT>
+// 8t+g of X, zeros for steps from s1 on, past K or rows past M. With CG
+// the loads bypass L1 (X written by other blocks of the same kernel).
+template <int NS, int MT, bool CG = false>
 __device__ __forceinline__ void tc_load_x(uint4 (&x)[NS][MT], const u16* __restrict__ X, int ldx, int M, int K, int s, int s1) {
     const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
 #pragma unroll
@@ -131,7 +132,9 @@ __device__ __forceinline__ void tc_load_x(uint4 (&x)[NS][MT], const u16* __restr
         bool ok = s + u < s1 && k + 8 * c < K;
 #pragma unroll
         for (int t = 0; t < MT; t++)
-            x[u][t] = ok && 8 * t + g < M ? __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c)) : make_uint4(0, 0, 0, 0);
+            x[u][t] = !(ok && 8 * t + g < M) ? make_uint4(0, 0, 0, 0)
+                      : CG                    ? __ldcg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c))
+                                              : __ldg((const uint4*)(X + (long long)(8 * t + g) * ldx + k + 8 * c));
     }
 }
 
@@ -334,29 +337,78 @@ GEMV_MMA_SWIGLU(k_gemv_mmt2_swiglu_2, 2, 2, 1, true)
 #define MMB_OK 0
 #endif
 
-// mmb_issue (lane 0) copies the chunk at band, step s (at most MMB_CT
-// tiles of each weight, up to the slice's end s1) into stage q % ns, and
-// moves band, s to the next chunk: the rest of the slice, then the slice
-// s0 … s1 of the block's next band (gridDim.x bands on).
-template <int NW>
-__device__ __forceinline__ void mmb_issue(int& band, int& s, int s0, int s1, unsigned q, int ns, unsigned ring, unsigned bars,
-                                          const u16* W1, const u16* W2, int S) {
+// MmbFeed is one product's chunks as a warp multiplies them: for each of
+// its bands band0, band0 + stride, … below bands, the steps s0 … s1 of K
+// (S steps in all) of the tiled weights w1 (and w2 for the gate/up).
+struct MmbFeed {
+    const u16* w1;
+    const u16* w2;
+    int S, s0, s1, band0, stride, bands;
+};
+
+__device__ __forceinline__ MmbFeed mmb_feed(const u16* w1, const u16* w2, int S, int s0, int s1, int band0, int stride, int bands) {
+    MmbFeed f;
+    f.w1 = w1, f.w2 = w2, f.S = S, f.s0 = s0, f.s1 = s1, f.band0 = band0, f.stride = stride, f.bands = bands;
+    return f;
+}
+
+// mmb_copy (lane 0) copies the chunk of f at band, step s (at most CT
+// tiles of each of its NW weights, up to the slice's end) into the stage
+// at dst, completing on the mbarrier bar, and returns its steps.
+template <int NW, int CT>
+__device__ __forceinline__ int mmb_copy(const MmbFeed& f, int band, int s, unsigned dst, unsigned bar) {
 #if MMB_OK
-    const int n = min(MMB_CT, s1 - s);
-    const unsigned stage = q % ns, bar = bars + 8 * stage, dst = ring + stage * (NW * MMB_CT * 1024), bytes = n * 1024;
+    const int n = min(CT, f.s1 - s);
+    const unsigned bytes = n * 1024;
     asm volatile("{ .reg .b64 st; mbarrier.arrive.expect_tx.shared.b64 st, [%0], %1; }" ::"r"(bar), "r"(NW * bytes) : "memory");
 #pragma unroll
     for (int i = 0; i < NW; i++) {
-        const u16* src = (i == 0 ? W1 : W2) + ((long long)band * S + s) * 512;
-        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
-                         dst + i * MMB_CT * 1024),
+        const u16* src = (i == 0 ? f.w1 : f.w2) + ((long long)band * f.S + s) * 512;
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst + i * CT * 1024),
                      "l"(src), "r"(bytes), "r"(bar)
                      : "memory");
     }
-    s += n;
-    if (s >= s1) band += gridDim.x, s = s0;
+    return n;
+#else
+    return 0;
 #endif
 }
+
+// MmbPut walks the chunks lane 0 copies into the warp's ring: feed a's
+// (NW weights, CT tiles per chunk), then feed b's (one weight, CTB tiles:
+// k_mlp_mmb's down product, whose first chunks are copied while the block
+// finishes the gate/up and waits for the grid; none when b.bands is 0).
+// Every stage holds NW·CT = CTB tiles.
+template <int NW, int CT, int CTB>
+struct MmbPut {
+    MmbFeed a, b;
+    int ph, band, s; // the next chunk: feed ph (0 a, 1 b, 2 none), band, step
+    unsigned issued; // chunks copied
+
+    __device__ __forceinline__ void start(const MmbFeed& fa, const MmbFeed& fb) {
+        a = fa, b = fb, ph = 0, band = a.band0, s = a.s0, issued = 0;
+        settle();
+    }
+    // settle moves past a feed with nothing (left) to copy.
+    __device__ __forceinline__ void settle() {
+        if (ph == 0 && (band >= a.bands || a.s0 >= a.s1)) ph = 1, band = b.band0, s = b.s0;
+        if (ph == 1 && (band >= b.bands || b.s0 >= b.s1)) ph = 2;
+    }
+    __device__ __forceinline__ bool more() const { return ph < 2; }
+    // issue copies the next chunk into stage issued % ns of ring.
+    __device__ __forceinline__ void issue(int ns, unsigned ring, unsigned bars) {
+        const unsigned st = issued % ns, dst = ring + st * (CTB * 1024), bar = bars + 8 * st;
+        issued++;
+        if (ph == 0) {
+            s += mmb_copy<NW, CT>(a, band, s, dst, bar);
+            if (s >= a.s1) band += a.stride, s = a.s0;
+        } else {
+            s += mmb_copy<1, CTB>(b, band, s, dst, bar);
+            if (s >= b.s1) band += b.stride, s = b.s0;
+        }
+        settle();
+    }
+};
 
 // mbar_wait waits for the phase of parity of the mbarrier at bar.
 __device__ __forceinline__ void mbar_wait(unsigned bar, unsigned parity) {
@@ -381,6 +433,59 @@ __device__ __forceinline__ uint4 lds128(unsigned a) {
     return v;
 }
 
+// mmb_band multiplies one band of NW weights by the warp's activations x
+// (its n ≤ XS steps), adding to acc: it waits for each stage of the ring
+// (CT steps of every weight; q stages used so far), and once every lane has
+// used it (its values are in the mma results) lane 0 refills it with the
+// next chunk of put.
+template <int NW, int MT, int XS, int CT, class Put>
+__device__ __forceinline__ void mmb_band(float* acc, const uint4 (&x)[XS][MT], int n, unsigned& q, Put& put, int ns, unsigned ring,
+                                         unsigned wbars, int kind) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int i = 0; i < XS; i += CT) {
+        if (i >= n) break;
+        const unsigned stage = q % ns, base = ring + stage * (NW * CT * 1024) + 16 * lane;
+        mbar_wait(wbars + 8 * stage, (q / ns) & 1);
+#pragma unroll
+        for (int j = 0; j < CT; j++) {
+            if (i + j >= XS || i + j >= n) break;
+#pragma unroll
+            for (int w = 0; w < NW; w++) {
+                const uint4 lo = lds128(base + (w * CT + j) * 1024), hi = lds128(base + (w * CT + j) * 1024 + 512);
+#pragma unroll
+                for (int t = 0; t < MT; t++) mma_frag(kind, acc + (w * MT + t) * 4, lo, hi, x[i + j][t]);
+            }
+        }
+        __syncwarp();
+        if (lane == 0 && put.more()) {
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            put.issue(ns, ring, wbars);
+        }
+        q++;
+    }
+}
+
+// mmb_begin initialises the warp's ns mbarriers (lane 0) and, with early,
+// copies its first ns chunks before the dependency wait (no kernel writes
+// the weights), else after it.
+template <class Put>
+__device__ __forceinline__ void mmb_begin(Put& put, int ns, unsigned ring, unsigned wbars, int early) {
+#if MMB_OK
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) {
+        for (int i = 0; i < ns; i++) asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(wbars + 8 * i) : "memory");
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        if (early)
+            while (put.issued < (unsigned)ns && put.more()) put.issue(ns, ring, wbars);
+    }
+    __syncwarp();
+    pdl_start();
+    if (lane == 0 && !early)
+        while (put.issued < (unsigned)ns && put.more()) put.issue(ns, ring, wbars);
+#endif
+}
+
 template <int NW, int MT>
 __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
@@ -392,24 +497,15 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
     __shared__ float red[MMB_WARPS * V * 32];
     __shared__ __align__(8) unsigned long long bars[MMB_WARPS][MMB_MAXNS];
     extern __shared__ __align__(128) unsigned char mmb_ring[];
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
     const int S = (K + 31) >> 5, bands = (N + 15) >> 4;
     const unsigned ring = smem_addr(mmb_ring) + warp * ns * (NW * MMB_CT * 1024), wbars = smem_addr(&bars[warp][0]);
     // The warp's slice of K, the same for all its bands.
     const int s0 = S * warp / MMB_WARPS, s1 = S * (warp + 1) / MMB_WARPS;
     // Lane 0 copies, the whole warp multiplies; both walk the same chunks.
-    int put = s0 < s1 ? blockIdx.x : bands, ps = s0; // next chunk to copy: band, step
-    unsigned issued = 0;
-    if (lane == 0) {
-        for (int i = 0; i < ns; i++) asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(wbars + 8 * i) : "memory");
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-        if (early)
-            for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW>(put, ps, s0, s1, issued, ns, ring, wbars, W1, W2, S);
-    }
-    __syncwarp();
-    pdl_start();
-    if (lane == 0 && !early)
-        for (; issued < (unsigned)ns && put < bands; issued++) mmb_issue<NW>(put, ps, s0, s1, issued, ns, ring, wbars, W1, W2, S);
+    MmbPut<NW, MMB_CT, NW * MMB_CT> put;
+    put.start(mmb_feed(W1, W2, S, s0, s1, (int)blockIdx.x, (int)gridDim.x, bands), mmb_feed(W1, W2, S, 0, 0, 0, 1, 0));
+    mmb_begin(put, ns, ring, wbars, early);
     // The activations of the slice, held for all the bands.
     uint4 x[MMB_XS][MT];
     tc_load_x<MMB_XS, MT>(x, X, ldx, M, K, s0, s1);
@@ -418,30 +514,7 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
         float acc[V];
 #pragma unroll
         for (int i = 0; i < V; i++) acc[i] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < MMB_XS; i += MMB_CT) {
-            if (s0 + i >= s1) break;
-            const unsigned stage = q % ns, base = ring + stage * (NW * MMB_CT * 1024) + 16 * lane;
-            mbar_wait(wbars + 8 * stage, (q / ns) & 1);
-#pragma unroll
-            for (int j = 0; j < MMB_CT; j++) {
-                if (s0 + i + j >= s1) break;
-#pragma unroll
-                for (int w = 0; w < NW; w++) {
-                    const uint4 lo = lds128(base + (w * MMB_CT + j) * 1024), hi = lds128(base + (w * MMB_CT + j) * 1024 + 512);
-#pragma unroll
-                    for (int t = 0; t < MT; t++) mma_frag(kind, acc + (w * MT + t) * 4, lo, hi, x[i + j][t]);
-                }
-            }
-            // Every lane has used the stage (its values are in the mma
-            // results): lane 0 refills it.
-            __syncwarp();
-            if (lane == 0 && put < bands) {
-                asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-                mmb_issue<NW>(put, ps, s0, s1, issued++, ns, ring, wbars, W1, W2, S);
-            }
-            q++;
-        }
+        mmb_band<NW, MT, MMB_XS, MMB_CT>(acc, x, s1 - s0, q, put, ns, ring, wbars, kind);
         // The warps' partial sums, added in warp order.
         tc_reduce<V>(acc, red);
         tc_store<NW, MMB_WARPS>(red, H, MT, 16 * band, dst, ldd, N, M, accumulate, sh, ldsh, shkind, -1);
@@ -475,6 +548,120 @@ extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)
                         int ns) {
     gemv_mmb<2, 1>(dst, ldd, X, ldx, W1, W2, N, K, M, kind, 0, sh, ldsh, shkind, early, ns);
 }
+
+// grid_sync waits until every block of the grid has reached it (all
+// resident at once: k_mlp_mmb's grid is at most one block per
+// multiprocessor, and programmatic dependent launch lets the next kernel
+// in only once every block has started); writes before it are visible to
+// every block after it. bar[0] counts the blocks arrived, bar[1] is the
+// generation: the last block to arrive resets the count and starts the
+// next generation, so the two words (zeroed when allocated) need no reset
+// between launches. One launch at a time uses them.
+__device__ __forceinline__ void grid_sync(unsigned* bar) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned gen;
+        asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(gen) : "l"(bar + 1) : "memory");
+        __threadfence();
+        if (atomicAdd(bar, 1) == gridDim.x - 1) {
+            atomicExch(bar, 0);
+            __threadfence();
+            atomicAdd(bar + 1, 1);
+        } else {
+            unsigned g;
+            do
+                asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(g) : "l"(bar + 1) : "memory");
+            while (g == gen);
+        }
+        __threadfence();
+    }
+    __syncthreads();
+}
+
+// k_mlp_mmb_<MT>: the MLP of 9–16 rows in one kernel (host: Backend.MLP),
+// then k_splitk_sum:
+//   - the gate/up as k_gemv_mmb_swiglu_<MT> (hid = SiLU(X·W1ᵀ) ⊙ (X·W2ᵀ),
+//     F outputs of K = D inputs, with its 16-bit shadow sh);
+//   - a grid-wide barrier;
+//   - the down product (D outputs of F inputs, tiled W3) with its K split
+//     into P parts: block b takes part b / G (G = gridDim.x / P blocks a
+//     part) and the bands b % G, b % G + G, …; its warps take slices of the
+//     part as in k_gemv_mmb (at most MLP_XS steps), and each band's totals
+//     go to part[(p·M + m)·D + n] (k_splitk_sum adds the parts to the
+//     residual).
+// The down product's first chunks are copied into the ring as soon as the
+// gate/up's last ones are used, so the down's weights stream while the
+// grid finishes the gate/up and meets at the barrier.
+#define MLP_XS 7
+#define MLP_CT 4
+
+template <int MT>
+__device__ __forceinline__ void mlp_mmb(float* __restrict__ hid, int ldh, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,
+                                        const u16* __restrict__ W2, const u16* __restrict__ W3, int F, int D, int M, int kind,
+                                        u16* __restrict__ sh, int ldsh, int shkind, int early, int ns, float* __restrict__ part, int P,
+                                        unsigned* bar) {
+#if !MMB_OK
+    __trap();
+#else
+    const int H = MT * 4, V = 2 * H;
+    __shared__ float red[MMB_WARPS * V * 32];
+    __shared__ __align__(8) unsigned long long bars[MMB_WARPS][MMB_MAXNS];
+    extern __shared__ __align__(128) unsigned char mmb_ring[];
+    const int warp = threadIdx.x >> 5;
+    const unsigned ring = smem_addr(mmb_ring) + warp * ns * (2 * MMB_CT * 1024), wbars = smem_addr(&bars[warp][0]);
+    // The gate/up: K = D, F outputs; the warp's slice of D.
+    const int S = (D + 31) >> 5, bands = (F + 15) >> 4;
+    const int s0 = S * warp / MMB_WARPS, s1 = S * (warp + 1) / MMB_WARPS;
+    // The down product: K = F in P parts, D outputs; the warp's slice of
+    // the block's part (none for blocks past P·G).
+    const int S2 = (F + 31) >> 5, bands2 = (D + 15) >> 4, G = gridDim.x / P, p = blockIdx.x / G, g = blockIdx.x % G;
+    const int b0 = S2 * p / P, nb = p < P ? S2 * (p + 1) / P - b0 : 0;
+    const int t0 = b0 + nb * warp / MMB_WARPS, t1 = b0 + nb * (warp + 1) / MMB_WARPS;
+    MmbPut<2, MMB_CT, MLP_CT> put;
+    put.start(mmb_feed(W1, W2, S, s0, s1, (int)blockIdx.x, (int)gridDim.x, bands), mmb_feed(W3, W3, S2, t0, t1, g, G, bands2));
+    mmb_begin(put, ns, ring, wbars, early);
+    unsigned q = 0; // chunks used
+    {
+        uint4 x[MMB_XS][MT];
+        tc_load_x<MMB_XS, MT>(x, X, ldx, M, D, s0, s1);
+        for (int band = blockIdx.x; band < bands; band += gridDim.x) {
+            float acc[V];
+#pragma unroll
+            for (int i = 0; i < V; i++) acc[i] = 0.0f;
+            mmb_band<2, MT, MMB_XS, MMB_CT>(acc, x, s1 - s0, q, put, ns, ring, wbars, kind);
+            tc_reduce<V>(acc, red);
+            tc_store<2, MMB_WARPS>(red, H, MT, 16 * band, hid, ldh, F, M, 0, sh, ldsh, shkind, -1);
+            __syncthreads();
+        }
+    }
+    // Every block's outputs of the gate/up (sh) are the down's inputs.
+    grid_sync(bar);
+    uint4 x[MLP_XS][MT];
+    tc_load_x<MLP_XS, MT, true>(x, sh, ldsh, M, F, t0, t1);
+    // The bands' partial sums alternate between the two halves of red (H
+    // values per lane of each warp), so that one block barrier per band
+    // suffices: a half is written again only after the barrier of the
+    // next band, which every thread passes having stored the band before.
+    for (int band = g, i = 0; p < P && band < bands2; band += G, i ^= 1) {
+        float acc[H];
+#pragma unroll
+        for (int v = 0; v < H; v++) acc[v] = 0.0f;
+        mmb_band<1, MT, MLP_XS, MLP_CT>(acc, x, t1 - t0, q, put, ns, ring, wbars, kind);
+        tc_reduce<H>(acc, red + i * MMB_WARPS * H * 32);
+        tc_store<1, MMB_WARPS>(red + i * MMB_WARPS * H * 32, H, MT, 16 * band, part, D, D, M, 0, (u16*)0, 0, 0, p);
+    }
+#endif
+}
+
+#define MLP_MMB_KERNEL(name, MT)                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(32 * MMB_WARPS, 1)                                                                 \
+        name(float* __restrict__ hid, int ldh, const u16* __restrict__ X, int ldx, const u16* __restrict__ W1,                     \
+             const u16* __restrict__ W2, const u16* __restrict__ W3, int F, int D, int M, int kind, u16* __restrict__ sh, int ldsh, \
+             int shkind, int early, int ns, float* __restrict__ part, int P, unsigned* bar) {                                       \
+        mlp_mmb<MT>(hid, ldh, X, ldx, W1, W2, W3, F, D, M, kind, sh, ldsh, shkind, early, ns, part, P, bar);                       \
+    }
+MLP_MMB_KERNEL(k_mlp_mmb_1, 1)
+MLP_MMB_KERNEL(k_mlp_mmb_2, 2)
 
 // k_interleave copies the 16-bit weights W [N, K] (K a multiple of 8) into
 // the tiled layout of k_gemv_mmt: tiles of 16 rows × 32 elements, each
