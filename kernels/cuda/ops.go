@@ -870,10 +870,10 @@ func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool
 }
 
 // mlpPlan is k_mlp_mmb's split of the down product's K (f elements): the
-// fewest parts (at most the multiprocessors) that give every warp at most
-// mlpXS steps of 32 elements; and its ring's stages (as k_gemv_mmb's, but
-// up to mlpStages, the most its shared memory holds). ok is false when
-// they do not fit.
+// fewest parts (at least mlpParts; at most the multiprocessors) that give
+// every warp at most mlpXS steps of 32 elements; and its ring's stages of
+// 64 KB, from mlpRing (or the knob) as far as its shared memory holds
+// them. ok is false when they do not fit.
 func (b *Backend) mlpPlan(f int) (parts, ns int, ok bool) {
 	steps := (f + 31) / 32
 	parts = max(b.mlpParts, (steps+mmbWarps*mlpXS-1)/(mmbWarps*mlpXS))
