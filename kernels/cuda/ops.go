@@ -804,6 +804,12 @@ const (
 // the down's first weights stream into the ring while the grid finishes
 // the gate/up and meets at the barrier. It needs the three weights' tiled
 // copies (made here outside a recording) and declines otherwise.
+//
+// The barrier needs every block resident at once: one per multiprocessor
+// of the device, which holds unless other work is confined to part of it
+// (MPS with a limit on multiprocessors: there set SAMBAEVAL_CUDA_MLP=0).
+// A cooperative launch, which the driver would refuse instead, made steps
+// of 16 sequences 2% longer (run 179), so the launch is a plain one.
 func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool {
 	w1, w2, w3 := gate.(*Weight), up.(*Weight), down.(*Weight)
 	M, F, D := h.Rows, w1.rows, w1.cols
