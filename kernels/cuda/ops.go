@@ -597,21 +597,28 @@ func (b *Backend) launchMMA(dst, x kernels.Mat, w1, w2 *Weight, acc int) bool {
 		part := b.grow(&b.splitK, 4*c.ks*x.Rows*w1.rows)
 		b.mmaArgs(c, part, w1.rows, xp, ld, x.Rows, w1, fused, 0, 0, 0, 0)
 		b.launch(c.name, c.grid, dim3{256, 1, 1}, 0)
-		b.p.reset()
-		b.p.mat(dst)
-		b.p.ptr(part)
-		b.p.i32(w1.rows)
-		b.p.i32(x.Rows)
-		b.p.i32(c.ks)
-		b.p.i32(acc)
-		b.p.shadow(sh, ldsh, kind)
-		b.launch("k_splitk_sum", grid1(x.Rows*w1.rows, 256), dim3{256, 1, 1}, 0)
+		b.splitkSum(dst, part, c.ks, acc, sh, ldsh, kind)
 	default:
 		b.mmaArgs(c, addr(dst), dst.Stride, xp, ld, x.Rows, w1, fused, acc, sh, ldsh, kind)
 		b.launch(c.name, c.grid, dim3{256, 1, 1}, 0)
 	}
 	b.produced(dst, sh != 0)
 	return true
+}
+
+// splitkSum queues k_splitk_sum: dst (+= with acc 1) the sum of the ks
+// parts of dst's shape at part (each dst.Rows × dst.Cols, contiguous), in
+// part order, with dst's 16-bit shadow where sh is not 0.
+func (b *Backend) splitkSum(dst kernels.Mat, part uintptr, ks, acc int, sh uintptr, ldsh, kind int) {
+	b.p.reset()
+	b.p.mat(dst)
+	b.p.ptr(part)
+	b.p.i32(dst.Cols)
+	b.p.i32(dst.Rows)
+	b.p.i32(ks)
+	b.p.i32(acc)
+	b.p.shadow(sh, ldsh, kind)
+	b.launch("k_splitk_sum", grid1(dst.Rows*dst.Cols, 256), dim3{256, 1, 1}, 0)
 }
 
 // mmaArgs puts the arguments k_gemv_mma, k_gemv_mmt and k_gemv_mmb share:
@@ -862,15 +869,7 @@ func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool
 	b.launch(name, dim3{b.sms / parts * parts, 1, 1}, dim3{32 * mmbWarps, 1, 1}, ns*stage)
 	b.produced(hid, sh != 0)
 	// The residual needs no 16-bit copy: RMSNorm reads it next.
-	b.p.reset()
-	b.p.mat(x)
-	b.p.ptr(part)
-	b.p.i32(D)
-	b.p.i32(M)
-	b.p.i32(parts)
-	b.p.i32(1)
-	b.p.shadow(0, 0, 0)
-	b.launch("k_splitk_sum", grid1(M*D, 256), dim3{256, 1, 1}, 0)
+	b.splitkSum(x, part, parts, 1, 0, 0, 0)
 	b.produced(x, false)
 	return true
 }
