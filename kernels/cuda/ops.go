@@ -828,7 +828,7 @@ func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool
 		return false
 	}
 	defer b.enter()()
-	parts, ns, ok := b.mlpPlan(F)
+	parts, ns, shmem, ok := b.mlpPlan(F)
 	if !ok || (b.mlpBar == 0 && b.graph.capturing) {
 		return false
 	}
@@ -864,9 +864,8 @@ func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool
 	b.p.ptr(part)
 	b.p.i32(parts)
 	b.p.ptr(b.mlpBar)
-	stage := mmbWarps * mlpCT * 1024
-	b.setDynamicShared(name, ns*stage)
-	b.launch(name, dim3{b.sms / parts * parts, 1, 1}, dim3{32 * mmbWarps, 1, 1}, ns*stage)
+	b.setDynamicShared(name, shmem)
+	b.launch(name, dim3{b.sms / parts * parts, 1, 1}, dim3{32 * mmbWarps, 1, 1}, shmem)
 	b.produced(hid, sh != 0)
 	// The residual needs no 16-bit copy: RMSNorm reads it next.
 	b.splitkSum(x, part, parts, 1, 0, 0, 0)
@@ -878,13 +877,14 @@ func (b *Backend) MLP(x, h, hid kernels.Mat, gate, up, down kernels.Weight) bool
 // fewest parts (at least mlpParts; at most the multiprocessors) that give
 // every warp at most mlpXS steps of 32 elements; and its ring's stages of
 // 64 KB, from mlpRing (or the knob) as far as its shared memory holds
-// them. ok is false when they do not fit.
-func (b *Backend) mlpPlan(f int) (parts, ns int, ok bool) {
+// them, with the dynamic shared memory they take. ok is false when they do
+// not fit.
+func (b *Backend) mlpPlan(f int) (parts, ns, shmem int, ok bool) {
 	steps := (f + 31) / 32
 	parts = max(b.mlpParts, (steps+mmbWarps*mlpXS-1)/(mmbWarps*mlpXS))
 	stage := mmbWarps * mlpCT * 1024
 	ns = min(mmbMaxStages, cmp.Or(b.mlpRing, mlpRing)/stage, (b.smemMax-mmbStatic)/stage)
-	return parts, ns, parts <= b.sms && ns >= 2
+	return parts, ns, ns * stage, parts <= b.sms && ns >= 2
 }
 
 // mlpRing is k_mlp_mmb's default ring bytes per block (2 stages of 64

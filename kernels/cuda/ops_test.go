@@ -1302,10 +1302,10 @@ func TestMMBFits(t *testing.T) {
 	}
 	// k_mlp_mmb on Samba_3.8B's MLP: the down product's K of 9984 (312
 	// steps) in 3 parts of 104, 6–7 steps per warp; 2 stages of 64 KB.
-	if parts, ns, ok := b.mlpPlan(9984); !ok || parts != 3 || ns != 2 {
-		t.Errorf("mlpPlan(9984) = %d parts, %d stages, %v; want 3, 2, true", parts, ns, ok)
+	if parts, ns, shmem, ok := b.mlpPlan(9984); !ok || parts != 3 || ns != 2 || shmem != 2*16*4*1024 {
+		t.Errorf("mlpPlan(9984) = %d parts, %d stages, %d bytes, %v; want 3, 2, 128 KB, true", parts, ns, shmem, ok)
 	}
-	if parts, _, _ := b.mlpPlan(256); parts != 1 {
+	if parts, _, _, _ := b.mlpPlan(256); parts != 1 {
 		t.Errorf("mlpPlan(256) = %d parts, want 1", parts)
 	}
 	for _, n := range []string{"k_gemv_mmb_1", "k_gemv_mmb_2", "k_gemv_mmb_swiglu_1", "k_gemv_mmb_swiglu_2", "k_mlp_mmb_1", "k_mlp_mmb_2"} {
