@@ -486,6 +486,30 @@ __device__ __forceinline__ void mmb_begin(Put& put, int ns, unsigned ring, unsig
 #endif
 }
 
+// mmb_bands runs the block's bands of k_gemv_mmb (blockIdx.x, + gridDim.x,
+// … below bands): the warp's activations of its slice s0 … s1 of K held in
+// registers for all of them, each band's partial sums added in warp order
+// (red) and stored to dst with accumulate and the shadow sh. k_gemv_mmb and
+// k_mlp_mmb's gate/up run it.
+template <int NW, int MT, class Put>
+__device__ __forceinline__ void mmb_bands(float* red, Put& put, unsigned& q, int ns, unsigned ring, unsigned wbars,
+                                          const u16* __restrict__ X, int ldx, int M, int K, int s0, int s1, int bands, int kind,
+                                          float* __restrict__ dst, int ldd, int N, int accumulate, u16* __restrict__ sh, int ldsh,
+                                          int shkind) {
+    const int H = MT * 4, V = NW * H;
+    uint4 x[MMB_XS][MT];
+    tc_load_x<MMB_XS, MT>(x, X, ldx, M, K, s0, s1);
+    for (int band = blockIdx.x; band < bands; band += gridDim.x) {
+        float acc[V];
+#pragma unroll
+        for (int i = 0; i < V; i++) acc[i] = 0.0f;
+        mmb_band<NW, MT, MMB_XS, MMB_CT>(acc, x, s1 - s0, q, put, ns, ring, wbars, kind);
+        tc_reduce<V>(acc, red);
+        tc_store<NW, MMB_WARPS>(red, H, MT, 16 * band, dst, ldd, N, M, accumulate, sh, ldsh, shkind, -1);
+        __syncthreads();
+    }
+}
+
 template <int NW, int MT>
 __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const u16* __restrict__ X, int ldx,
                                          const u16* __restrict__ W1, const u16* __restrict__ W2, int N, int K, int M, int kind,
@@ -506,20 +530,8 @@ __device__ __forceinline__ void gemv_mmb(float* __restrict__ dst, int ldd, const
     MmbPut<NW, MMB_CT, NW * MMB_CT> put;
     put.start(mmb_feed(W1, W2, S, s0, s1, (int)blockIdx.x, (int)gridDim.x, bands), mmb_feed(W1, W2, S, 0, 0, 0, 1, 0));
     mmb_begin(put, ns, ring, wbars, early);
-    // The activations of the slice, held for all the bands.
-    uint4 x[MMB_XS][MT];
-    tc_load_x<MMB_XS, MT>(x, X, ldx, M, K, s0, s1);
     unsigned q = 0; // chunks used
-    for (int band = blockIdx.x; band < bands; band += gridDim.x) {
-        float acc[V];
-#pragma unroll
-        for (int i = 0; i < V; i++) acc[i] = 0.0f;
-        mmb_band<NW, MT, MMB_XS, MMB_CT>(acc, x, s1 - s0, q, put, ns, ring, wbars, kind);
-        // The warps' partial sums, added in warp order.
-        tc_reduce<V>(acc, red);
-        tc_store<NW, MMB_WARPS>(red, H, MT, 16 * band, dst, ldd, N, M, accumulate, sh, ldsh, shkind, -1);
-        __syncthreads();
-    }
+    mmb_bands<NW, MT>(red, put, q, ns, ring, wbars, X, ldx, M, K, s0, s1, bands, kind, dst, ldd, N, accumulate, sh, ldsh, shkind);
 #endif
 }
 
@@ -621,19 +633,7 @@ __device__ __forceinline__ void mlp_mmb(float* __restrict__ hid, int ldh, const 
     put.start(mmb_feed(W1, W2, S, s0, s1, (int)blockIdx.x, (int)gridDim.x, bands), mmb_feed(W3, W3, S2, t0, t1, g, G, bands2));
     mmb_begin(put, ns, ring, wbars, early);
     unsigned q = 0; // chunks used
-    {
-        uint4 x[MMB_XS][MT];
-        tc_load_x<MMB_XS, MT>(x, X, ldx, M, D, s0, s1);
-        for (int band = blockIdx.x; band < bands; band += gridDim.x) {
-            float acc[V];
-#pragma unroll
-            for (int i = 0; i < V; i++) acc[i] = 0.0f;
-            mmb_band<2, MT, MMB_XS, MMB_CT>(acc, x, s1 - s0, q, put, ns, ring, wbars, kind);
-            tc_reduce<V>(acc, red);
-            tc_store<2, MMB_WARPS>(red, H, MT, 16 * band, hid, ldh, F, M, 0, sh, ldsh, shkind, -1);
-            __syncthreads();
-        }
-    }
+    mmb_bands<2, MT>(red, put, q, ns, ring, wbars, X, ldx, M, D, s0, s1, bands, kind, hid, ldh, F, 0, sh, ldsh, shkind);
     // Every block's outputs of the gate/up (sh) are the down's inputs.
     grid_sync(bar);
     uint4 x[MLP_XS][MT];
