@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,8 +12,9 @@ import (
 )
 
 // chainSource is TestChainPattern's own module: k_chain is the skeleton
-// of a persistent decoding step. One block of 16 warps per multiprocessor
-// walks a list of phases, each one product's weights: every warp streams
+// of a persistent decoding step. One block of 16 warps (or 8, or 32 in
+// k_chain1k) per multiprocessor walks a list of phases, each one product's
+// weights: every warp streams
 // its share of each phase's chunks (order: see Feed) through its own ring
 // of bulk copies into shared memory, and keeps streaming into the next
 // phases while it waits, so the memory never waits on the dependencies;
@@ -99,18 +101,17 @@ __device__ __forceinline__ void feed_issue(Feed& f, const unsigned char* W, cons
 }
 
 #define XS 26
-extern "C" __global__ void __launch_bounds__(512, 1) k_chain(const unsigned char* __restrict__ W, const long long* __restrict__ ph,
-                                                             int nph, int ch, int ns, int work, const uint4* __restrict__ X,
-                                                             float* __restrict__ dst, unsigned* ctr, unsigned base,
-                                                             const uint4* __restrict__ kv, unsigned* fold, int order, int dep, int K,
-                                                             unsigned long long* claim) {
+__device__ __forceinline__ void chain(const unsigned char* __restrict__ W, const long long* __restrict__ ph, int nph, int ch, int ns,
+                                      int work, const uint4* __restrict__ X, float* __restrict__ dst, unsigned* ctr, unsigned base,
+                                      const uint4* __restrict__ kv, unsigned* fold, int order, int dep, int K, unsigned long long* claim) {
 #if __CUDA_ARCH__ >= 900
     extern __shared__ __align__(128) unsigned char smem[];
-    __shared__ __align__(8) unsigned long long bars[16][8];
-    __shared__ int slots[16][8]; // the phase of the chunk in each stage of each warp's ring (nph: none)
+    __shared__ __align__(8) unsigned long long bars[32][12];
+    __shared__ int slots[32][12]; // the phase of the chunk in each stage of each warp's ring (nph: none)
     const int NW = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const long long G = (long long)gridDim.x * NW, g = (long long)blockIdx.x * NW + warp;
-    const unsigned act = sa(smem), rb = act + XS * 1024 + warp * ns * ch, bb = sa(&bars[warp][0]);
+    // the activations (XS KB), or the warps' sums at a phase's end, then the rings
+    const unsigned act = sa(smem), rb = act + max(XS, NW) * 1024 + warp * ns * ch, bb = sa(&bars[warp][0]);
     volatile int* slot = slots[warp];
     if (lane == 0) {
         for (int i = 0; i < ns; i++) {
@@ -227,6 +228,17 @@ extern "C" __global__ void __launch_bounds__(512, 1) k_chain(const unsigned char
 #endif
 }
 
+// k_chain for blocks of up to 16 warps, k_chain1k for up to 32.
+#define CHAIN_KERNEL(name, threads)                                                                                             \
+    extern "C" __global__ void __launch_bounds__(threads, 1)                                                                    \
+        name(const unsigned char* __restrict__ W, const long long* __restrict__ ph, int nph, int ch, int ns, int work,         \
+             const uint4* __restrict__ X, float* __restrict__ dst, unsigned* ctr, unsigned base, const uint4* __restrict__ kv, \
+             unsigned* fold, int order, int dep, int K, unsigned long long* claim) {                                            \
+        chain(W, ph, nph, ch, ns, work, X, dst, ctr, base, kv, fold, order, dep, K, claim);                                     \
+    }
+CHAIN_KERNEL(k_chain, 512)
+CHAIN_KERNEL(k_chain1k, 1024)
+
 // k_fill writes a hash of each word's index (n words).
 extern "C" __global__ void k_fill(unsigned* p, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
@@ -281,16 +293,19 @@ func sambaStepPhases(gl chainGlue) []chainPhase {
 }
 
 // TestChainPattern asks what a persistent decoding step could reach at 16
-// sequences (docs/performance-gpu.md, "What 70% at batch 16 needs"): the
-// bytes of Samba_3.8B's 161 products streamed in step order by k_chain,
-// one kernel for the whole step with a grid-wide dependency between
-// products, against the same kernel launched once per product (as the
-// backend's separate kernels), with the dependent work between products
-// (RMSNorm, the mixers' chains) taken as run 185's timeline measured it,
-// as shorter in-kernel estimates, or as nothing. It first checks that the
-// chunks of a short list of phases are each read once (the warps' folds
-// against the host's) and that every block passed every phase. Runs with
-// SAMBAEVAL_CUDA_DECODE=1 (a benchmark; sm_90).
+// sequences (docs/performance-gpu.md, "Why 70% at batch 16 is out of
+// reach"): the bytes of Samba_3.8B's 161 products streamed in step order by
+// k_chain, one kernel for the whole step with a grid-wide dependency
+// between products, against the same kernel launched once per product (as
+// the backend's separate kernels), with the dependent work between
+// products (RMSNorm, the mixers' chains) taken as run 185's timeline
+// measured it, as shorter in-kernel estimates, or as nothing; and, for the
+// weights alone, what the phases and their dependencies cost against one
+// stream of the same bytes. Rings, chunk orders, the fence before a
+// block's count and blocks of 8–32 warps are varied. It first checks that
+// the chunks of a short list of phases are each read once in every order
+// (the warps' folds against the host's) and that every block passed every
+// phase. Runs with SAMBAEVAL_CUDA_DECODE=1 (a benchmark; sm_90).
 func TestChainPattern(t *testing.T) {
 	if os.Getenv("SAMBAEVAL_CUDA_DECODE") != "1" {
 		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run the persistent-step benchmark")
@@ -300,7 +315,7 @@ func TestChainPattern(t *testing.T) {
 		t.Skip("needs sm_90 and NVRTC 12")
 	}
 	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
-	defer loadTestModule(t, g, chainSource, "k_chain", "k_fill")()
+	defer loadTestModule(t, g, chainSource, "k_chain", "k_chain1k", "k_fill")()
 	const warps, xs = 16, 26
 	blocks := g.sms
 	G := int64(blocks * warps)
@@ -348,8 +363,13 @@ func TestChainPattern(t *testing.T) {
 		g.must("cuMemsetD32Async", call(g.d.cuMemsetD32Async, bufPtr(claimBuf), 0, 2*8*512, g.stream))
 	}
 	launch := func(w, tab uintptr, nph int, c chainRun, base uint32, kv, fold, claim uintptr) {
-		shm := xs*1024 + warps*c.ns*c.ch
-		g.setDynamicShared("k_chain", shm)
+		nw := cmp.Or(c.warps, warps)
+		shm := max(xs, nw)*1024 + nw*c.ns*c.ch
+		name := "k_chain"
+		if nw > 16 {
+			name = "k_chain1k"
+		}
+		g.setDynamicShared(name, shm)
 		g.p.reset()
 		g.p.ptr(w)
 		g.p.ptr(tab)
@@ -367,7 +387,7 @@ func TestChainPattern(t *testing.T) {
 		g.p.i32(c.dep)
 		g.p.i32(c.k)
 		g.p.ptr(claim)
-		g.launch("k_chain", dim3{blocks, 1, 1}, dim3{32 * warps, 1, 1}, shm)
+		g.launch(name, dim3{blocks, 1, 1}, dim3{32 * nw, 1, 1}, shm)
 	}
 
 	// The check: a short list with glue, kv reads, an empty phase and
@@ -481,7 +501,11 @@ func TestChainPattern(t *testing.T) {
 	report := func(what string, ph []chainPhase, c chainRun) {
 		us := step(ph, c)
 		order := []string{"each warp a run", "one front", fmt.Sprintf("claimed %d at a time", c.k)}[c.order]
-		how := fmt.Sprintf("ring %d KB (%d KB × %d per warp), %s", warps*c.ch*c.ns>>10, c.ch>>10, c.ns, order)
+		w := cmp.Or(c.warps, warps)
+		how := fmt.Sprintf("ring %d KB (%d KB × %d per warp), %s", w*c.ch*c.ns>>10, c.ch>>10, c.ns, order)
+		if w != warps {
+			how = fmt.Sprintf("%d warps, %s", w, how)
+		}
 		if c.dep&2 != 0 {
 			how += ", no fence"
 		}
@@ -544,6 +568,13 @@ func TestChainPattern(t *testing.T) {
 		arith.work = 2
 		report("the products' arithmetic alone", ph, arith)
 		report("the weights only streamed", ph, frontNofence)
+		if gl.name != "as run 185's timeline" {
+			for _, c := range []chainRun{{ch: 2 << 10, ns: 12, warps: 8}, {ch: 4 << 10, ns: 2, warps: 24}, {ch: 2 << 10, ns: 3, warps: 24},
+				{ch: 2 << 10, ns: 2, warps: 32}, {ch: 4 << 10, ns: 1, warps: 32}, {ch: 1 << 10, ns: 5, warps: 32}} {
+				c.work, c.order, c.dep, c.persistent = 1, 1, 3, true
+				report("", ph, c)
+			}
+		}
 	}
 }
 
@@ -551,8 +582,10 @@ func TestChainPattern(t *testing.T) {
 // flight per warp; work as k_chain's (1: products); order as its Feed (2: runs of
 // k chunks claimed); dep bit 0 for the waits between phases, bit 1 to leave
 // out the fence before a block's count (its release alone); persistent for
-// one launch per step rather than per phase.
+// one launch per step rather than per phase; warps per block (at most 32,
+// ns at most 12).
 type chainRun struct {
 	ch, ns, work, order, k, dep int
+	warps                       int // per block; 0: 16
 	persistent                  bool
 }
