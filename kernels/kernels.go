@@ -9,6 +9,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -250,6 +251,43 @@ type FusedMLP interface {
 // whether it did; when it returns false it did nothing.
 type DeltaScan interface {
 	SelectiveScanDelta(dst, u, dlow Mat, dtProj Weight, B, C, z Mat, p ScanParams, states []*MambaState, seqs []Seq) bool
+}
+
+// Fault marks an error a backend's device reported (out of memory, a
+// failed launch). The Backend interface has no error results, so a backend
+// panics with such an error; Catch turns the panic back into an error
+// where the caller can return one.
+type Fault interface {
+	error
+	Fault()
+}
+
+// Catch, deferred in a function with an error result, turns a panic whose
+// value is (or wraps) a Fault into that function's error; any other panic
+// goes on.
+func Catch(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if e, ok := r.(error); ok {
+		var f Fault
+		if errors.As(e, &f) {
+			*err = e
+			return
+		}
+	}
+	panic(r)
+}
+
+// Limits is an optional Backend interface for a backend on its own device
+// (a GPU), whose speed is judged against that device's measured ceilings
+// rather than the host CPU's: the rate of a large 16-bit matrix product
+// (FLOP/s, float32 accumulation) and the device-to-device copy rate (bytes
+// read plus written per second). Each call measures anew (about a second).
+type Limits interface {
+	MatMulRate() (float64, error)
+	CopyBandwidth() (float64, error)
 }
 
 // Factory opens a backend; device is the part of --device after the name

@@ -96,7 +96,8 @@ type swiglu struct {
 
 // New loads a model with configuration cfg from the tensors in src onto be.
 // Every tensor is checked against the shape cfg implies before any compute.
-func New(cfg *Config, src checkpoint.Source, be kernels.Backend) (*Model, error) {
+func New(cfg *Config, src checkpoint.Source, be kernels.Backend) (_ *Model, err error) {
+	defer kernels.Catch(&err) // the device out of memory while uploading
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -265,7 +265,8 @@ func (m *Model) checkIDs(ids []int32) error {
 // step feeds ids[j] to sessions[j] together in chunks of at most chunk
 // tokens per sequence, calling visit after each forward pass with the
 // final hidden states [M, D] and where each sequence's rows are.
-func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h kernels.Mat, seqs []kernels.Seq, offs []int)) error {
+func (m *Model) step(sessions []*Session, ids [][]int32, chunk int, visit func(h kernels.Mat, seqs []kernels.Seq, offs []int)) (err error) {
+	defer kernels.Catch(&err) // what the device rejected (out of memory, a failed launch)
 	if len(sessions) != len(ids) {
 		return fmt.Errorf("%d sessions but %d token lists", len(sessions), len(ids))
 	}

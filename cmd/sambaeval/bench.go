@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sambaeval/sambaeval/kernels/cpu/bench"
+	"github.com/sambaeval/sambaeval/bench"
 )
 
 func init() { commands = append(commands, newBenchCmd) }

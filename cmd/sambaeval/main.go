@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/sandbox"
 )
 
@@ -47,7 +48,7 @@ func main() {
 	// A sandboxed HumanEval program runs as this binary re-executed; Main
 	// takes over in that case and never returns.
 	sandbox.Main()
-	if err := newRootCmd().Execute(); err != nil {
+	if err := execute(newRootCmd()); err != nil {
 		fmt.Fprintln(os.Stderr, "sambaeval:", err)
 		var st *exitStatus
 		if errors.As(err, &st) {
@@ -55,4 +56,12 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// execute runs the command line; what the device rejects where no error
+// result carries it (a session's state out of GPU memory) ends it with that
+// error, as any other failure, rather than a panic.
+func execute(root *cobra.Command) (err error) {
+	defer kernels.Catch(&err)
+	return root.Execute()
 }

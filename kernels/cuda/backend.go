@@ -37,7 +37,8 @@
 // Operations run asynchronously on one stream; Read, LogProbs and Close
 // wait for it. The kernels.Backend interface has no error results, so an
 // operation that the device rejects (out of memory, a failed launch)
-// panics with an *Error. docs/performance-gpu.md has the measurements.
+// panics with an *Error, a kernels.Fault, which the model's calls return as
+// their error (kernels.Catch). docs/performance-gpu.md has the measurements.
 package cuda
 
 import (

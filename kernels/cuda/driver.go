@@ -18,6 +18,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("cuda %s: %s failed: %s (code %d)", e.Lib, e.Op, e.Msg, e.Code)
 }
 
+// Fault marks e as the device's (kernels.Fault): the backend panics with
+// it, and the model returns it as an error (kernels.Catch).
+func (e *Error) Fault() {}
+
 // Driver API result codes this package looks at.
 const (
 	cudaErrorNoDevice = 100

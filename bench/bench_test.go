@@ -11,7 +11,7 @@ import (
 	"github.com/sambaeval/sambaeval/model"
 )
 
-const tinyDir = "../../../models/samba-tiny"
+const tinyDir = "../models/samba-tiny"
 
 // TestForwardFLOPsCountsEveryWeight compares the FLOP count of one token
 // at position 0 (one key per attention head) with the model's parameter
