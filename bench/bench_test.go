@@ -38,26 +38,100 @@ func TestForwardFLOPsCountsEveryWeight(t *testing.T) {
 	}
 }
 
-// TestRunTiny runs a short benchmark of samba-tiny and checks that the
-// report is filled in and consistent.
+// TestRunTiny runs a short benchmark of samba-tiny, alone and in a batch
+// of 3, and checks that the report is filled in and consistent.
 func TestRunTiny(t *testing.T) {
 	m, err := model.LoadDir(tinyDir, cpu.New())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	r, err := Run(m, Options{PrefillTokens: 40, DecodeTokens: 3, Repeats: 1, SkipMachine: true})
+	for _, batch := range []int{1, 3} {
+		r, err := Run(m, Options{PrefillTokens: 40, DecodeTokens: 3, Repeats: 1, Batch: batch, SkipMachine: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.PrefillTokPerSec <= 0 || r.DecodeTokPerSec <= 0 || r.PrefillTokens != 40 || r.DecodeTokens != 3 || r.Batch != batch ||
+			r.Model != "samba-tiny" {
+			t.Fatalf("incomplete report %+v", r)
+		}
+		wantGF := r.PrefillTokPerSec * ForwardFLOPs(&m.Config, 0, 40, false) / 40 / 1e9
+		if math.Abs(r.PrefillGFLOPS-wantGF) > 1e-9*wantGF {
+			t.Errorf("batch %d: prefill %g GFLOP/s, want %g", batch, r.PrefillGFLOPS, wantGF)
+		}
+		if want := float64(batch) / (r.DecodeStepMS / 1e3); math.Abs(r.DecodeTokPerSec-want) > 1e-9*want {
+			t.Errorf("batch %d: %g tokens/s for steps of %g ms", batch, r.DecodeTokPerSec, r.DecodeStepMS)
+		}
+		if want := DecodeBytes(&m.Config, 40+2+1, batch) / (r.DecodeStepMS / 1e3) / 1e9; math.Abs(r.DecodeGBPerSec-want) > 1e-9*want {
+			t.Errorf("batch %d: %g GB/s, want %g", batch, r.DecodeGBPerSec, want)
+		}
+		if r.MatMulRate != 0 || r.PrefillMFU != 0 || r.DecodeBound != 0 {
+			t.Errorf("batch %d: device figures on the CPU: %+v", batch, r)
+		}
+		t.Log("\n" + r.String())
+	}
+	// A step reads the weights once and each sequence's state.
+	c := &m.Config
+	blocks, head := c.MatMulParams()
+	if w := DecodeBytes(c, 100, 0); w != 2*float64(blocks+head) {
+		t.Errorf("the weights of a step: %g bytes, want %d", w, 2*(blocks+head))
+	}
+	one, three := DecodeBytes(c, 100, 1)-DecodeBytes(c, 100, 0), DecodeBytes(c, 100, 3)-DecodeBytes(c, 100, 0)
+	if one <= 0 || math.Abs(three-3*one) > 1e-9*three {
+		t.Errorf("state bytes: %g for one sequence, %g for three", one, three)
+	}
+}
+
+// limited is the CPU backend presented as a device with its own limits
+// and a queue to wait for.
+type limited struct {
+	kernels.Backend
+	matmul, copy float64
+	syncs        *int
+}
+
+func (l limited) MatMulRate() (float64, error)    { return l.matmul, nil }
+func (l limited) CopyBandwidth() (float64, error) { return l.copy, nil }
+func (l limited) Synchronize() error              { *l.syncs++; return nil }
+
+// TestRunDeviceLimits checks that on a backend with its own device
+// (kernels.Limits) prefill is judged against the device's product rate and
+// decoding against reading every weight once per step at its copy rate,
+// that the host's probes are not run, and that timers wait for an
+// asynchronous backend's queue (kernels.Synchronizer).
+func TestRunDeviceLimits(t *testing.T) {
+	be := limited{Backend: cpu.New(), matmul: 3e11, copy: 5e10, syncs: new(int)}
+	m, err := model.LoadDir(tinyDir, be)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PrefillTokPerSec <= 0 || r.DecodeTokPerSec <= 0 || r.PrefillTokens != 40 || r.DecodeTokens != 3 || r.Model != "samba-tiny" {
-		t.Fatalf("incomplete report %+v", r)
+	defer m.Close()
+	r, err := Run(m, Options{PrefillTokens: 32, DecodeTokens: 2, Repeats: 1, Batch: 2})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wantGF := r.PrefillTokPerSec * ForwardFLOPs(&m.Config, 0, 40, false) / 40 / 1e9
-	if math.Abs(r.PrefillGFLOPS-wantGF) > 1e-9*wantGF {
-		t.Errorf("prefill %g GFLOP/s, want %g", r.PrefillGFLOPS, wantGF)
+	c := &m.Config
+	blocks, _ := c.MatMulParams()
+	if want := r.PrefillTokPerSec * 2 * float64(blocks) / be.matmul; r.PrefillMFU <= 0 || math.Abs(r.PrefillMFU-want) > 1e-9*want {
+		t.Errorf("MFU %g, want %g", r.PrefillMFU, want)
 	}
-	t.Log("\n" + r.String())
+	if want := DecodeBytes(c, 0, 0) / be.copy / (r.DecodeStepMS / 1e3); r.DecodeBound <= 0 || math.Abs(r.DecodeBound-want) > 1e-9*want {
+		t.Errorf("decoding at %g of the bound, want %g", r.DecodeBound, want)
+	}
+	if r.MatMulRate != be.matmul || r.CopyRate != be.copy || r.Peak.Cores != 0 || r.BandwidthGBs != 0 || r.GEMMGFLOPS <= 0 {
+		t.Errorf("limits %+v", r)
+	}
+	// The prefill's timer starts and stops on an empty queue, and so does
+	// the GEMM's (decode steps read their tokens back).
+	if want := 2*1 + 2*1; *be.syncs != want {
+		t.Errorf("%d waits for the queue, want %d", *be.syncs, want)
+	}
+	out := r.String()
+	for _, want := range []string{"MFU", "of the bound", "batch 2, 2 steps", "device   bf16 products"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // randomModel builds a seeded random bf16 model of configuration c.

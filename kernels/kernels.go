@@ -280,6 +280,14 @@ func Catch(err *error) {
 	panic(r)
 }
 
+// Synchronizer is an optional Backend interface for a backend whose
+// operations run asynchronously (a GPU's queue): Synchronize waits until
+// all queued work is done and reports a failure of any of it. Reads wait
+// by themselves; a timer around work that ends in none must call it.
+type Synchronizer interface {
+	Synchronize() error
+}
+
 // Limits is an optional Backend interface for a backend on its own device
 // (a GPU), whose speed is judged against that device's measured ceilings
 // rather than the host CPU's: the rate of a large 16-bit matrix product

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/sambaeval/sambaeval/dtype"
 	"github.com/sambaeval/sambaeval/kernels"
@@ -693,81 +692,33 @@ func (b *Backend) freeWeight(w *Weight) {
 	}
 }
 
-// event helpers
-
-func (b *Backend) newEvent() uintptr {
-	var e uintptr
-	b.must("cuEventCreate", call(b.d.cuEventCreate, uintptr(unsafe.Pointer(&e)), eventDefault))
-	return e
-}
-
-func (b *Backend) record(e uintptr) { b.must("cuEventRecord", call(b.d.cuEventRecord, e, b.stream)) }
-
-// elapsedMS waits for end and returns the milliseconds between the events.
-func (b *Backend) elapsedMS(start, end uintptr) float64 {
-	b.must("cuEventSynchronize", call(b.d.cuEventSynchronize, end))
-	var ms float32
-	b.must("cuEventElapsedTime", call(b.d.cuEventTime, uintptr(unsafe.Pointer(&ms)), start, end))
-	return float64(ms)
-}
-
-// benchGemm returns the FLOP/s of an n³ bf16 product on random data.
-func (b *Backend) benchGemm(t *testing.T, n, iters int) float64 {
-	data := make([]byte, 2*n*n)
-	fillParallel(data, n*n, 7, 7, func(_ int, r *rand.Rand) float32 { return float32(r.NormFloat64()) })
-	wa, err := b.LoadWeight(dtype.BF16, n, n, data)
+// benchGemm returns the FLOP/s of iters n³ bf16 products on random data.
+func (b *Backend) benchGemm(t *testing.T, n, iters int) (rate float64) {
+	t.Helper()
+	err := func() (err error) {
+		defer kernels.Catch(&err)
+		rate = b.gemmRate(n, iters)
+		return nil
+	}()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb, err := b.LoadWeight(dtype.BF16, n, n, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := b.Alloc(n * n)
-	defer b.Free(c)
-	defer b.enter()()
-	g := gemm{M: n, N: n, K: n, A: wa.(*Weight).ptr, lda: n, B: wb.(*Weight).ptr, ldb: n, transB: true,
-		C: dev(c).ptr, ldc: n, aType: typeBF16, bType: typeBF16, alpha: &b.one, beta: &b.zero, compute: compute32F}
-	for range 3 {
-		if err := b.blas.run(&g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, e := b.newEvent(), b.newEvent()
-	b.record(s)
-	for range iters {
-		if err := b.blas.run(&g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b.record(e)
-	ms := b.elapsedMS(s, e)
-	b.free(wa.(*Weight).ptr)
-	b.free(wb.(*Weight).ptr)
-	return 2 * float64(n) * float64(n) * float64(n) * float64(iters) / (ms / 1e3)
+	return rate
 }
 
 // benchCopy returns the device-to-device copy bandwidth, bytes read plus
 // written per second.
-func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
-	x, y := b.Alloc(bytes/4), b.Alloc(bytes/4)
-	defer b.Free(x)
-	defer b.Free(y)
-	defer b.enter()()
-	cp := func() {
-		b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, dev(y).ptr, dev(x).ptr, uintptr(bytes), b.stream))
+func (b *Backend) benchCopy(t *testing.T, bytes, iters int) (rate float64) {
+	t.Helper()
+	err := func() (err error) {
+		defer kernels.Catch(&err)
+		rate = b.copyRate(bytes, iters)
+		return nil
+	}()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 3 {
-		cp()
-	}
-	s, e := b.newEvent(), b.newEvent()
-	b.record(s)
-	for range iters {
-		cp()
-	}
-	b.record(e)
-	ms := b.elapsedMS(s, e)
-	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
+	return rate
 }
 
 // benchAttention times one T-token chunk of each of nseq sequences at the

@@ -137,9 +137,10 @@ func TestDecodeBench(t *testing.T) {
 }
 
 // decodeRun measures greedy decoding at one batch size (fresh sessions, so
-// that no recording of another variant is replayed).
+// that no recording of another variant is replayed) and returns the median
+// seconds per step.
 func decodeRun(t *testing.T, g *Backend, m *model.Model, batch int, name string, bound float64, randomIDs func(int) []int32,
-	say func(string, ...any), profile bool) {
+	say func(string, ...any), profile bool) (stepSec float64) {
 	sessions := make([]*model.Session, batch)
 	for i := range sessions {
 		sessions[i] = m.NewSession()
@@ -214,6 +215,7 @@ func decodeRun(t *testing.T, g *Backend, m *model.Model, batch int, name string,
 	for _, x := range sessions {
 		x.Free()
 	}
+	return med
 }
 
 // median returns the median of xs (which it sorts).
