@@ -693,26 +693,24 @@ func (b *Backend) freeWeight(w *Weight) {
 }
 
 // benchGemm returns the FLOP/s of iters n³ bf16 products on random data.
-func (b *Backend) benchGemm(t *testing.T, n, iters int) (rate float64) {
+func (b *Backend) benchGemm(t *testing.T, n, iters int) float64 {
 	t.Helper()
-	err := func() (err error) {
-		defer kernels.Catch(&err)
-		rate = b.gemmRate(n, iters)
-		return nil
-	}()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rate
+	return mustRate(t, func() float64 { return b.gemmRate(n, iters) })
 }
 
 // benchCopy returns the device-to-device copy bandwidth, bytes read plus
 // written per second.
-func (b *Backend) benchCopy(t *testing.T, bytes, iters int) (rate float64) {
+func (b *Backend) benchCopy(t *testing.T, bytes, iters int) float64 {
+	t.Helper()
+	return mustRate(t, func() float64 { return b.copyRate(bytes, iters) })
+}
+
+// mustRate returns measure's result, failing t on a device fault.
+func mustRate(t *testing.T, measure func() float64) (rate float64) {
 	t.Helper()
 	err := func() (err error) {
 		defer kernels.Catch(&err)
-		rate = b.copyRate(bytes, iters)
+		rate = measure()
 		return nil
 	}()
 	if err != nil {

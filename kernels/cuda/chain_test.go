@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
 	"unsafe"
@@ -31,20 +30,7 @@ import (
 // entries (4 int64 each): byte offset in W, chunks of ch bytes, glue ns,
 // kv bytes. Launched with one phase per launch it is the same phases as
 // separate kernels.
-const chainSource = `
-__device__ __forceinline__ unsigned sa(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void mma16816(float* c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint4 ld_s(unsigned a) {
-    uint4 v;
-    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
-    return v;
-}
+const chainSource = streamPrelude + `
 
 __device__ __forceinline__ unsigned long long now() {
     unsigned long long t;
@@ -85,19 +71,13 @@ __device__ __forceinline__ void feed_seek(Feed& f, const long long* ph, int nph,
 __device__ __forceinline__ void feed_issue(Feed& f, const unsigned char* W, const long long* ph, int nph, long long g, long long G,
                                            int order, int K, unsigned long long* claim, int ch, unsigned dst, unsigned bar,
                                            volatile int* slot) {
-#if __CUDA_ARCH__ >= 900
     *slot = f.p;
-    const unsigned char* src = W + ph[4 * f.p] + f.c * ch;
-    asm volatile("{ .reg .b64 s; mbarrier.arrive.expect_tx.shared.b64 s, [%0], %1; }" ::"r"(bar), "r"(ch) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst), "l"(src),
-                 "r"(ch), "r"(bar)
-                 : "memory");
+    bulk_copy(dst, W + ph[4 * f.p] + f.c * ch, ch, bar);
     f.c += f.step;
     if (f.c >= f.hi) {
         if (order != 2) f.p++; // a claimed run: claim the next of the same phase
         feed_seek(f, ph, nph, g, G, order, K, claim);
     }
-#endif
 }
 
 #define XS 26
@@ -177,22 +157,8 @@ __device__ __forceinline__ void chain(const unsigned char* __restrict__ W, const
             asm volatile("{\n.reg .pred d;\nCHAIN_WAIT:\nmbarrier.try_wait.parity.shared.b64 d, [%0], %1;\n@!d bra CHAIN_WAIT;\n}\n" ::"r"(bar),
                          "r"(par)
                          : "memory");
-            if (work == 0) {
-                for (int o = lane * 16; o < ch; o += 512) {
-                    uint4 v = ld_s(buf + o);
-                    acc ^= v.x ^ v.y ^ v.z ^ v.w;
-                }
-            } else {
-                for (int o = 0; o < ch; o += 1024) {
-                    uint4 lo = ld_s(buf + o + 16 * lane), hi = ld_s(buf + o + 512 + 16 * lane);
-                    for (int t = 0; t < 2; t++) {
-                        uint4 x = ld_s(act + (xs * 2 + t) * 512 + 16 * lane);
-                        mma16816(c + 4 * t, lo.x, hi.x, lo.y, hi.y, x.x, x.y);
-                        mma16816(c + 4 * t, lo.z, hi.z, lo.w, hi.w, x.z, x.w);
-                    }
-                    xs = xs + 1 >= XS ? 0 : xs + 1;
-                }
-            }
+            if (work == 0) acc = fold_chunk(acc, buf, ch, lane);
+            else multiply_chunk(c, buf, ch, act, xs, XS, lane);
             __syncwarp();
             if (lane == 0) {
                 if (f.p < nph) {
@@ -307,14 +273,7 @@ func sambaStepPhases(gl chainGlue) []chainPhase {
 // (the warps' folds against the host's) and that every block passed every
 // phase. Runs with SAMBAEVAL_CUDA_DECODE=1 (a benchmark; sm_90).
 func TestChainPattern(t *testing.T) {
-	if os.Getenv("SAMBAEVAL_CUDA_DECODE") != "1" {
-		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run the persistent-step benchmark")
-	}
-	g := gpu(t, false)
-	if g.cc < 90 || g.nv.major < 12 {
-		t.Skip("needs sm_90 and NVRTC 12")
-	}
-	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+	g, say := sm90Bench(t, "the persistent-step benchmark")
 	defer loadTestModule(t, g, chainSource, "k_chain", "k_chain1k", "k_fill")()
 	const warps, xs = 16, 26
 	blocks := g.sms

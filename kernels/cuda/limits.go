@@ -53,22 +53,12 @@ func (b *Backend) gemmRate(n, iters int) float64 {
 	}()
 	g := gemm{M: n, N: n, K: n, A: ws[0].ptr, lda: n, B: ws[1].ptr, ldb: n, transB: true,
 		C: dev(c).ptr, ldc: n, aType: typeBF16, bType: typeBF16, alpha: &b.one, beta: &b.zero, compute: compute32F}
-	run := func() {
+	ms := b.timed(iters, func() {
 		if err := b.blas.run(&g); err != nil {
 			panic(err)
 		}
-	}
-	for range 3 {
-		run()
-	}
-	s, e := b.newEvent(), b.newEvent()
-	defer b.destroyEvents(s, e)
-	b.record(s)
-	for range iters {
-		run()
-	}
-	b.record(e)
-	return 2 * math.Pow(float64(n), 3) * float64(iters) / (b.elapsedMS(s, e) / 1e3)
+	})
+	return 2 * math.Pow(float64(n), 3) * float64(iters) / (ms / 1e3)
 }
 
 // copyRate returns the device-to-device copy rate of iters copies of
@@ -78,20 +68,26 @@ func (b *Backend) copyRate(bytes, iters int) float64 {
 	defer b.Free(x)
 	defer b.Free(y)
 	defer b.enter()()
-	cp := func() {
+	ms := b.timed(iters, func() {
 		b.must("cuMemcpyDtoDAsync", call(b.d.cuMemcpyDtoDAsync, dev(y).ptr, dev(x).ptr, uintptr(bytes), b.stream))
-	}
+	})
+	return 2 * float64(bytes) * float64(iters) / (ms / 1e3)
+}
+
+// timed queues f 3 times untimed, then iters times between two events,
+// and returns the milliseconds between them (the lock held).
+func (b *Backend) timed(iters int, f func()) float64 {
 	for range 3 {
-		cp()
+		f()
 	}
 	s, e := b.newEvent(), b.newEvent()
 	defer b.destroyEvents(s, e)
 	b.record(s)
 	for range iters {
-		cp()
+		f()
 	}
 	b.record(e)
-	return 2 * float64(bytes) * float64(iters) / (b.elapsedMS(s, e) / 1e3)
+	return b.elapsedMS(s, e)
 }
 
 // newEvent creates a timing event on the backend's device.

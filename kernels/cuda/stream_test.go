@@ -9,29 +9,20 @@ import (
 	"testing"
 )
 
-// streamSource is TestStreamPattern's own module: k_stream only streams
-// memory into shared memory, each warp through its own ring of ns bulk
-// copies of ch bytes (sm_90), and folds what arrives into one word, so
-// that the order in which the grid walks memory is all that differs
-// between its modes. Warp g of G (block b, warp w of W) reads its n
-// chunks j = 0 … n-1 at:
-//
-//	mode 0: g·n + j            each warp its own contiguous run (G streams)
-//	mode 1: b·W·n + j·W + w    each block its own run, its warps side by side
-//	mode 2: j·G + g            the whole grid side by side (one front)
-const streamSource = `
+// streamPrelude is what the streaming benchmarks' own modules (streamSource,
+// chainSource) share: a shared-memory address, a bulk copy into shared
+// memory completing on an mbarrier (sm_90), a bf16 tensor-core product of
+// a 16×16 weight tile by 16 activation rows, and a 16-byte shared load.
+const streamPrelude = `
 __device__ __forceinline__ unsigned sa(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 
-// issue (lane 0) copies chunk j of warp g (block b, warp w of W; G warps,
-// n chunks each) into stage j % ns of the warp's ring at rb.
-__device__ __forceinline__ void issue(const unsigned char* src, int j, int n, int ch, int mode, int ns, unsigned rb, unsigned bb,
-                                      long long g, long long G, int W, int w) {
+// bulk_copy (one lane) copies bytes from src to the shared address dst,
+// completing on the mbarrier at bar.
+__device__ __forceinline__ void bulk_copy(unsigned dst, const void* src, int bytes, unsigned bar) {
 #if __CUDA_ARCH__ >= 900
-    long long c = mode == 0 ? g * n + j : mode == 1 ? (long long)blockIdx.x * W * n + (long long)j * W + w : (long long)j * G + g;
-    unsigned st = j % ns, bar = bb + 8 * st;
-    asm volatile("{ .reg .b64 s; mbarrier.arrive.expect_tx.shared.b64 s, [%0], %1; }" ::"r"(bar), "r"(ch) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(rb + st * ch),
-                 "l"(src + c * ch), "r"(ch), "r"(bar)
+    asm volatile("{ .reg .b64 s; mbarrier.arrive.expect_tx.shared.b64 s, [%0], %1; }" ::"r"(bar), "r"(bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst), "l"(src),
+                 "r"(bytes), "r"(bar)
                  : "memory");
 #endif
 }
@@ -46,6 +37,52 @@ __device__ __forceinline__ uint4 ld_s(unsigned a) {
     uint4 v;
     asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
     return v;
+}
+
+// fold_chunk folds the ch bytes at the shared address buf into acc, each
+// lane its 16-byte words.
+__device__ __forceinline__ unsigned fold_chunk(unsigned acc, unsigned buf, int ch, int lane) {
+    for (int o = lane * 16; o < ch; o += 512) {
+        uint4 v = ld_s(buf + o);
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    return acc;
+}
+
+// multiply_chunk multiplies each 1 KB of the ch bytes at buf as a 16-row
+// weight tile by the activation step xs of nxs at act (cycling), as
+// k_gemv_mmb's warps do, into the warp's sums c.
+__device__ __forceinline__ void multiply_chunk(float* c, unsigned buf, int ch, unsigned act, int& xs, int nxs, int lane) {
+    for (int o = 0; o < ch; o += 1024) {
+        uint4 lo = ld_s(buf + o + 16 * lane), hi = ld_s(buf + o + 512 + 16 * lane);
+        for (int t = 0; t < 2; t++) {
+            uint4 x = ld_s(act + (xs * 2 + t) * 512 + 16 * lane);
+            mma16816(c + 4 * t, lo.x, hi.x, lo.y, hi.y, x.x, x.y);
+            mma16816(c + 4 * t, lo.z, hi.z, lo.w, hi.w, x.z, x.w);
+        }
+        xs = xs + 1 >= nxs ? 0 : xs + 1;
+    }
+}
+`
+
+// streamSource is TestStreamPattern's own module: k_stream only streams
+// memory into shared memory, each warp through its own ring of ns bulk
+// copies of ch bytes (sm_90), and folds what arrives into one word, so
+// that the order in which the grid walks memory is all that differs
+// between its modes. Warp g of G (block b, warp w of W) reads its n
+// chunks j = 0 … n-1 at:
+//
+//	mode 0: g·n + j            each warp its own contiguous run (G streams)
+//	mode 1: b·W·n + j·W + w    each block its own run, its warps side by side
+//	mode 2: j·G + g            the whole grid side by side (one front)
+const streamSource = streamPrelude + `
+// issue (lane 0) copies chunk j of warp g (block b, warp w of W; G warps,
+// n chunks each) into stage j % ns of the warp's ring at rb.
+__device__ __forceinline__ void issue(const unsigned char* src, int j, int n, int ch, int mode, int ns, unsigned rb, unsigned bb,
+                                      long long g, long long G, int W, int w) {
+    long long c = mode == 0 ? g * n + j : mode == 1 ? (long long)blockIdx.x * W * n + (long long)j * W + w : (long long)j * G + g;
+    unsigned st = j % ns;
+    bulk_copy(rb + st * ch, src + c * ch, ch, bb + 8 * st);
 }
 
 // work 0: fold each chunk into one word; 1: multiply each 1 KB of it as a
@@ -93,10 +130,7 @@ extern "C" __global__ void __launch_bounds__(512, 1) k_stream(const unsigned cha
         unsigned st = j % ns, bar = bb + 8 * st, par = (j / ns) & 1;
         asm volatile("{\n.reg .pred d;\nSTREAM_WAIT:\nmbarrier.try_wait.parity.shared.b64 d, [%0], %1;\n@!d bra STREAM_WAIT;\n}\n" ::"r"(bar), "r"(par) : "memory");
         if (work == 0) {
-            for (int o = lane * 16; o < ch; o += 512) {
-                uint4 v = ld_s(rb + st * ch + o);
-                acc ^= v.x ^ v.y ^ v.z ^ v.w;
-            }
+            acc = fold_chunk(acc, rb + st * ch, ch, lane);
         } else if (work == 4) {
             // The activation fragments from global memory (L2), the next
             // tile's loaded before this one is multiplied.
@@ -111,15 +145,7 @@ extern "C" __global__ void __launch_bounds__(512, 1) k_stream(const unsigned cha
                 xa = n0, xb = n1, xs = nx;
             }
         } else {
-            for (int o = 0; o < ch; o += 1024) {
-                uint4 lo = ld_s(rb + st * ch + o + 16 * lane), hi = ld_s(rb + st * ch + o + 512 + 16 * lane);
-                for (int t = 0; t < 2; t++) {
-                    uint4 x = ld_s(act + (xs * 2 + t) * 512 + 16 * lane);
-                    mma16816(c + 4 * t, lo.x, hi.x, lo.y, hi.y, x.x, x.y);
-                    mma16816(c + 4 * t, lo.z, hi.z, lo.w, hi.w, x.z, x.w);
-                }
-                xs = xs + 1 >= XS ? 0 : xs + 1;
-            }
+            multiply_chunk(c, rb + st * ch, ch, act, xs, XS, lane);
         }
         __syncwarp();
         if (lane == 0 && issued < n) {
@@ -162,14 +188,7 @@ extern "C" __global__ void __launch_bounds__(512, 1) k_stream(const unsigned cha
 // against the host's). Runs with SAMBAEVAL_CUDA_DECODE=1 (a benchmark;
 // sm_90).
 func TestStreamPattern(t *testing.T) {
-	if os.Getenv("SAMBAEVAL_CUDA_DECODE") != "1" {
-		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run the streaming benchmark")
-	}
-	g := gpu(t, false)
-	if g.cc < 90 || g.nv.major < 12 {
-		t.Skip("needs sm_90 and NVRTC 12")
-	}
-	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+	g, say := sm90Bench(t, "the streaming benchmark")
 	defer loadTestModule(t, g, streamSource, "k_stream")()
 	const total = 1 << 30
 	buf := g.Alloc(total / 4)
@@ -281,4 +300,18 @@ func TestStreamPattern(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sm90Bench opens the GPU for one of the streaming benchmarks (what), which
+// run with SAMBAEVAL_CUDA_DECODE=1 on sm_90 with NVRTC 12, or skips t; say
+// prints a line of its results.
+func sm90Bench(t *testing.T, what string) (g *Backend, say func(format string, a ...any)) {
+	if os.Getenv("SAMBAEVAL_CUDA_DECODE") != "1" {
+		t.Skip("set SAMBAEVAL_CUDA_DECODE=1 to run " + what)
+	}
+	g = gpu(t, false)
+	if g.cc < 90 || g.nv.major < 12 {
+		t.Skip("needs sm_90 and NVRTC 12")
+	}
+	return g, func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
 }
