@@ -93,6 +93,14 @@ type ModelFree interface {
 	NeedsModel() bool
 }
 
+// FlagChecker is an optional Task interface: CheckFlags reports a bad value
+// of the task's own flags (and of the --num-fewshot it is given, -1 for its
+// default) before anything is loaded, so that a typo does not wait for a
+// large model to load first. Build reports the same errors.
+type FlagChecker interface {
+	CheckFlags(numFewshot int) error
+}
+
 var (
 	mu       sync.Mutex
 	registry = map[string]Task{}

@@ -154,6 +154,26 @@ func TestBadInputIsOneLine(t *testing.T) {
 	}
 }
 
+// TestTaskFlagsCheckedFirst checks that a task's bad flag is reported
+// before the model is opened: with a model that does not exist as well,
+// the flag's error is the one that comes back, on the only line.
+func TestTaskFlagsCheckedFirst(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "passkey", "--lengths", "0"}, "sambaeval: passkey: --lengths:"},
+		{[]string{"run", "perplexity", "--ppl-mode", "nosuch"}, "sambaeval: perplexity: --ppl-mode"},
+		{[]string{"run", "mmlu", "--mmlu-subjects", "nosuch"}, `sambaeval: mmlu: --mmlu-subjects: unknown subject "nosuch"`},
+		{[]string{"run", "humaneval", "--num-fewshot", "3"}, "sambaeval: humaneval: humaneval is 0-shot"},
+	} {
+		_, stderr, err := sambaeval(t, append(c.args, "--model", "/nonexistent")...)
+		if err == nil || !strings.HasPrefix(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: err %v, stderr %q, want one line starting %q", c.args, err, stderr, c.want)
+		}
+	}
+}
+
 func TestScoreJSON(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "t.txt")
 	os.WriteFile(f, []byte("It was the best of times, it was the worst of times, it was the age of wisdom."), 0o644)

@@ -60,18 +60,26 @@ type doc struct {
 
 func (t *task) sandboxOptions() sandbox.Options { return sandbox.Options{AllowWeak: t.allowWeak} }
 
-func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
-	if env.NumFewshot > 0 {
-		return nil, fmt.Errorf("humaneval is 0-shot (got --num-fewshot %d)", env.NumFewshot)
+// CheckFlags implements tasks.FlagChecker.
+func (t *task) CheckFlags(numFewshot int) error {
+	if numFewshot > 0 {
+		return fmt.Errorf("humaneval is 0-shot (got --num-fewshot %d)", numFewshot)
 	}
 	if t.n < 1 {
-		return nil, fmt.Errorf("--samples-per-task %d must be at least 1", t.n)
+		return fmt.Errorf("--samples-per-task %d must be at least 1", t.n)
 	}
 	if t.n > 1 && t.temperature == 0 && t.completions == "" {
-		return nil, fmt.Errorf("--samples-per-task %d with greedy decoding gives %d identical samples: set --temperature (e.g. 0.8)", t.n, t.n)
+		return fmt.Errorf("--samples-per-task %d with greedy decoding gives %d identical samples: set --temperature (e.g. 0.8)", t.n, t.n)
 	}
 	if t.timeout <= 0 || t.workers < 1 {
-		return nil, fmt.Errorf("--humaneval-timeout and --humaneval-workers must be positive")
+		return fmt.Errorf("--humaneval-timeout and --humaneval-workers must be positive")
+	}
+	return nil
+}
+
+func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
+	if err := t.CheckFlags(env.NumFewshot); err != nil {
+		return nil, err
 	}
 	var (
 		problems []Problem

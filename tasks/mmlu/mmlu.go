@@ -100,14 +100,9 @@ func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
 			shots[d.Subject] = append(shots[d.Subject], d)
 		}
 	}
-	want := map[string]bool{}
-	for _, s := range strings.Split(t.subjects, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			if _, ok := datasets.LookupMMLUSubject(s); !ok {
-				return nil, fmt.Errorf("--mmlu-subjects: unknown subject %q", s)
-			}
-			want[s] = true
-		}
+	want, err := t.wantSubjects()
+	if err != nil {
+		return nil, err
 	}
 	plan := &tasks.Plan{NumFewshot: k, DataFiles: map[string]string{}, Score: score,
 		Subtask: func(d *tasks.Doc) string { return d.Data.(*doc).item.Subject },
@@ -238,4 +233,24 @@ func (t *task) Aggregate(samples []results.Sample) (*results.TaskResult, error) 
 		tr.Groups = append(tr.Groups, results.Group{Name: n, Kind: "subject", Samples: subj[n].n, Metrics: acc(subj[n])})
 	}
 	return tr, nil
+}
+
+// wantSubjects is the set --mmlu-subjects names (empty: every subject).
+func (t *task) wantSubjects() (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, s := range strings.Split(t.subjects, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			if _, ok := datasets.LookupMMLUSubject(s); !ok {
+				return nil, fmt.Errorf("--mmlu-subjects: unknown subject %q", s)
+			}
+			want[s] = true
+		}
+	}
+	return want, nil
+}
+
+// CheckFlags implements tasks.FlagChecker.
+func (t *task) CheckFlags(int) error {
+	_, err := t.wantSubjects()
+	return err
 }

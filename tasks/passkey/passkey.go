@@ -223,26 +223,41 @@ type trial struct {
 // Criterion says when a trial counts as correct.
 const Criterion = "the first run of digits in the greedy output (at most as many tokens as \" KEY\" takes after the prompt: 6 for Llama-2) equals the key"
 
-func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
+// flagsProtocol is the protocol the flags select, with their overrides.
+func (t *task) flagsProtocol() (Protocol, error) {
 	p, err := LookupProtocol(t.protocol)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	if t.lengths != "" {
 		if p.Lengths, err = results.ParseTokenCounts(t.lengths); err != nil {
-			return nil, fmt.Errorf("--lengths: %w", err)
+			return p, fmt.Errorf("--lengths: %w", err)
 		}
 	}
 	if t.depths != "" {
 		if p.Depths, err = ParseDepths(t.depths); err != nil {
-			return nil, err
+			return p, err
 		}
 	}
 	switch {
 	case t.keysPerCell < 0:
-		return nil, fmt.Errorf("--keys-per-cell %d must be positive", t.keysPerCell)
+		return p, fmt.Errorf("--keys-per-cell %d must be positive", t.keysPerCell)
 	case t.keysPerCell > 0:
 		p.Keys, p.KeysPerCell = nil, t.keysPerCell
+	}
+	return p, nil
+}
+
+// CheckFlags implements tasks.FlagChecker.
+func (t *task) CheckFlags(int) error {
+	_, err := t.flagsProtocol()
+	return err
+}
+
+func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
+	p, err := t.flagsProtocol()
+	if err != nil {
+		return nil, err
 	}
 	if env.Model == nil || env.Model.Tokenizer == nil {
 		return nil, errors.New("passkey needs the model's tokenizer to size prompts")

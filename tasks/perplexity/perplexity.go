@@ -194,6 +194,12 @@ type (
 	}
 )
 
+// CheckFlags implements tasks.FlagChecker.
+func (t *task) CheckFlags(int) error {
+	_, err := t.parse()
+	return err
+}
+
 func (t *task) Build(env *tasks.Env) (*tasks.Plan, error) {
 	s, err := t.parse()
 	if err != nil {
