@@ -122,6 +122,9 @@ func TestDownloadUpdatedFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !bytes.Equal(readFile(t, p), v1) {
+			t.Fatalf("%s: the first download is not the hub's content", name)
+		}
 		add("model", "o/m", "main", name, v2)
 		if p, err = c.Download(ctx, ModelRepo("o/m"), "main", name); err != nil {
 			t.Fatal(err)

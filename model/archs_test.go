@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"flag"
-	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -384,6 +384,39 @@ func TestArchEveryTensorMatters(t *testing.T) {
 	}
 }
 
+// TestArchMissingTensorIsAnError removes each tensor of every tiny model in
+// turn: loading must fail with an error naming it (a tied output head
+// aside), never load without it.
+func TestArchMissingTensorIsAnError(t *testing.T) {
+	for _, ac := range archCases {
+		dir := filepath.Join(archDir, ac.name)
+		c, err := ReadConfig(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := checkpoint.OpenDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := checkpoint.Map{}
+		for _, n := range src.Names() {
+			base[n], _ = src.Tensor(n)
+		}
+		for _, name := range src.Names() {
+			without := maps.Clone(base)
+			delete(without, name)
+			m, err := New(c, without, cpu.New())
+			if err == nil {
+				m.Close()
+				t.Errorf("%s: loaded without %s", ac.name, name)
+			} else if !strings.Contains(err.Error(), name) {
+				t.Errorf("%s: without %s: %v", ac.name, name, err)
+			}
+		}
+		src.Close()
+	}
+}
+
 func TestContextLimit(t *testing.T) {
 	m := loadArch(t, "llama") // block_size 32, full attention
 	m.AllowLongContext = false
@@ -433,7 +466,7 @@ func TestArchTestdataSize(t *testing.T) {
 	if total > 1<<20 {
 		t.Errorf("testdata/archs holds %d bytes; keep it under 1 MiB", total)
 	}
-	t.Log(fmt.Sprintf("testdata/archs: %d bytes", total))
+	t.Logf("testdata/archs: %d bytes", total)
 }
 
 // TestArchConvertRoundTrip converts every tiny model into a model directory

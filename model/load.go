@@ -445,8 +445,8 @@ func (b *binder) swiglu(p string, c *Config, F int) (*swiglu, error) {
 		}
 		s.down, err = b.weight(p+"down_proj.weight", initOut, D, F)
 	case FormatHFPhi3:
-		t, err := b.tensor(p+"gate_up_proj.weight", initNormal, 2*F, D)
-		if err != nil {
+		var t *checkpoint.Tensor
+		if t, err = b.tensor(p+"gate_up_proj.weight", initNormal, 2*F, D); err != nil {
 			return nil, err
 		}
 		if s.gate, err = b.rowRange(t, 0, F); err != nil {
