@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"strings"
 	"unicode/utf8"
 )
 
@@ -27,16 +26,6 @@ func init() {
 		byteToRune[b] = r
 		runeToByte[r] = byte(b)
 	}
-}
-
-// byteLevelEncode returns the byte-level spelling of the bytes of s.
-func byteLevelEncode(s string) string {
-	var b strings.Builder
-	b.Grow(2 * len(s))
-	for i := 0; i < len(s); i++ {
-		b.WriteRune(byteToRune[s[i]])
-	}
-	return b.String()
 }
 
 // byteLevelDecode maps a byte-level spelling back to bytes. ok is false when

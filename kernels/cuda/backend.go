@@ -546,9 +546,6 @@ func at(m kernels.Mat, r, c int) uintptr {
 // addr is the device address of m's first element.
 func addr(m kernels.Mat) uintptr { return dev(m.Buf).ptr + uintptr(4*m.Off) }
 
-// wrote records that an operation wrote m's buffer.
-func wrote(m kernels.Mat) { dev(m.Buf).ver++ }
-
 // malloc allocates device memory or panics.
 func (b *Backend) malloc(bytes int) uintptr {
 	if bytes == 0 {

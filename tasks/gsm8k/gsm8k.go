@@ -25,9 +25,8 @@ func init() {
 }
 
 type task struct {
-	name      string
-	cot       bool
-	maxTokens int
+	name string
+	cot  bool
 }
 
 func (t *task) Name() string { return t.name }
@@ -66,10 +65,9 @@ var (
 // The filters: a regex whose first non-empty group (of the first or last
 // match) is the answer, "[invalid]" when nothing matches.
 type filter struct {
-	name  string
-	re    *regexp.Regexp
-	last  bool // group_select -1
-	label string
+	name string
+	re   *regexp.Regexp
+	last bool // group_select -1
 }
 
 var (
