@@ -101,7 +101,7 @@ func ParseHFConfig(b []byte) (*Config, error) {
 		if what == "" {
 			what = "model_type " + h.ModelType
 		}
-		return nil, fmt.Errorf("Hugging Face architecture %s not supported (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM, Phi4FlashForCausalLM)", what)
+		return nil, fmt.Errorf("unsupported Hugging Face architecture %s (supported: LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM, Phi4FlashForCausalLM)", what)
 	}
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
