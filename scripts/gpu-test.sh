@@ -37,6 +37,13 @@
 #                                     occupancy, warp stalls) for the first
 #                                     kernel matching RE in one recorded
 #                                     decoding step at batch B (default 1)
+#   DIR/gpu-test.sh designs           on the GPU machine: the benchmarks of
+#                                     designs rather than of the backend
+#                                     (TestChainPattern, the persistent
+#                                     step's skeleton; TestStreamPattern;
+#                                     TestBoundaryCost) and TestBenchReport
+#                                     (sambaeval bench against decode; about
+#                                     2 minutes; designs.txt)
 #   DIR/gpu-test.sh all               test and poison, then bench if every
 #                                     test passed
 #
@@ -58,9 +65,9 @@ build)
 	echo "  bash $dir/gpu-test.sh all"
 	exit 0
 	;;
-test | poison | bench | decode | profile | timeline | kernel | all) ;;
+test | poison | bench | decode | profile | timeline | kernel | designs | all) ;;
 *)
-	echo "usage: $0 build [DIR] | test [RE] | poison | bench | decode | profile | timeline | kernel RE [B] | all" >&2
+	echo "usage: $0 build [DIR] | test [RE] | poison | bench | decode | profile | timeline | kernel RE [B] | designs | all" >&2
 	exit 2
 	;;
 esac
@@ -154,6 +161,18 @@ PY
 	done
 }
 
+# run_designs runs the benchmarks of designs and bench's check, each in
+# its own process.
+run_designs() {
+	local t fail=0
+	: >"$out/designs.txt"
+	for t in TestChainPattern TestStreamPattern TestBoundaryCost TestBenchReport; do
+		SAMBAEVAL_CUDA_DECODE=1 timeout 300 "$bin" -test.run "^$t\$" -test.v -test.timeout 290s 2>&1 | grep -vE '^(=== RUN)' | tee -a "$out/designs.txt"
+		[[ ${PIPESTATUS[0]} == 0 ]] || fail=1
+	done
+	return $fail
+}
+
 # run_timeline compiles the kernels with the timeline trace and reports,
 # for 8 recorded decoding steps at batch 1 and 16, what each kernel cost the
 # step (TestDecodeBench, trace_test.go).
@@ -179,6 +198,7 @@ kernel) run_kernel "${2:?kernel regex}" "${3:-1}" ;;
 decode) run_decode ;;
 profile) run_profile ;;
 timeline) run_timeline ;;
+designs) run_designs ;;
 poison) poison_tests ;;
 bench) run_bench ;;
 all)
