@@ -338,22 +338,9 @@ func TestArchStreamingEqualsFullSequence(t *testing.T) {
 // by at least ten times the comparison tolerance.
 func TestArchEveryTensorMatters(t *testing.T) {
 	for _, ac := range archCases {
-		dir := filepath.Join(archDir, ac.name)
-		c, err := ReadConfig(filepath.Join(dir, "config.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := checkpoint.OpenDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := readGolden(t, dir)
-		base := checkpoint.Map{}
-		for _, n := range src.Names() {
-			tt, _ := src.Tensor(n)
-			base[n] = tt
-		}
-		for _, name := range src.Names() {
+		c, base := archTensors(t, ac.name)
+		g := readGolden(t, filepath.Join(archDir, ac.name))
+		for _, name := range slices.Sorted(maps.Keys(base)) {
 			edited := checkpoint.Map{}
 			for n, tt := range base {
 				edited[n] = tt
@@ -380,29 +367,36 @@ func TestArchEveryTensorMatters(t *testing.T) {
 				t.Errorf("%s: scaling %s by 1.1 moves the log-probabilities by only %.2g", ac.name, name, moved)
 			}
 		}
-		src.Close()
 	}
 }
 
+// archTensors reads the configuration and every tensor of the tiny model
+// name (the tensors stay valid until the test ends).
+func archTensors(t *testing.T, name string) (*Config, checkpoint.Map) {
+	t.Helper()
+	dir := filepath.Join(archDir, name)
+	c, err := ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := checkpoint.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	tensors := checkpoint.Map{}
+	for _, n := range src.Names() {
+		tensors[n], _ = src.Tensor(n)
+	}
+	return c, tensors
+}
+
 // TestArchMissingTensorIsAnError removes each tensor of every tiny model in
-// turn: loading must fail with an error naming it (a tied output head
-// aside), never load without it.
+// turn: loading must fail with an error naming it, never load without it.
 func TestArchMissingTensorIsAnError(t *testing.T) {
 	for _, ac := range archCases {
-		dir := filepath.Join(archDir, ac.name)
-		c, err := ReadConfig(filepath.Join(dir, "config.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := checkpoint.OpenDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := checkpoint.Map{}
-		for _, n := range src.Names() {
-			base[n], _ = src.Tensor(n)
-		}
-		for _, name := range src.Names() {
+		c, base := archTensors(t, ac.name)
+		for _, name := range slices.Sorted(maps.Keys(base)) {
 			without := maps.Clone(base)
 			delete(without, name)
 			m, err := New(c, without, cpu.New())
@@ -413,7 +407,6 @@ func TestArchMissingTensorIsAnError(t *testing.T) {
 				t.Errorf("%s: without %s: %v", ac.name, name, err)
 			}
 		}
-		src.Close()
 	}
 }
 
