@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/internal/cputime"
 	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/kernels/cpu"
 	"github.com/sambaeval/sambaeval/model"
@@ -124,7 +125,7 @@ func Run(m *model.Model, o Options) (Report, error) {
 	}
 	// cpuRate is n tokens per CPU-second since c0, times the threads.
 	cpuRate := func(n int, c0 time.Duration) float64 {
-		if c := processCPU() - c0; c > 0 {
+		if c := cputime.Process() - c0; c > 0 {
 			return float64(n) / c.Seconds() * threads
 		}
 		return 0
@@ -137,7 +138,7 @@ func Run(m *model.Model, o Options) (Report, error) {
 		if err := synchronize(m.Backend()); err != nil {
 			return r, fmt.Errorf("bench: %w", err)
 		}
-		t, c0 := time.Now(), processCPU()
+		t, c0 := time.Now(), cputime.Process()
 		for j := range sessions {
 			sessions[j] = m.NewSession()
 			sessions[j].ChunkSize = o.PrefillTokens
@@ -153,7 +154,7 @@ func Run(m *model.Model, o Options) (Report, error) {
 		preCPU = append(preCPU, cpuRate(o.Batch*o.PrefillTokens, c0))
 		for k := 0; k < warmup+o.DecodeTokens; k++ {
 			if k == warmup {
-				t, c0 = time.Now(), processCPU()
+				t, c0 = time.Now(), cputime.Process()
 			}
 			toks, err := m.ArgmaxBatch(sessions, next, 1)
 			if err != nil {

@@ -3,9 +3,10 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sambaeval/sambaeval/internal/cputime"
 )
 
 // benchBPE returns the o200k_base tokenizer: the complete vocabulary when
@@ -24,19 +25,8 @@ func benchBPE(b *testing.B) *ByteBPE {
 	return tok
 }
 
-// cpuTime returns the user and system CPU time of the process so far. The
-// machines this runs on are shared, so wall-clock rates can mislead; the
-// benchmarks also report MB per CPU second.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func reportCPU(b *testing.B, start time.Duration, bytes int) {
-	if el := cpuTime() - start; el > 0 {
+	if el := cputime.Process() - start; el > 0 {
 		b.ReportMetric(float64(bytes)*float64(b.N)/el.Seconds()/1e6, "cpu-MB/s")
 	}
 }
@@ -47,7 +37,7 @@ func BenchmarkByteBPEEncode(b *testing.B) {
 	text := benchText(b)
 	tok.Encode(text)
 	b.SetBytes(int64(len(text)))
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		tok.Encode(text)
 	}
@@ -60,7 +50,7 @@ func BenchmarkByteBPEEncodeCold(b *testing.B) {
 	tok := benchBPE(b)
 	text := benchText(b)
 	b.SetBytes(int64(len(text)))
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		tok.cache = newWordCache()
 		tok.Encode(text)
@@ -73,7 +63,7 @@ func BenchmarkByteBPEDecode(b *testing.B) {
 	text := benchText(b)
 	ids := tok.Encode(text)
 	b.SetBytes(int64(len(text)))
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		tok.Decode(ids)
 	}

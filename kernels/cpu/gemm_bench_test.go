@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"github.com/sambaeval/sambaeval/dtype"
+	"github.com/sambaeval/sambaeval/internal/cputime"
 	"github.com/sambaeval/sambaeval/kernels"
 	"github.com/sambaeval/sambaeval/kernels/cpu"
 	"github.com/sambaeval/sambaeval/model"
@@ -101,7 +102,7 @@ func BenchmarkGEMM(b *testing.B) {
 						be.Write(x.Buf, 0, xs)
 						dst := kernels.NewMat(be.Alloc(sh.M*sh.N), sh.M, sh.N)
 						be.MatMul(dst, x, w, false)
-						c0 := processCPU()
+						c0 := cputime.Process()
 						b.ResetTimer()
 						for b.Loop() {
 							be.MatMul(dst, x, w, false)
@@ -109,7 +110,7 @@ func BenchmarkGEMM(b *testing.B) {
 						b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 						// The rate per CPU-second times the workers: what the
 						// cores would give without other processes.
-						cpuSec := (processCPU() - c0).Seconds()
+						cpuSec := (cputime.Process() - c0).Seconds()
 						b.ReportMetric(flops*float64(b.N)/cpuSec*float64(be.Threads())/1e9, "GFLOP/cpu-s")
 					})
 				}
@@ -127,13 +128,13 @@ func BenchmarkGEMM(b *testing.B) {
 				x := blas32.General{Rows: sh.M, Cols: sh.K, Stride: sh.K, Data: xd}
 				w := blas32.General{Rows: sh.N, Cols: sh.K, Stride: sh.K, Data: wd}
 				c := blas32.General{Rows: sh.M, Cols: sh.N, Stride: sh.N, Data: make([]float32, sh.M*sh.N)}
-				c0 := processCPU()
+				c0 := cputime.Process()
 				b.ResetTimer()
 				for b.Loop() {
 					blas32.Gemm(blas.NoTrans, blas.Trans, 1, x, w, 0, c)
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				cpuSec := (processCPU() - c0).Seconds()
+				cpuSec := (cputime.Process() - c0).Seconds()
 				b.ReportMetric(flops*float64(b.N)/cpuSec*float64(runtime.GOMAXPROCS(0))/1e9, "GFLOP/cpu-s")
 			})
 		}
