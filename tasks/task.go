@@ -101,6 +101,19 @@ type FlagChecker interface {
 	CheckFlags(numFewshot int) error
 }
 
+// CheckFlags runs the FlagChecker of each task that has one, before
+// anything is loaded; the first error comes back prefixed with its task.
+func CheckFlags(ts []Task, numFewshot int) error {
+	for _, t := range ts {
+		if fc, ok := t.(FlagChecker); ok {
+			if err := fc.CheckFlags(numFewshot); err != nil {
+				return fmt.Errorf("%s: %w", t.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
 var (
 	mu       sync.Mutex
 	registry = map[string]Task{}

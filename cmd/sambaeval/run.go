@@ -67,12 +67,8 @@ same command again after an interruption resumes where it stopped and gives iden
 		if o.Shard, err = tasks.ParseShard(shard); err != nil {
 			return err
 		}
-		for _, t := range ts {
-			if fc, ok := t.(tasks.FlagChecker); ok {
-				if err := fc.CheckFlags(o.NumFewshot); err != nil {
-					return fmt.Errorf("%s: %w", t.Name(), err)
-				}
-			}
+		if err := tasks.CheckFlags(ts, o.NumFewshot); err != nil {
+			return err
 		}
 		if gpus != "" {
 			n, err := countGPUs(gpus)
