@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"unsafe"
 )
 
 // boundarySource is TestBoundaryCost's own module (not part of the
@@ -56,18 +55,9 @@ func TestBoundaryCost(t *testing.T) {
 	}
 	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) } // not benchLog: SAMBAEVAL_BENCH_OUT is TestDecodeBench's
 	defer loadTestModule(t, g, boundarySource, "k_boundary", "k_gridbar")()
-	buf := g.Alloc(16)
-	defer g.Free(buf)
-	ctr := bufPtr(buf)
-	counter := func() uint32 {
-		var v [1]float32
-		g.Read(v[:], buf, 0)
-		return *(*uint32)(unsafe.Pointer(&v[0]))
-	}
-	zero := func() {
-		defer g.enter()()
-		g.must("cuMemsetD32Async", call(g.d.cuMemsetD32Async, ctr, 0, 16, g.stream))
-	}
+	cnt := newCounter(g)
+	defer g.Free(cnt.buf)
+	ctr := cnt.ptr
 
 	// A recorded chain of kernels.
 	const chain, replays = 200, 20
@@ -90,9 +80,9 @@ func TestBoundaryCost(t *testing.T) {
 			t.Fatal("recording the chain failed")
 		}
 		exec := g.instantiate(graph)
-		zero()
+		cnt.zero(g)
 		g.launchGraph(exec)
-		if got := counter(); got != chain {
+		if got := cnt.read(g); got != chain {
 			t.Errorf("the recorded chain ran %d kernels, want %d", got, chain)
 		}
 		var us []float64
@@ -117,7 +107,7 @@ func TestBoundaryCost(t *testing.T) {
 	gridbar := func(blocks, n int) float64 {
 		var ms []float64
 		for range 3 {
-			zero()
+			cnt.zero(g)
 			s, e := g.events2()
 			func() {
 				defer g.enter()()
@@ -127,7 +117,7 @@ func TestBoundaryCost(t *testing.T) {
 				g.launch("k_gridbar", dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0)
 			}()
 			ms = append(ms, g.stop(s, e))
-			if got := counter(); got != uint32(n*blocks) {
+			if got := cnt.read(g); got != uint32(n*blocks) {
 				t.Fatalf("k_gridbar: counter %d after %d barriers of %d blocks, want %d", got, n, blocks, n*blocks)
 			}
 		}

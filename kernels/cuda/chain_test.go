@@ -279,14 +279,9 @@ func TestChainPattern(t *testing.T) {
 	blocks := g.sms
 	G := int64(blocks * warps)
 
-	ctrBuf := g.Alloc(4)
-	defer g.Free(ctrBuf)
-	ctr := bufPtr(ctrBuf)
-	counter := func() uint32 {
-		var v [1]float32
-		g.Read(v[:], ctrBuf, 0)
-		return math.Float32bits(v[0])
-	}
+	cnt := newCounter(g)
+	defer g.Free(cnt.buf)
+	ctr := cnt.ptr
 	xbuf := g.Alloc(12 * xs * 256) // 12 parts of 26 steps of 16 rows × 32 bf16
 	defer g.Free(xbuf)
 	dbuf := g.Alloc(blocks * 256)
@@ -310,10 +305,6 @@ func TestChainPattern(t *testing.T) {
 	}
 	writeTable := func(tab []int64) {
 		g.Write(phBuf, 0, unsafe.Slice((*float32)(unsafe.Pointer(&tab[0])), 2*len(tab)))
-	}
-	zero := func() {
-		defer g.enter()()
-		g.must("cuMemsetD32Async", call(g.d.cuMemsetD32Async, ctr, 0, 1, g.stream))
 	}
 	claimBuf := g.Alloc(2 * 8 * 512)
 	defer g.Free(claimBuf)
@@ -374,22 +365,16 @@ func TestChainPattern(t *testing.T) {
 		}
 		writeTable(tab)
 		for order := range 3 {
-			zero()
+			cnt.zero(g)
 			zeroClaims()
 			func() {
 				defer g.enter()()
 				launch(bufPtr(wb), bufPtr(phBuf), len(check), chainRun{ch: ch, ns: ns, order: order, k: 3, dep: 1}, 0, bufPtr(kvb), bufPtr(fbuf), bufPtr(claimBuf))
 			}()
-			folds := make([]float32, G)
-			g.Read(folds, fbuf, 0)
-			var got uint32
-			for _, v := range folds {
-				got ^= math.Float32bits(v)
-			}
-			if got != want {
+			if got := foldWords(g, fbuf, int(G)); got != want {
 				t.Fatalf("order %d: the warps folded %#x, the phases' bytes fold to %#x", order, got, want)
 			}
-			if c := counter(); c != uint32(len(check)*blocks) {
+			if c := cnt.read(g); c != uint32(len(check)*blocks) {
 				t.Fatalf("the counter is %d after %d phases of %d blocks, want %d", c, len(check), blocks, len(check)*blocks)
 			}
 		}
@@ -428,7 +413,7 @@ func TestChainPattern(t *testing.T) {
 		w, tp, kv := bufPtr(wbuf), bufPtr(phBuf), bufPtr(kvbuf)
 		var us []float64
 		for range 3 {
-			zero()
+			cnt.zero(g)
 			zeroClaims()
 			var base uint32
 			cl := bufPtr(claimBuf)
@@ -450,7 +435,7 @@ func TestChainPattern(t *testing.T) {
 				}
 			}()
 			us = append(us, g.stop(s, e)*1e3/steps)
-			if got := counter(); got != base {
+			if got := cnt.read(g); got != base {
 				t.Fatalf("the counter is %d after the steps, want %d", got, base)
 			}
 		}

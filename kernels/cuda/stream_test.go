@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/sambaeval/sambaeval/kernels"
 )
 
 // streamPrelude is what the streaming benchmarks' own modules (streamSource,
@@ -266,13 +268,7 @@ func TestStreamPattern(t *testing.T) {
 			g.p.i32(0)
 			g.launch("k_stream", dim3{blocks, 1, 1}, dim3{32 * warps, 1, 1}, 26<<10+warps*4*ch)
 		}()
-		folds := make([]float32, blocks*warps)
-		g.Read(folds, dbuf, 0)
-		var got uint32
-		for _, v := range folds {
-			got ^= math.Float32bits(v)
-		}
-		if got != want {
+		if got := foldWords(g, dbuf, blocks*warps); got != want {
 			t.Fatalf("%s: the warps folded %#x, the bytes streamed fold to %#x", name, got, want)
 		}
 	}
@@ -314,4 +310,39 @@ func sm90Bench(t *testing.T, what string) (g *Backend, say func(format string, a
 		t.Skip("needs sm_90 and NVRTC 12")
 	}
 	return g, func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+}
+
+// counter is a word on the GPU that kernels count in (ptr): read returns
+// it, zero queues its reset.
+type counter struct {
+	buf kernels.Buffer
+	ptr uintptr
+}
+
+func newCounter(g *Backend) *counter {
+	buf := g.Alloc(1)
+	return &counter{buf: buf, ptr: bufPtr(buf)}
+}
+
+func (c *counter) read(g *Backend) uint32 {
+	var v [1]float32
+	g.Read(v[:], c.buf, 0)
+	return math.Float32bits(v[0])
+}
+
+func (c *counter) zero(g *Backend) {
+	defer g.enter()()
+	g.must("cuMemsetD32Async", call(g.d.cuMemsetD32Async, c.ptr, 0, 1, g.stream))
+}
+
+// foldWords returns the XOR of the first n 32-bit words of buf, as the
+// streaming benchmarks' warps fold what they read.
+func foldWords(g *Backend, buf kernels.Buffer, n int) uint32 {
+	words := make([]float32, n)
+	g.Read(words, buf, 0)
+	var x uint32
+	for _, v := range words {
+		x ^= math.Float32bits(v)
+	}
+	return x
 }
